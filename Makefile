@@ -1,0 +1,34 @@
+# The two commands a newcomer needs: `make run` and `make test`. Both install what is missing
+# (deploy/install-deps.sh), configure with Ninja and build; run starts berthd on the embedded
+# default (local backend, SQLite under ./var), test runs every test through CTest.
+BUILD_DIR ?= build
+BUILD_TYPE ?= RelWithDebInfo
+CONFIG ?= deploy/berthd.dev.yaml
+JOBS ?= $(shell nproc)
+export CCACHE_BASEDIR := $(abspath $(CURDIR)/..)
+export CCACHE_NOHASHDIR := 1
+
+.PHONY: all deps configure build run test bench fuzz clean
+
+all: build
+
+deps:
+	@deploy/install-deps.sh
+
+$(BUILD_DIR)/build.ninja: | deps
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+configure: deps $(BUILD_DIR)/build.ninja
+
+build: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS)
+
+run: build
+	mkdir -p var
+	$(BUILD_DIR)/daemon/berthd --config $(CONFIG)
+
+test: build
+	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+clean:
+	rm -rf $(BUILD_DIR)
