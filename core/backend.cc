@@ -1,0 +1,33 @@
+#include "core/backend.h"
+
+#include <string>
+
+namespace berth {
+
+std::map<std::string, std::string> spark_executor_environment(const LaunchRequest& request) {
+  std::map<std::string, std::string> env;
+  env["SPARK_DRIVER_URL"] = request.driver.url;
+  env["SPARK_EXECUTOR_ID"] = std::to_string(request.executor);
+  env["SPARK_EXECUTOR_CORES"] = std::to_string(request.profile.cores);
+  env["SPARK_EXECUTOR_MEMORY"] = std::to_string(request.profile.heap_mib) + "m";
+  env["SPARK_APPLICATION_ID"] = request.app;
+  env["SPARK_RESOURCE_PROFILE_ID"] = std::to_string(request.profile.id);
+  env["SPARK_EXECUTOR_POD_NAME"] = request.backend_name;
+  env["BERTH_POOL"] = request.pool;
+  env["BERTH_BACKEND_NAME"] = request.backend_name;
+  for (const auto& [key, value] : request.spec.env) env[key] = value;
+  return env;
+}
+
+const char* to_string(ObservedPhase phase) {
+  switch (phase) {
+    case ObservedPhase::kPending: return "pending";
+    case ObservedPhase::kRunning: return "running";
+    case ObservedPhase::kExited: return "exited";
+    case ObservedPhase::kLost: return "lost";
+    case ObservedPhase::kGone: return "gone";
+  }
+  return "unknown";
+}
+
+}  // namespace berth

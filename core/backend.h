@@ -1,0 +1,127 @@
+#pragma once
+// Backend: the boundary between core and one pool's cluster manager (Kubernetes, Nomad, Mesos,
+// local processes). An adapter translates the executor model into backend objects and reports
+// what it observes; nothing backend-specific crosses this boundary.
+//
+// Threading: core calls a Backend only from its own strand, and every completion and every
+// BackendSink call must be delivered back on that strand (adapters are given it at construction).
+// Completions may be delivered after the call returns, never inside it.
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/types.h"
+
+namespace berth {
+
+template <typename T>
+using Callback = std::function<void(T)>;
+
+// Labels (Kubernetes), meta (Nomad), task labels (Mesos) or pid-file fields (local) that mark a
+// backend object as Berth's. Objects without kLabelDaemon, or with another daemon's id, are never
+// touched.
+inline constexpr const char* kLabelDaemon = "berth.dev/daemon";
+inline constexpr const char* kLabelApp = "berth.dev/app";
+inline constexpr const char* kLabelExecutor = "berth.dev/executor";
+inline constexpr const char* kLabelProfile = "berth.dev/profile";
+inline constexpr const char* kLabelPool = "berth.dev/pool";
+
+// Everything an adapter needs to start one executor. backend_name is deterministic, so sending
+// the same request twice creates one object: the second launch reports kAlreadyExists.
+struct LaunchRequest {
+  std::string backend_name;
+  std::string daemon_id;
+  PoolName pool;
+  AppId app;
+  TenantName tenant;
+  ExecutorId executor = 0;
+  ResourceProfile profile;
+  LaunchSpec spec;
+  DriverRef driver;
+};
+
+// The environment Spark's executor images expect (SPARK_DRIVER_URL, SPARK_EXECUTOR_ID, ...),
+// with the spec's own env on top. Shared by every adapter.
+std::map<std::string, std::string> spark_executor_environment(const LaunchRequest& request);
+
+struct KillRequest {
+  std::string backend_name;
+  Duration grace{0};  // SIGTERM (or the backend's graceful stop), then force after this long
+};
+
+// What a backend reports about one of Berth's objects.
+enum class ObservedPhase {
+  kPending,   // accepted/placed, not running yet
+  kRunning,
+  kExited,    // ended with exit_code (and maybe signal / oom)
+  kLost,      // its node or host is gone
+  kGone,      // the object no longer exists on the backend
+};
+const char* to_string(ObservedPhase phase);
+
+struct BackendObject {
+  std::string backend_name;
+  std::string daemon_id;  // empty: not created by any Berth daemon
+  AppId app;
+  ExecutorId executor = 0;
+  ProfileId profile = 0;
+  ObservedPhase phase = ObservedPhase::kPending;
+  std::optional<std::int32_t> exit_code;
+  bool oom_killed = false;
+  bool deleted_externally = false;  // removed by someone other than Berth (user, eviction)
+  std::string host;
+  std::string reason;   // backend's short reason, e.g. "OOMKilled", "ImagePullBackOff"
+  std::string message;  // backend's human-readable detail
+};
+
+// Where a backend reports observations. Implemented by core's Engine.
+class BackendSink {
+ public:
+  virtual ~BackendSink() = default;
+  // One object changed (or was seen for the first time since start).
+  virtual void on_observed(const PoolName& pool, const BackendObject& object) = 0;
+  // The backend became reachable (ok) or unreachable (error). While unreachable, the pool is
+  // frozen: nothing is declared lost or killed because the backend is silent.
+  virtual void on_health(const PoolName& pool, const Status& status) = 0;
+};
+
+struct BackendCapabilities {
+  bool decommission = false;  // can signal an executor to leave gracefully
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string type() const = 0;
+  virtual BackendCapabilities capabilities() const { return {}; }
+
+  // Starts observing the backend; reports through `sink` until stop(). Called once.
+  virtual void start(BackendSink* sink) = 0;
+  virtual void stop() = 0;
+
+  // Creates the executor's object. kAlreadyExists means the object is there already (adopted).
+  // Retryable failures (Status::retryable) are retried by core with backoff; others reach the
+  // driver as LAUNCH_FAILED with the status message.
+  virtual void launch(const LaunchRequest& request, Callback<Status> done) = 0;
+
+  // Stops the executor: graceful stop, then force after request.grace. kNotFound when the
+  // object does not exist (core treats that as done).
+  virtual void kill(const KillRequest& request, Callback<Status> done) = 0;
+
+  // Asks the executor to decommission itself (Spark's SIGPWR). Only when capabilities().decommission.
+  virtual void decommission(const std::string& backend_name, Callback<Status> done) {
+    done(Status::FailedPrecondition("decommission is not supported by backend " + type() +
+                                    " for " + backend_name));
+  }
+
+  // A full list of Berth's objects on this backend (every daemon id; core filters). Used at
+  // start-up and for periodic resync; the pool is "synced" after the first success.
+  virtual void list(Callback<StatusOr<std::vector<BackendObject>>> done) = 0;
+};
+
+}  // namespace berth
