@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  pkg-config cmake ninja-build ccache lld clang
+  pkg-config cmake ninja-build ccache lld clang libclang-rt-14-dev
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 libssl-dev libsqlite3-dev libsystemd-dev
