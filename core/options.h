@@ -1,0 +1,52 @@
+#pragma once
+// Policies core enforces: daemon-wide reconciler options, per-pool and per-tenant limits.
+// config/ fills these from YAML; tests build them directly.
+
+#include <string>
+#include <vector>
+
+#include "core/types.h"
+
+namespace berth {
+
+// 0 means unlimited for every field.
+struct TenantLimits {
+  std::int32_t max_executors = 0;   // live (non-terminal) executors across the tenant's apps
+  std::int32_t max_cores = 0;
+  std::int64_t max_memory_mib = 0;  // container memory, Spark's formula
+  std::int32_t max_pending = 0;     // executors not yet running
+  bool operator==(const TenantLimits&) const = default;
+};
+
+struct TenantPolicy {
+  TenantName name;
+  TenantLimits limits;
+  std::vector<PoolName> default_pools;   // used when an app names no pools
+  std::vector<PoolName> allowed_pools;   // empty = every pool
+  bool operator==(const TenantPolicy&) const = default;
+};
+
+struct PoolPolicy {
+  PoolName name;
+  std::string type;                  // local, kubernetes, nomad, mesos
+  std::int32_t max_pending = 1000;   // executors not yet running in this pool
+  bool operator==(const PoolPolicy&) const = default;
+};
+
+struct EngineOptions {
+  std::string name_prefix = "berth";          // backend names: <prefix>-<app>-exec-<id>
+  std::int32_t max_pending_per_app = 100;     // executors not yet running, per application
+  std::int32_t failure_budget = 10;           // non-retryable launch failures before an app stops scaling up
+  Duration launch_timeout{std::chrono::minutes(10)};  // requested but never observed
+  Duration missing_grace{std::chrono::seconds(30)};   // absent from a full list this long = LOST
+  Duration orphan_grace{std::chrono::seconds(30)};    // lease lapsed this long = executors killed
+  Duration resync_interval{std::chrono::seconds(60)}; // full list of each pool
+  Duration backoff_initial{std::chrono::seconds(1)};
+  Duration backoff_max{std::chrono::seconds(60)};
+  Duration kill_grace{std::chrono::seconds(5)};
+  Duration decommission_grace{std::chrono::seconds(60)};
+  Duration ended_retention{std::chrono::hours(1)};    // ended apps and their executors are forgotten after this
+  std::size_t event_window = 100'000;                 // events kept in memory for WatchEvents resume
+};
+
+}  // namespace berth
