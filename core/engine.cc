@@ -1,0 +1,1084 @@
+#include "core/engine.h"
+
+#include <algorithm>
+#include <limits>
+
+namespace berth {
+
+// Per-application state: the record, its executors and the bookkeeping of timers and calls in
+// flight. The counters are maintained incrementally by account() so that a reconcile pass costs
+// O(apps), not O(executors).
+struct Engine::AppState {
+  Application app;
+  std::map<ExecutorId, Executor> executors;
+  std::map<ProfileId, std::int32_t> live_by_profile;  // non-terminal, not decommissioning
+  std::int32_t pending = 0;                            // REQUESTED, LAUNCHING, PENDING
+  std::map<ExecutorId, Timestamp> missing_since;       // absent from a full list since
+  std::map<ExecutorId, Timestamp> decommission_deadline;
+  std::set<ExecutorId> launch_inflight;
+};
+
+struct Engine::PoolState {
+  PoolPolicy policy;
+  Backend* backend = nullptr;
+  bool answered = false;  // the first list has completed, successfully or not
+  bool synced = false;
+  bool healthy = false;
+  bool draining = false;
+  bool list_inflight = false;
+  std::string last_error;
+  Duration backoff{0};
+  Timestamp backoff_until{};
+  Timestamp next_list{};
+  std::int32_t pending = 0;
+  std::map<ExecutorState, std::int32_t> counts;
+  std::set<std::string> kills_inflight;
+
+  bool launchable(Timestamp now) const { return synced && healthy && now >= backoff_until; }
+};
+
+// What a tenant uses right now, for its limits.
+struct Engine::Usage {
+  std::int32_t live = 0;
+  std::int32_t pending = 0;
+  std::int64_t cores = 0;
+  std::int64_t memory_mib = 0;
+};
+
+namespace {
+
+LifecycleEvent event_of(LifecycleEventType type, std::string message = "") {
+  LifecycleEvent e{type, std::nullopt, false, "", std::move(message), ""};
+  return e;
+}
+
+std::int64_t room(std::int64_t limit, std::int64_t used) {
+  if (limit <= 0) return std::numeric_limits<std::int32_t>::max();
+  return std::max<std::int64_t>(0, limit - used);
+}
+
+bool has_condition(const Application& app, const std::string& condition) {
+  return std::any_of(app.conditions.begin(), app.conditions.end(), [&](const std::string& c) {
+    return c == condition || c.rfind(condition + ":", 0) == 0;
+  });
+}
+
+}  // namespace
+
+Engine::Engine(EngineOptions options, std::string daemon_id, Clock& clock, Store& store,
+               Scheduler& scheduler)
+    : options_(std::move(options)),
+      daemon_id_(std::move(daemon_id)),
+      clock_(clock),
+      store_(store),
+      scheduler_(scheduler),
+      event_log_(options_.event_window) {}
+
+Engine::~Engine() { *alive_ = false; }
+
+// ---------------------------------------------------------------------------------------------
+// Set-up
+// ---------------------------------------------------------------------------------------------
+
+void Engine::add_pool(PoolPolicy policy, Backend* backend) {
+  auto pool = std::make_unique<PoolState>();
+  pool->policy = std::move(policy);
+  pool->backend = backend;
+  PoolName name = pool->policy.name;
+  pools_[name] = std::move(pool);
+}
+
+void Engine::set_tenants(std::vector<TenantPolicy> tenants) {
+  tenants_ = std::move(tenants);
+  schedule_pass();
+}
+
+Status Engine::restore(const StoreSnapshot& snapshot) {
+  if (auto it = snapshot.meta.find(kMetaRevision); it != snapshot.meta.end()) {
+    revision_ = std::stoull(it->second);
+  }
+  const Timestamp now = clock_.now();
+  for (const Application& app : snapshot.apps) {
+    auto state = std::make_unique<AppState>();
+    state->app = app;
+    // A lease cannot lapse while the daemon was down: drivers get a full TTL to reconnect.
+    if (app.spec.lease_ttl.count() > 0 && app.phase == AppPhase::kActive) {
+      state->app.lease_deadline = std::max(app.lease_deadline, now + app.spec.lease_ttl);
+    }
+    revision_ = std::max(revision_, app.revision);
+    apps_[app.spec.id] = std::move(state);
+  }
+  for (const Executor& executor : snapshot.executors) {
+    AppState* app = app_state(executor.app);
+    if (app == nullptr) {
+      return Status::Internal("store holds executor " + std::to_string(executor.id) +
+                              " of unknown application " + executor.app);
+    }
+    if (pools_.find(executor.pool) == pools_.end() && !is_terminal(executor.state)) {
+      return Status::FailedPrecondition("executor " + executor.backend_name + " of application " +
+                                        executor.app + " lives in pool " + executor.pool +
+                                        ", which the configuration no longer has");
+    }
+    auto [it, inserted] = app->executors.emplace(executor.id, executor);
+    (void)inserted;
+    revision_ = std::max(revision_, executor.revision);
+    app->app.next_executor_id = std::max(app->app.next_executor_id, executor.id + 1);
+  }
+  for (auto& [id, app] : apps_) {
+    for (auto& [eid, executor] : app->executors) {
+      if (is_terminal(executor.state)) {
+        account(*app, executor, +1);
+        continue;
+      }
+      account(*app, executor, +1);
+      if (executor.state == ExecutorState::kRequested) to_launch_.insert({id, eid});
+      if (executor.state == ExecutorState::kDecommissioning) {
+        app->decommission_deadline[eid] = now + options_.decommission_grace;
+      }
+    }
+  }
+  event_log_.reset(revision_);
+  return Status::Ok();
+}
+
+void Engine::start() {
+  started_ = true;
+  for (auto& [name, pool] : pools_) {
+    pool->backend->start(this);
+    list_pool(*pool);
+  }
+  schedule_pass();
+}
+
+void Engine::stop() {
+  stopped_ = true;
+  for (auto& [name, pool] : pools_) pool->backend->stop();
+}
+
+bool Engine::ready() const {
+  return std::all_of(pools_.begin(), pools_.end(), [](const auto& p) { return p.second->answered; });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driver commands
+// ---------------------------------------------------------------------------------------------
+
+const TenantPolicy* Engine::tenant(const TenantName& name) const {
+  auto it = std::find_if(tenants_.begin(), tenants_.end(),
+                         [&](const TenantPolicy& t) { return t.name == name; });
+  return it == tenants_.end() ? nullptr : &*it;
+}
+
+StatusOr<Application> Engine::register_app(AppSpec spec) {
+  const TenantPolicy* policy = tenant(spec.tenant);
+  if (!tenants_.empty() && policy == nullptr) {
+    return Status::InvalidArgument("tenant: unknown tenant \"" + spec.tenant + "\"");
+  }
+  if (spec.pools.empty() && policy != nullptr) spec.pools = policy->default_pools;
+  if (spec.pools.empty()) {
+    for (const auto& [name, pool] : pools_) spec.pools.push_back(name);
+  }
+  for (std::size_t i = 0; i < spec.pools.size(); ++i) {
+    const PoolName& pool = spec.pools[i];
+    if (pools_.find(pool) == pools_.end()) {
+      return Status::InvalidArgument("pools[" + std::to_string(i) + "]: unknown pool \"" + pool + "\"");
+    }
+    if (policy != nullptr && !policy->allowed_pools.empty() &&
+        std::find(policy->allowed_pools.begin(), policy->allowed_pools.end(), pool) ==
+            policy->allowed_pools.end()) {
+      return Status::PermissionDenied("pools[" + std::to_string(i) + "]: tenant " + spec.tenant +
+                                      " may not use pool " + pool);
+    }
+  }
+  if (spec.profiles.empty()) spec.profiles.push_back(ResourceProfile{});
+
+  if (AppState* existing = app_state(spec.id)) {
+    if (existing->app.spec == spec && existing->app.phase != AppPhase::kEnded) return existing->app;
+    if (existing->app.phase == AppPhase::kEnded) {
+      return Status::AlreadyExists("application " + spec.id +
+                                   " has ended; register the next run under a new app_id");
+    }
+    return Status::AlreadyExists("application " + spec.id +
+                                 " is registered with a different spec");
+  }
+
+  auto state = std::make_unique<AppState>();
+  state->app.spec = std::move(spec);
+  state->app.created = clock_.now();
+  if (state->app.spec.lease_ttl.count() > 0) {
+    state->app.lease_deadline = state->app.created + state->app.spec.lease_ttl;
+  }
+  for (const ResourceProfile& profile : state->app.spec.profiles) state->app.targets[profile.id] = 0;
+  AppState& app = *state;
+  apps_[app.app.spec.id] = std::move(state);
+  touch_app(app);
+  return app.app;
+}
+
+StatusOr<Revision> Engine::set_targets(const AppId& app_id,
+                                       const std::map<ProfileId, std::int32_t>& totals) {
+  AppState* app = app_state(app_id);
+  if (app == nullptr) return Status::NotFound("application " + app_id + " is not registered");
+  if (app->app.phase == AppPhase::kEnded) {
+    return Status::FailedPrecondition("application " + app_id + " has ended");
+  }
+  for (const auto& [profile, total] : totals) {
+    if (app->app.spec.profile(profile) == nullptr) {
+      return Status::InvalidArgument("totals[" + std::to_string(profile) +
+                                     "]: unknown resource profile " + std::to_string(profile));
+    }
+    if (total < 0) {
+      return Status::InvalidArgument("totals[" + std::to_string(profile) + "]: must be >= 0");
+    }
+  }
+  bool changed = false;
+  for (const auto& [profile, total] : totals) {
+    std::int32_t& target = app->app.targets[profile];
+    if (target != total) {
+      target = total;
+      changed = true;
+    }
+  }
+  if (changed) touch_app(*app);
+  schedule_pass();
+  return revision_;
+}
+
+StatusOr<KillOutcome> Engine::kill_executors(const AppId& app_id, const std::vector<ExecutorId>& ids,
+                                             bool adjust_target, bool force) {
+  AppState* app = app_state(app_id);
+  if (app == nullptr) return Status::NotFound("application " + app_id + " is not registered");
+  KillOutcome outcome;
+  bool targets_changed = false;
+  for (ExecutorId id : ids) {
+    auto it = app->executors.find(id);
+    if (it == app->executors.end() || is_terminal(it->second.state)) {
+      outcome.unknown.push_back(id);
+      continue;
+    }
+    Executor& executor = it->second;
+    LifecycleEvent kill = event_of(LifecycleEventType::kKill, "killed by the driver");
+    kill.reason = kReasonKilledByDriver;
+    const ProfileId profile = executor.profile;
+    apply(*app, executor, kill, force ? Duration(0) : options_.kill_grace);
+    outcome.done.push_back(id);
+    if (adjust_target) {
+      std::int32_t& target = app->app.targets[profile];
+      if (target > 0) {
+        --target;
+        targets_changed = true;
+      }
+    }
+  }
+  if (targets_changed) touch_app(*app);
+  return outcome;
+}
+
+StatusOr<KillOutcome> Engine::decommission_executors(const AppId& app_id,
+                                                     const std::vector<ExecutorId>& ids,
+                                                     Duration grace, bool adjust_target) {
+  AppState* app = app_state(app_id);
+  if (app == nullptr) return Status::NotFound("application " + app_id + " is not registered");
+  if (grace.count() <= 0) grace = options_.decommission_grace;
+  KillOutcome outcome;
+  bool targets_changed = false;
+  for (ExecutorId id : ids) {
+    auto it = app->executors.find(id);
+    if (it == app->executors.end() || is_terminal(it->second.state) ||
+        it->second.state == ExecutorState::kDecommissioning) {
+      outcome.unknown.push_back(id);
+      continue;
+    }
+    Executor& executor = it->second;
+    const ProfileId profile = executor.profile;
+    apply(*app, executor, event_of(LifecycleEventType::kDecommission), grace);
+    if (executor.state == ExecutorState::kDecommissioning) {
+      app->decommission_deadline[id] = clock_.now() + grace;
+    }
+    outcome.done.push_back(id);
+    if (adjust_target) {
+      std::int32_t& target = app->app.targets[profile];
+      if (target > 0) {
+        --target;
+        targets_changed = true;
+      }
+    }
+  }
+  if (targets_changed) touch_app(*app);
+  return outcome;
+}
+
+StatusOr<Timestamp> Engine::keep_alive(const AppId& app_id) {
+  AppState* app = app_state(app_id);
+  if (app == nullptr) return Status::NotFound("application " + app_id + " is not registered");
+  if (app->app.phase == AppPhase::kEnded) {
+    return Status::FailedPrecondition("application " + app_id + " has ended: " + app->app.end_reason);
+  }
+  if (app->app.spec.lease_ttl.count() == 0) return Timestamp{};
+  // Lease deadlines live in memory only (restore() grants a fresh TTL), so a keep-alive costs no
+  // commit; only a change of phase is recorded.
+  app->app.lease_deadline = clock_.now() + app->app.spec.lease_ttl;
+  if (app->app.phase == AppPhase::kOrphaned) {
+    app->app.phase = AppPhase::kActive;
+    app->app.orphaned_at = Timestamp{};
+    touch_app(*app);
+  }
+  return app->app.lease_deadline;
+}
+
+Status Engine::unregister_app(const AppId& app_id, const std::string& reason) {
+  AppState* app = app_state(app_id);
+  if (app == nullptr) return Status::NotFound("application " + app_id + " is not registered");
+  if (app->app.phase == AppPhase::kEnded) return Status::Ok();
+  end_app(*app, reason.empty() ? "unregistered by the driver" : reason, kReasonUnregistered);
+  return Status::Ok();
+}
+
+void Engine::end_app(AppState& app, const std::string& reason, const std::string& loss_reason) {
+  for (auto& [id, executor] : app.executors) {
+    if (is_terminal(executor.state)) continue;
+    LifecycleEvent kill = event_of(LifecycleEventType::kKill, reason);
+    kill.reason = loss_reason;
+    apply(app, executor, kill, options_.kill_grace);
+  }
+  app.app.phase = AppPhase::kEnded;
+  app.app.ended_at = clock_.now();
+  app.app.end_reason = reason;
+  for (auto& [profile, target] : app.app.targets) target = 0;
+  touch_app(app);
+}
+
+Status Engine::drain_pool(const PoolName& name, bool drain) {
+  PoolState* pool = pool_state(name);
+  if (pool == nullptr) return Status::NotFound("pool " + name + " is not configured");
+  pool->draining = drain;
+  schedule_pass();
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries
+// ---------------------------------------------------------------------------------------------
+
+Engine::AppState* Engine::app_state(const AppId& app) {
+  auto it = apps_.find(app);
+  return it == apps_.end() ? nullptr : it->second.get();
+}
+
+Engine::PoolState* Engine::pool_state(const PoolName& pool) {
+  auto it = pools_.find(pool);
+  return it == pools_.end() ? nullptr : it->second.get();
+}
+
+const Application* Engine::find_app(const AppId& app) const {
+  auto it = apps_.find(app);
+  return it == apps_.end() ? nullptr : &it->second->app;
+}
+
+std::vector<const Application*> Engine::apps() const {
+  std::vector<const Application*> out;
+  out.reserve(apps_.size());
+  for (const auto& [id, app] : apps_) out.push_back(&app->app);
+  return out;
+}
+
+std::vector<const Executor*> Engine::executors(const AppId& app_id) const {
+  std::vector<const Executor*> out;
+  auto it = apps_.find(app_id);
+  if (it == apps_.end()) return out;
+  out.reserve(it->second->executors.size());
+  for (const auto& [id, executor] : it->second->executors) out.push_back(&executor);
+  return out;
+}
+
+std::map<ProfileId, std::map<ExecutorState, std::int32_t>> Engine::counts(const AppId& app_id) const {
+  std::map<ProfileId, std::map<ExecutorState, std::int32_t>> out;
+  auto it = apps_.find(app_id);
+  if (it == apps_.end()) return out;
+  for (const auto& [profile, target] : it->second->app.targets) out[profile];
+  for (const auto& [id, executor] : it->second->executors) out[executor.profile][executor.state]++;
+  return out;
+}
+
+std::vector<PoolStatus> Engine::pools() const {
+  std::vector<PoolStatus> out;
+  for (const auto& [name, pool] : pools_) {
+    PoolStatus status;
+    status.policy = pool->policy;
+    status.synced = pool->synced;
+    status.healthy = pool->healthy;
+    status.draining = pool->draining;
+    status.last_error = pool->last_error;
+    status.backoff_until = pool->backoff_until;
+    status.counts = pool->counts;
+    out.push_back(std::move(status));
+  }
+  return out;
+}
+
+std::int32_t Engine::live_executors() const {
+  std::int32_t live = 0;
+  for (const auto& [name, pool] : pools_) {
+    for (const auto& [state, count] : pool->counts) {
+      if (!is_terminal(state)) live += count;
+    }
+  }
+  return live;
+}
+
+std::string Engine::backend_name(const AppId& app, ExecutorId id) const {
+  return options_.name_prefix + "-" + app + "-exec-" + std::to_string(id);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Changes, events, accounting
+// ---------------------------------------------------------------------------------------------
+
+void Engine::add_listener(EngineListener* listener) { listeners_.push_back(listener); }
+
+void Engine::remove_listener(EngineListener* listener) {
+  listeners_.erase(std::remove(listeners_.begin(), listeners_.end(), listener), listeners_.end());
+}
+
+void Engine::touch_executor(Executor& executor) {
+  executor.revision = ++revision_;
+  dirty_executors_.insert({executor.app, executor.id});
+  Event event;
+  event.type = Event::Type::kExecutor;
+  event.revision = revision_;
+  event.executor = executor;
+  for (EngineListener* listener : listeners_) listener->on_event(event);
+  event_log_.append(std::move(event));
+  schedule_pass();
+}
+
+void Engine::touch_app(AppState& app) {
+  app.app.revision = ++revision_;
+  dirty_apps_.insert(app.app.spec.id);
+  Event event;
+  event.type = Event::Type::kApplication;
+  event.revision = revision_;
+  event.app = app.app;
+  for (EngineListener* listener : listeners_) listener->on_event(event);
+  event_log_.append(std::move(event));
+  schedule_pass();
+}
+
+void Engine::set_condition(AppState& app, const std::string& condition, const std::string& message) {
+  const std::string text = message.empty() ? condition : condition + ": " + message;
+  auto& conditions = app.app.conditions;
+  auto it = std::find_if(conditions.begin(), conditions.end(), [&](const std::string& c) {
+    return c == condition || c.rfind(condition + ":", 0) == 0;
+  });
+  if (it != conditions.end()) {
+    if (*it == text) return;
+    *it = text;
+  } else {
+    conditions.push_back(text);
+  }
+  touch_app(app);
+}
+
+void Engine::clear_condition(AppState& app, const std::string& condition) {
+  auto& conditions = app.app.conditions;
+  auto it = std::remove_if(conditions.begin(), conditions.end(), [&](const std::string& c) {
+    return c == condition || c.rfind(condition + ":", 0) == 0;
+  });
+  if (it == conditions.end()) return;
+  conditions.erase(it, conditions.end());
+  touch_app(app);
+}
+
+void Engine::account(AppState& app, const Executor& executor, int sign) {
+  PoolState* pool = pool_state(executor.pool);
+  if (pool != nullptr) pool->counts[executor.state] += sign;
+  if (is_terminal(executor.state)) return;
+  if (executor.state != ExecutorState::kDecommissioning) app.live_by_profile[executor.profile] += sign;
+  if (is_pending(executor.state)) {
+    app.pending += sign;
+    if (pool != nullptr) pool->pending += sign;
+  }
+}
+
+bool Engine::apply(AppState& app, Executor& executor, const LifecycleEvent& event, Duration grace) {
+  Transition t = transition(executor.state, event);
+  if (!t.changed) return false;
+  const Timestamp now = clock_.now();
+  account(app, executor, -1);
+  executor.state = t.next;
+  if (!event.host.empty()) executor.host = event.host;
+  if (t.next == ExecutorState::kLaunching && executor.launched == Timestamp{}) executor.launched = now;
+  if (t.next == ExecutorState::kRunning && executor.running == Timestamp{}) executor.running = now;
+  if (t.loss) {
+    executor.loss = *t.loss;
+    executor.ended = now;
+    if (event.exit_code) executor.exit_code = event.exit_code;
+  }
+  account(app, executor, +1);
+
+  const ExecutorKey key{executor.app, executor.id};
+  if (executor.state != ExecutorState::kRequested) to_launch_.erase(key);
+  if (executor.state != ExecutorState::kDecommissioning) app.decommission_deadline.erase(executor.id);
+  if (is_terminal(executor.state)) app.missing_since.erase(executor.id);
+  touch_executor(executor);
+  perform(app, executor, t.effect, grace);
+  return true;
+}
+
+void Engine::perform(AppState& app, Executor& executor, SideEffect effect, Duration grace) {
+  PoolState* pool = pool_state(executor.pool);
+  if (pool == nullptr || effect == SideEffect::kNone) return;
+  switch (effect) {
+    case SideEffect::kNone:
+      return;
+    case SideEffect::kKillObject:
+      // Nothing to stop when no launch was ever sent (a later list still sweeps strays).
+      if (executor.attempt == 0 && app.launch_inflight.count(executor.id) == 0) return;
+      send_kill(*pool, executor.backend_name, grace);
+      return;
+    case SideEffect::kDecommissionObject:
+      if (pool->backend->capabilities().decommission) {
+        std::weak_ptr<bool> alive = alive_;
+        pool->backend->decommission(executor.backend_name, [alive](Status) {});
+      } else {
+        send_kill(*pool, executor.backend_name, grace);
+      }
+      return;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reconciliation
+// ---------------------------------------------------------------------------------------------
+
+void Engine::schedule_pass() {
+  if (pass_scheduled_ || !started_ || stopped_) return;
+  pass_scheduled_ = true;
+  std::weak_ptr<bool> alive = alive_;
+  scheduler_.post([this, alive] {
+    if (alive.expired()) return;
+    pass();
+  });
+}
+
+void Engine::pass() {
+  pass_scheduled_ = false;
+  if (stopped_) return;
+  reconcile();
+  send_launches();
+  // After a failed commit, the retry waits for the next tick rather than spinning.
+  if (store_failed_) return;
+  if (!dirty_apps_.empty() || !dirty_executors_.empty() || !deleted_apps_.empty() ||
+      !waiting_for_commit_.empty()) {
+    commit();
+  }
+}
+
+void Engine::reconcile() {
+  // Tenant usage, summed from the per-app counters (O(apps x profiles)). Decommissioning
+  // executors still hold resources but are not counted here: they are on their way out.
+  std::map<TenantName, Usage> usage;
+  for (auto& [id, app] : apps_) {
+    Usage& u = usage[app->app.spec.tenant];
+    u.pending += app->pending;
+    for (const auto& [profile_id, live] : app->live_by_profile) {
+      const ResourceProfile* profile = app->app.spec.profile(profile_id);
+      u.live += live;
+      if (profile != nullptr) {
+        u.cores += static_cast<std::int64_t>(live) * profile->cores;
+        u.memory_mib += static_cast<std::int64_t>(live) * profile->container_memory_mib();
+      }
+    }
+  }
+  for (auto& [id, app] : apps_) reconcile_app(*app, usage[app->app.spec.tenant]);
+}
+
+Engine::PoolState* Engine::choose_pool(const AppState& app) {
+  for (const PoolName& name : app.app.spec.pools) {
+    PoolState* pool = pool_state(name);
+    if (pool != nullptr && pool->synced && !pool->draining) return pool;
+  }
+  return nullptr;
+}
+
+void Engine::reconcile_app(AppState& app, Usage& usage) {
+  if (app.app.phase != AppPhase::kActive) return;
+  const Timestamp now = clock_.now();
+  for (const auto& [profile_id, target] : app.app.targets) {
+    const std::int32_t live = app.live_by_profile[profile_id];
+    if (live > target) {
+      // Scale down: cancel executors that are not running yet, newest first. Running executors
+      // are never killed for a lower target; the driver kills idle ones by id.
+      std::int32_t excess = live - target;
+      for (auto it = app.executors.rbegin(); it != app.executors.rend() && excess > 0; ++it) {
+        Executor& executor = it->second;
+        if (executor.profile != profile_id || !is_pending(executor.state)) continue;
+        if (apply(app, executor, event_of(LifecycleEventType::kCancel), Duration(0))) --excess;
+      }
+      continue;
+    }
+    if (live == target) continue;
+    if (has_condition(app.app, kConditionFailureBudget)) continue;
+
+    PoolState* pool = choose_pool(app);
+    if (pool == nullptr) {
+      bool any_synced = std::any_of(app.app.spec.pools.begin(), app.app.spec.pools.end(),
+                                    [&](const PoolName& p) { return pool_state(p)->synced; });
+      // Unsynced pools are simply not ready yet; only draining ones are worth telling the driver.
+      if (any_synced) set_condition(app, kConditionNoPool, "every pool of the application is draining");
+      continue;
+    }
+    clear_condition(app, kConditionNoPool);
+
+    const ResourceProfile* profile = app.app.spec.profile(profile_id);
+    const TenantPolicy* policy = tenant(app.app.spec.tenant);
+    std::int64_t allowed = target - live;
+    allowed = std::min<std::int64_t>(allowed, room(options_.max_pending_per_app, app.pending));
+    allowed = std::min<std::int64_t>(allowed, room(pool->policy.max_pending, pool->pending));
+    std::string limit_hit;
+    if (policy != nullptr) {
+      const TenantLimits& limits = policy->limits;
+      auto cap = [&](std::int64_t room_left, const char* what) {
+        if (room_left < allowed) {
+          allowed = room_left;
+          if (room_left == 0) limit_hit = what;
+        }
+      };
+      cap(room(limits.max_pending, usage.pending), "max_pending");
+      cap(room(limits.max_executors, usage.live), "max_executors");
+      if (limits.max_cores > 0) {
+        cap(room(limits.max_cores, usage.cores) / std::max(1, profile->cores), "max_cores");
+      }
+      if (limits.max_memory_mib > 0) {
+        cap(room(limits.max_memory_mib, usage.memory_mib) / std::max<std::int64_t>(1, profile->container_memory_mib()),
+            "max_memory_mib");
+      }
+    }
+    if (!limit_hit.empty() && usage.live > 0 && limit_hit != "max_pending") {
+      set_condition(app, kConditionTenantLimit,
+                    "tenant " + app.app.spec.tenant + " reached its " + limit_hit + " limit");
+    } else if (allowed > 0) {
+      clear_condition(app, kConditionTenantLimit);
+    }
+
+    for (std::int64_t i = 0; i < allowed; ++i) {
+      Executor executor;
+      executor.app = app.app.spec.id;
+      executor.id = app.app.next_executor_id++;
+      executor.profile = profile_id;
+      executor.pool = pool->policy.name;
+      executor.backend_name = backend_name(executor.app, executor.id);
+      executor.state = ExecutorState::kRequested;
+      executor.requested = now;
+      auto [it, inserted] = app.executors.emplace(executor.id, std::move(executor));
+      (void)inserted;
+      Executor& created = it->second;
+      account(app, created, +1);
+      usage.pending++;
+      usage.live++;
+      usage.cores += profile->cores;
+      usage.memory_mib += profile->container_memory_mib();
+      created_since_commit_.push_back({created.app, created.id});
+      touch_executor(created);
+    }
+    if (allowed > 0) dirty_apps_.insert(app.app.spec.id);  // the id counter moved
+  }
+}
+
+void Engine::send_launches() {
+  const Timestamp now = clock_.now();
+  for (auto it = to_launch_.begin(); it != to_launch_.end();) {
+    const ExecutorKey key = *it;
+    AppState* app = app_state(key.app);
+    auto executor_it = app == nullptr ? decltype(app->executors.begin()){} : app->executors.find(key.id);
+    if (app == nullptr || executor_it == app->executors.end() ||
+        executor_it->second.state != ExecutorState::kRequested) {
+      it = to_launch_.erase(it);
+      continue;
+    }
+    PoolState* pool = pool_state(executor_it->second.pool);
+    if (pool == nullptr || !pool->launchable(now) || app->app.phase != AppPhase::kActive) {
+      ++it;
+      continue;
+    }
+    it = to_launch_.erase(it);
+    send_launch(*app, executor_it->second, *pool);
+  }
+}
+
+void Engine::send_launch(AppState& app, Executor& executor, PoolState& pool) {
+  LaunchRequest request;
+  request.backend_name = executor.backend_name;
+  request.daemon_id = daemon_id_;
+  request.pool = pool.policy.name;
+  request.app = app.app.spec.id;
+  request.tenant = app.app.spec.tenant;
+  request.executor = executor.id;
+  if (const ResourceProfile* profile = app.app.spec.profile(executor.profile)) request.profile = *profile;
+  request.spec = app.app.spec.launch;
+  request.driver = app.app.spec.driver;
+
+  executor.attempt++;
+  dirty_executors_.insert({executor.app, executor.id});
+  app.launch_inflight.insert(executor.id);
+  std::weak_ptr<bool> alive = alive_;
+  ExecutorKey key{executor.app, executor.id};
+  PoolName pool_name = pool.policy.name;
+  pool.backend->launch(request, [this, alive, key, pool_name](Status status) {
+    if (alive.expired()) return;
+    on_launch_done(key, pool_name, status);
+  });
+}
+
+void Engine::on_launch_done(const ExecutorKey& key, const PoolName& pool_name, const Status& status) {
+  PoolState* pool = pool_state(pool_name);
+  AppState* app = app_state(key.app);
+  if (app == nullptr || pool == nullptr) return;
+  app->launch_inflight.erase(key.id);
+  auto it = app->executors.find(key.id);
+  if (it == app->executors.end()) return;
+  Executor& executor = it->second;
+  const bool created = status.ok() || status.code() == StatusCode::kAlreadyExists;
+
+  if (is_terminal(executor.state)) {
+    // Cancelled or killed while the launch was on its way: the kill may have reached the
+    // backend before the object did, so stop what the launch created.
+    if (created) send_kill(*pool, executor.backend_name, Duration(0));
+    return;
+  }
+  if (created) {
+    pool->backoff = Duration(0);
+    pool->backoff_until = Timestamp{};
+    apply(*app, executor, event_of(LifecycleEventType::kLaunchAccepted), Duration(0));
+    return;
+  }
+  if (status.retryable()) {
+    pool->backoff = std::min(options_.backoff_max,
+                             pool->backoff.count() == 0 ? options_.backoff_initial : pool->backoff * 2);
+    pool->backoff_until = clock_.now() + pool->backoff;
+    pool->last_error = status.to_string();
+    to_launch_.insert(key);
+    schedule_pass();
+    return;
+  }
+  LifecycleEvent refused = event_of(LifecycleEventType::kLaunchRefused, status.message());
+  apply(*app, executor, refused, Duration(0));
+  app->app.launch_failures++;
+  if (status.code() == StatusCode::kResourceExhausted) {
+    set_condition(*app, kConditionQuotaExceeded, status.message());
+  }
+  if (options_.failure_budget > 0 && app->app.launch_failures >= options_.failure_budget) {
+    set_condition(*app, kConditionFailureBudget,
+                  std::to_string(app->app.launch_failures) +
+                      " launches refused; scale-up stopped until the application is registered again");
+  }
+  touch_app(*app);
+}
+
+void Engine::send_kill(PoolState& pool, const std::string& name, Duration grace) {
+  if (!pool.kills_inflight.insert(name).second) return;
+  std::weak_ptr<bool> alive = alive_;
+  PoolName pool_name = pool.policy.name;
+  pool.backend->kill(KillRequest{name, grace}, [this, alive, pool_name, name](Status status) {
+    if (alive.expired()) return;
+    PoolState* pool = pool_state(pool_name);
+    if (pool == nullptr) return;
+    pool->kills_inflight.erase(name);
+    // A failed kill is retried by the next list: a terminal executor whose object is still
+    // running is killed again (level-triggered).
+    if (!status.ok() && status.code() != StatusCode::kNotFound) pool->last_error = status.to_string();
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Observation
+// ---------------------------------------------------------------------------------------------
+
+void Engine::on_observed(const PoolName& pool_name, const BackendObject& object) {
+  PoolState* pool = pool_state(pool_name);
+  if (pool == nullptr) return;
+  observe(*pool, object, false);
+}
+
+void Engine::on_health(const PoolName& pool_name, const Status& status) {
+  PoolState* pool = pool_state(pool_name);
+  if (pool == nullptr) return;
+  const bool was_healthy = pool->healthy;
+  pool->healthy = status.ok();
+  if (!status.ok()) pool->last_error = status.to_string();
+  if (pool->healthy && !was_healthy && pool->synced) {
+    // Back after an outage: relist at once rather than trusting the watch alone.
+    pool->next_list = Timestamp{};
+  }
+  schedule_pass();
+}
+
+void Engine::observe(PoolState& pool, const BackendObject& object, bool from_list) {
+  if (object.daemon_id != daemon_id_) return;  // another daemon's, or not Berth's: never touched
+  const bool object_alive = object.phase == ObservedPhase::kPending || object.phase == ObservedPhase::kRunning;
+  AppState* app = app_state(object.app);
+  Executor* executor = nullptr;
+  if (app != nullptr) {
+    auto it = app->executors.find(object.executor);
+    if (it != app->executors.end() && it->second.backend_name == object.backend_name) executor = &it->second;
+  }
+  if (executor == nullptr) {
+    // Labelled with our daemon id but no executor of ours: an orphan (its app is gone).
+    if (object_alive && (pool.synced || from_list)) send_kill(pool, object.backend_name, Duration(0));
+    return;
+  }
+  if (is_terminal(executor->state)) {
+    if (object_alive) send_kill(pool, object.backend_name, options_.kill_grace);
+    return;
+  }
+  app->missing_since.erase(executor->id);
+
+  LifecycleEvent event{LifecycleEventType::kPlaced, object.exit_code, object.oom_killed, object.reason,
+                       object.message, object.host};
+  switch (object.phase) {
+    case ObservedPhase::kPending:
+      event.type = LifecycleEventType::kPlaced;
+      break;
+    case ObservedPhase::kRunning:
+      if (is_pending(executor->state)) {
+        // Seen running without having been seen placed: record both steps.
+        event.type = LifecycleEventType::kStarted;
+      } else {
+        return;
+      }
+      break;
+    case ObservedPhase::kExited:
+      event.type = object.deleted_externally ? LifecycleEventType::kDeletedExternally
+                                             : LifecycleEventType::kExited;
+      break;
+    case ObservedPhase::kLost:
+      event.type = LifecycleEventType::kNodeLost;
+      break;
+    case ObservedPhase::kGone:
+      if (executor->state == ExecutorState::kRequested || app->launch_inflight.count(executor->id) > 0) return;
+      event.type = LifecycleEventType::kDeletedExternally;
+      break;
+  }
+  apply(*app, *executor, event, options_.kill_grace);
+}
+
+void Engine::list_pool(PoolState& pool) {
+  if (pool.list_inflight) return;
+  pool.list_inflight = true;
+  const Timestamp started = clock_.now();
+  std::weak_ptr<bool> alive = alive_;
+  PoolName name = pool.policy.name;
+  pool.backend->list([this, alive, name, started](StatusOr<std::vector<BackendObject>> result) {
+    if (alive.expired()) return;
+    on_list_done(name, started, std::move(result));
+  });
+}
+
+void Engine::on_list_done(const PoolName& pool_name, Timestamp started,
+                          StatusOr<std::vector<BackendObject>> result) {
+  PoolState* pool = pool_state(pool_name);
+  if (pool == nullptr) return;
+  const Timestamp now = clock_.now();
+  pool->list_inflight = false;
+  pool->answered = true;
+  if (!result.ok()) {
+    // Frozen: nothing is declared lost while the backend cannot be listed.
+    pool->healthy = false;
+    pool->last_error = result.status().to_string();
+    pool->next_list = now + std::min(options_.resync_interval, options_.backoff_max);
+    schedule_pass();
+    return;
+  }
+  pool->healthy = true;
+  pool->synced = true;
+  pool->next_list = now + options_.resync_interval;
+
+  std::set<ExecutorKey> present;
+  for (const BackendObject& object : *result) {
+    if (object.daemon_id != daemon_id_) continue;
+    if (object.phase != ObservedPhase::kGone) present.insert({object.app, object.executor});
+    observe(*pool, object, true);
+  }
+  // Executors the backend should have but does not list: lost after the grace period. Only
+  // launches accepted before this list started can be expected in it.
+  for (auto& [app_id, app] : apps_) {
+    for (auto& [id, executor] : app->executors) {
+      if (executor.pool != pool_name || is_terminal(executor.state) ||
+          executor.state == ExecutorState::kRequested || app->launch_inflight.count(id) > 0) {
+        continue;
+      }
+      if (present.count({app_id, id}) > 0) {
+        app->missing_since.erase(id);
+        continue;
+      }
+      if (executor.launched != Timestamp{} && executor.launched >= started) continue;
+      auto [since, inserted] = app->missing_since.emplace(id, now);
+      (void)inserted;
+      if (now - since->second >= options_.missing_grace) {
+        apply(*app, executor, event_of(LifecycleEventType::kVanished), Duration(0));
+      }
+    }
+  }
+  schedule_pass();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time
+// ---------------------------------------------------------------------------------------------
+
+void Engine::tick() {
+  if (!started_ || stopped_) return;
+  const Timestamp now = clock_.now();
+  check_timeouts();
+  check_leases();
+  forget_ended_apps();
+  for (auto& [name, pool] : pools_) {
+    if (now >= pool->next_list) list_pool(*pool);
+  }
+  if (store_failed_) {
+    // Retry a failed commit from the timer, not in a hot loop.
+    store_failed_ = false;
+    waiting_for_commit_.push_back([](Status) {});
+  }
+  schedule_pass();
+}
+
+void Engine::check_timeouts() {
+  const Timestamp now = clock_.now();
+  for (auto& [app_id, app] : apps_) {
+    if (app->pending > 0) {
+      for (auto& [id, executor] : app->executors) {
+        if (executor.state != ExecutorState::kRequested && executor.state != ExecutorState::kLaunching) continue;
+        PoolState* pool = pool_state(executor.pool);
+        // A frozen pool does not time executors out: its backend is silent, not refusing.
+        if (pool == nullptr || !pool->synced || !pool->healthy) continue;
+        if (now - executor.requested >= options_.launch_timeout) {
+          apply(*app, executor,
+                event_of(LifecycleEventType::kLaunchTimedOut,
+                         "not observed on pool " + executor.pool + " within the launch timeout"),
+                Duration(0));
+        }
+      }
+    }
+    for (auto it = app->decommission_deadline.begin(); it != app->decommission_deadline.end();) {
+      const ExecutorId id = it->first;
+      const Timestamp deadline = it->second;
+      ++it;
+      if (now < deadline) continue;
+      LifecycleEvent kill = event_of(LifecycleEventType::kKill, "decommission did not finish in time");
+      kill.reason = kReasonDecommissionTimeout;
+      apply(*app, app->executors.at(id), kill, Duration(0));
+    }
+  }
+}
+
+void Engine::check_leases() {
+  const Timestamp now = clock_.now();
+  for (auto& [id, app] : apps_) {
+    Application& a = app->app;
+    if (a.spec.lease_ttl.count() == 0) continue;
+    if (a.phase == AppPhase::kActive && now >= a.lease_deadline) {
+      a.phase = AppPhase::kOrphaned;
+      a.orphaned_at = now;
+      touch_app(*app);
+    } else if (a.phase == AppPhase::kOrphaned && now - a.orphaned_at >= options_.orphan_grace) {
+      end_app(*app, "lease expired", kReasonLeaseExpired);
+    }
+  }
+}
+
+void Engine::forget_ended_apps() {
+  const Timestamp now = clock_.now();
+  for (auto it = apps_.begin(); it != apps_.end();) {
+    const Application& a = it->second->app;
+    if (a.phase == AppPhase::kEnded && now - a.ended_at >= options_.ended_retention) {
+      for (const auto& [eid, executor] : it->second->executors) {
+        if (PoolState* pool = pool_state(executor.pool)) pool->counts[executor.state]--;
+        dirty_executors_.erase({a.spec.id, eid});
+      }
+      deleted_apps_.push_back(a.spec.id);
+      dirty_apps_.erase(a.spec.id);
+      it = apps_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Persistence
+// ---------------------------------------------------------------------------------------------
+
+void Engine::when_durable(std::function<void(Status)> done) {
+  waiting_for_commit_.push_back(std::move(done));
+  if (!started_) {
+    // Before start() there is no pass to run; commit directly.
+    commit();
+    return;
+  }
+  schedule_pass();
+}
+
+void Engine::commit() {
+  StoreBatch batch;
+  for (const AppId& id : dirty_apps_) {
+    if (const AppState* app = app_state(id)) batch.put_apps.push_back(app->app);
+  }
+  for (const ExecutorKey& key : dirty_executors_) {
+    const AppState* app = app_state(key.app);
+    if (app == nullptr) continue;
+    auto it = app->executors.find(key.id);
+    if (it != app->executors.end()) batch.put_executors.push_back(it->second);
+  }
+  batch.delete_apps = std::move(deleted_apps_);
+  batch.put_meta[kMetaRevision] = std::to_string(revision_);
+  batch.put_meta[kMetaDaemonId] = daemon_id_;
+  dirty_apps_.clear();
+  dirty_executors_.clear();
+  deleted_apps_.clear();
+
+  const std::uint64_t sequence = ++commit_sequence_;
+  PendingCommit& pending = inflight_commits_[sequence];
+  pending.created = std::move(created_since_commit_);
+  pending.waiters = std::move(waiting_for_commit_);
+  created_since_commit_.clear();
+  waiting_for_commit_.clear();
+
+  std::weak_ptr<bool> alive = alive_;
+  Scheduler& scheduler = scheduler_;
+  store_.commit(std::move(batch), [this, alive, sequence, &scheduler](Status status) {
+    scheduler.post([this, alive, sequence, status] {
+      if (alive.expired()) return;
+      on_commit_done(sequence, status);
+    });
+  });
+}
+
+void Engine::on_commit_done(std::uint64_t sequence, const Status& status) {
+  auto node = inflight_commits_.extract(sequence);
+  if (node.empty()) return;
+  PendingCommit& pending = node.mapped();
+  if (status.ok()) {
+    for (const ExecutorKey& key : pending.created) {
+      AppState* app = app_state(key.app);
+      if (app == nullptr) continue;
+      auto it = app->executors.find(key.id);
+      if (it != app->executors.end() && it->second.state == ExecutorState::kRequested) to_launch_.insert(key);
+    }
+    for (auto& waiter : pending.waiters) waiter(Status::Ok());
+  } else {
+    // Not durable: the records go into the next commit; nothing created here is launched until
+    // then. Waiters learn that their change may not survive a crash.
+    store_failed_ = true;
+    for (const ExecutorKey& key : pending.created) {
+      dirty_executors_.insert(key);
+      created_since_commit_.push_back(key);
+    }
+    for (auto& [id, app] : apps_) dirty_apps_.insert(id);
+    Status failure = Status::Unavailable("state store write failed: " + status.message());
+    for (auto& waiter : pending.waiters) waiter(failure);
+  }
+  schedule_pass();
+}
+
+}  // namespace berth

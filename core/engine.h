@@ -1,0 +1,206 @@
+#pragma once
+// Engine: the single writer of Berth's state. It holds the applications and executors, applies
+// driver commands and backend observations through the lifecycle state machine, reconciles
+// targets with live executors (level-triggered: every pass compares desired with actual, so a
+// lost event only delays convergence), persists through the Store before anything reaches a
+// backend, and records every change in the EventLog.
+//
+// Threading: not thread-safe. Every method is called on one strand; backends, the store and the
+// scheduler deliver their completions back onto it. Nothing here blocks or does I/O itself.
+//
+// Durability: mutating commands change memory at once and are made durable by the next commit;
+// callers that reply to a client register when_durable() and answer from there, so an
+// acknowledged command survives kill -9.
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/clock.h"
+#include "core/event_log.h"
+#include "core/lifecycle.h"
+#include "core/options.h"
+#include "core/scheduler.h"
+#include "core/status.h"
+#include "core/store.h"
+#include "core/types.h"
+
+namespace berth {
+
+// Application conditions reported to drivers (Application.conditions).
+inline constexpr const char* kConditionQuotaExceeded = "QUOTA_EXCEEDED";
+inline constexpr const char* kConditionFailureBudget = "FAILURE_BUDGET_EXHAUSTED";
+inline constexpr const char* kConditionTenantLimit = "TENANT_LIMIT";
+inline constexpr const char* kConditionNoPool = "NO_USABLE_POOL";
+
+// Loss reasons core itself assigns.
+inline constexpr const char* kReasonKilledByDriver = "killed_by_driver";
+inline constexpr const char* kReasonLeaseExpired = "lease_expired";
+inline constexpr const char* kReasonUnregistered = "app_unregistered";
+inline constexpr const char* kReasonDecommissionTimeout = "decommission_timeout";
+
+class EngineListener {
+ public:
+  virtual ~EngineListener() = default;
+  // Called on the strand for every change, in revision order.
+  virtual void on_event(const Event& event) = 0;
+};
+
+struct PoolStatus {
+  PoolPolicy policy;
+  bool synced = false;     // a full list has succeeded since start
+  bool healthy = false;    // the last contact with the backend succeeded
+  bool draining = false;   // no new launches
+  std::string last_error;
+  Timestamp backoff_until{};
+  std::map<ExecutorState, std::int32_t> counts;
+};
+
+struct KillOutcome {
+  std::vector<ExecutorId> done;     // killed / accepted for decommission
+  std::vector<ExecutorId> unknown;  // no such executor, or it has already ended
+};
+
+class Engine final : public BackendSink {
+ public:
+  Engine(EngineOptions options, std::string daemon_id, Clock& clock, Store& store,
+         Scheduler& scheduler);
+  ~Engine() override;
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // --- set-up (before start) ---------------------------------------------------------------
+  void add_pool(PoolPolicy policy, Backend* backend);
+  void set_tenants(std::vector<TenantPolicy> tenants);  // also at run time (SIGHUP)
+  // Loads what the store holds. Executors keep their ids; the app's counter continues.
+  Status restore(const StoreSnapshot& snapshot);
+  // Starts every backend and lists every pool. ready() turns true when each pool has answered
+  // its first list (successfully or not); only then should drivers be served.
+  void start();
+  void stop();
+  bool ready() const;
+
+  // --- driver commands ---------------------------------------------------------------------
+  // Idempotent: the same spec returns the existing app; another spec is kAlreadyExists.
+  StatusOr<Application> register_app(AppSpec spec);
+  StatusOr<Revision> set_targets(const AppId& app, const std::map<ProfileId, std::int32_t>& totals);
+  StatusOr<KillOutcome> kill_executors(const AppId& app, const std::vector<ExecutorId>& ids,
+                                       bool adjust_target, bool force);
+  StatusOr<KillOutcome> decommission_executors(const AppId& app, const std::vector<ExecutorId>& ids,
+                                               Duration grace, bool adjust_target);
+  StatusOr<Timestamp> keep_alive(const AppId& app);
+  Status unregister_app(const AppId& app, const std::string& reason);
+
+  // --- operator commands -------------------------------------------------------------------
+  Status drain_pool(const PoolName& pool, bool drain);
+
+  // --- queries ----------------------------------------------------------------------------
+  const Application* find_app(const AppId& app) const;
+  std::vector<const Application*> apps() const;
+  std::vector<const Executor*> executors(const AppId& app) const;
+  std::map<ProfileId, std::map<ExecutorState, std::int32_t>> counts(const AppId& app) const;
+  std::vector<PoolStatus> pools() const;
+  std::int32_t live_executors() const;
+  Revision revision() const { return revision_; }
+  const EventLog& event_log() const { return event_log_; }
+  const std::string& daemon_id() const { return daemon_id_; }
+
+  // --- change notification and durability -------------------------------------------------
+  void add_listener(EngineListener* listener);
+  void remove_listener(EngineListener* listener);
+  // `done` runs once every change made so far is durable (OK) or failed to persist.
+  void when_durable(std::function<void(Status)> done);
+
+  // --- time -------------------------------------------------------------------------------
+  // Periodic work: launch timeouts, missing executors, leases, decommission deadlines, backoff
+  // expiry, periodic resync, retention. The daemon calls it about every 100 ms; tests call it
+  // after moving the fake clock.
+  void tick();
+
+  // --- BackendSink ------------------------------------------------------------------------
+  void on_observed(const PoolName& pool, const BackendObject& object) override;
+  void on_health(const PoolName& pool, const Status& status) override;
+
+  // Name of an executor's backend object: <prefix>-<app>-exec-<id>.
+  std::string backend_name(const AppId& app, ExecutorId id) const;
+
+ private:
+  struct AppState;
+  struct PoolState;
+  struct Usage;
+
+  AppState* app_state(const AppId& app);
+  PoolState* pool_state(const PoolName& pool);
+  const TenantPolicy* tenant(const TenantName& name) const;
+
+  // Applies a lifecycle event; returns whether the executor changed.
+  bool apply(AppState& app, Executor& executor, const LifecycleEvent& event, Duration kill_grace);
+  void perform(AppState& app, Executor& executor, SideEffect effect, Duration grace);
+  // Adds (sign +1) or removes (-1) an executor's contribution to the app and pool counters;
+  // called around every state change.
+  void account(AppState& app, const Executor& executor, int sign);
+  void touch_executor(Executor& executor);
+  void touch_app(AppState& app);
+  void set_condition(AppState& app, const std::string& condition, const std::string& message);
+  void clear_condition(AppState& app, const std::string& condition);
+
+  void schedule_pass();
+  void pass();  // reconcile + commit, once per strand turn after changes
+  void reconcile();
+  void reconcile_app(AppState& app, Usage& usage);
+  PoolState* choose_pool(const AppState& app);
+  void send_launches();
+  void send_launch(AppState& app, Executor& executor, PoolState& pool);
+  void on_launch_done(const ExecutorKey& key, const PoolName& pool, const Status& status);
+  void send_kill(PoolState& pool, const std::string& backend_name, Duration grace);
+  void list_pool(PoolState& pool);
+  void on_list_done(const PoolName& pool, Timestamp started,
+                    StatusOr<std::vector<BackendObject>> result);
+  void observe(PoolState& pool, const BackendObject& object, bool from_list);
+  void check_leases();
+  void check_timeouts();
+  void forget_ended_apps();
+  void end_app(AppState& app, const std::string& reason, const std::string& loss_reason);
+
+  void commit();
+  void on_commit_done(std::uint64_t sequence, const Status& status);
+
+  EngineOptions options_;
+  std::string daemon_id_;
+  Clock& clock_;
+  Store& store_;
+  Scheduler& scheduler_;
+  EventLog event_log_;
+
+  std::map<AppId, std::unique_ptr<AppState>> apps_;
+  std::map<PoolName, std::unique_ptr<PoolState>> pools_;
+  std::vector<TenantPolicy> tenants_;
+  std::vector<EngineListener*> listeners_;
+  Revision revision_ = 0;
+  bool started_ = false;
+  bool stopped_ = false;
+  bool pass_scheduled_ = false;
+  // Liveness token for callbacks that may outlive the engine (backend and store completions).
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+
+  // Persistence: what changed since the last commit, and what waits for durability.
+  std::set<AppId> dirty_apps_;
+  std::set<ExecutorKey> dirty_executors_;
+  std::vector<AppId> deleted_apps_;
+  std::vector<ExecutorKey> created_since_commit_;
+  std::vector<std::function<void(Status)>> waiting_for_commit_;
+  struct PendingCommit {
+    std::vector<ExecutorKey> created;  // launchable once this commit is durable
+    std::vector<std::function<void(Status)>> waiters;
+  };
+  std::uint64_t commit_sequence_ = 0;
+  std::map<std::uint64_t, PendingCommit> inflight_commits_;
+  std::set<ExecutorKey> to_launch_;    // durable REQUESTED executors waiting for a launch slot
+  bool store_failed_ = false;
+};
+
+}  // namespace berth

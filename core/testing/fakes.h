@@ -1,0 +1,222 @@
+#pragma once
+// Deterministic fakes for driving the Engine in tests: a scheduler whose queue the test runs, a
+// store that can hold commits back, and a scripted backend that records every call that reached
+// it. Not thread-safe except ManualScheduler::post.
+
+#include <algorithm>
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/scheduler.h"
+#include "core/store.h"
+
+namespace berth::testing {
+
+class ManualScheduler final : public Scheduler {
+ public:
+  void post(std::function<void()> task) override {
+    std::lock_guard lock(mutex_);
+    tasks_.push_back(std::move(task));
+  }
+  // Runs queued tasks, including those they queue, until none is left. Returns how many ran.
+  int run_all(int limit = 1'000'000) {
+    int ran = 0;
+    while (ran < limit) {
+      std::function<void()> task;
+      {
+        std::lock_guard lock(mutex_);
+        if (tasks_.empty()) break;
+        task = std::move(tasks_.front());
+        tasks_.pop_front();
+      }
+      task();
+      ++ran;
+    }
+    return ran;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::deque<std::function<void()>> tasks_;
+};
+
+// Keeps the durable state in memory. With hold(true), commits wait until release() so a test can
+// look at what happened before a record became durable.
+class FakeStore final : public Store {
+ public:
+  StatusOr<StoreSnapshot> load() override { return durable_; }
+  void commit(StoreBatch batch, std::function<void(Status)> done) override {
+    held_.push_back({std::move(batch), std::move(done)});
+    if (!hold_) release();
+  }
+  void flush() override { release(); }
+
+  void hold(bool on) { hold_ = on; }
+  void fail_next(Status status) { fail_next_ = std::move(status); }
+  // Completes every held commit, in order.
+  void release() {
+    while (!held_.empty()) {
+      auto [batch, done] = std::move(held_.front());
+      held_.pop_front();
+      if (fail_next_) {
+        Status failure = *fail_next_;
+        fail_next_.reset();
+        done(failure);
+        continue;
+      }
+      apply(batch);
+      ++commits_;
+      done(Status::Ok());
+    }
+  }
+  const StoreSnapshot& durable() const { return durable_; }
+  int commits() const { return commits_; }
+  std::size_t held() const { return held_.size(); }
+
+ private:
+  void apply(const StoreBatch& batch) {
+    for (const auto& app : batch.put_apps) {
+      auto it = std::find_if(durable_.apps.begin(), durable_.apps.end(),
+                             [&](const Application& a) { return a.spec.id == app.spec.id; });
+      if (it == durable_.apps.end()) durable_.apps.push_back(app); else *it = app;
+    }
+    for (const auto& id : batch.delete_apps) {
+      std::erase_if(durable_.apps, [&](const Application& a) { return a.spec.id == id; });
+      std::erase_if(durable_.executors, [&](const Executor& e) { return e.app == id; });
+    }
+    for (const auto& executor : batch.put_executors) {
+      auto it = std::find_if(durable_.executors.begin(), durable_.executors.end(), [&](const Executor& e) {
+        return e.app == executor.app && e.id == executor.id;
+      });
+      if (it == durable_.executors.end()) durable_.executors.push_back(executor); else *it = executor;
+    }
+    for (const auto& [k, v] : batch.put_meta) durable_.meta[k] = v;
+  }
+
+  bool hold_ = false;
+  std::optional<Status> fail_next_;
+  std::deque<std::pair<StoreBatch, std::function<void(Status)>>> held_;
+  StoreSnapshot durable_;
+  int commits_ = 0;
+};
+
+// A backend whose objects are a map the test scripts. Calls are recorded; their completions are
+// posted through the scheduler, as a real adapter delivers them later on the strand.
+class FakeBackend final : public Backend {
+ public:
+  FakeBackend(PoolName pool, Scheduler& scheduler) : pool_(std::move(pool)), scheduler_(scheduler) {}
+
+  std::string type() const override { return "fake"; }
+  BackendCapabilities capabilities() const override { return {decommission_supported}; }
+  void start(BackendSink* sink) override { sink_ = sink; }
+  void stop() override { sink_ = nullptr; }
+
+  void launch(const LaunchRequest& request, Callback<Status> done) override {
+    launches.push_back(request);
+    Status status = Status::Ok();
+    if (!launch_results.empty()) {
+      status = launch_results.front();
+      launch_results.pop_front();
+    }
+    if (status.ok()) {
+      if (objects.count(request.backend_name) > 0) {
+        status = Status::AlreadyExists(request.backend_name);
+      } else {
+        BackendObject object;
+        object.backend_name = request.backend_name;
+        object.daemon_id = request.daemon_id;
+        object.app = request.app;
+        object.executor = request.executor;
+        object.profile = request.profile.id;
+        object.phase = ObservedPhase::kPending;
+        objects[request.backend_name] = object;
+      }
+    }
+    scheduler_.post([done, status] { done(status); });
+  }
+
+  void kill(const KillRequest& request, Callback<Status> done) override {
+    kills.push_back(request);
+    auto it = objects.find(request.backend_name);
+    Status status = it == objects.end() ? Status::NotFound(request.backend_name) : Status::Ok();
+    if (it != objects.end()) {
+      BackendObject gone = it->second;
+      objects.erase(it);
+      gone.phase = ObservedPhase::kExited;
+      gone.exit_code = 143;
+      notify(gone);
+    }
+    scheduler_.post([done, status] { done(status); });
+  }
+
+  void decommission(const std::string& name, Callback<Status> done) override {
+    decommissions.push_back(name);
+    scheduler_.post([done] { done(Status::Ok()); });
+  }
+
+  void list(Callback<StatusOr<std::vector<BackendObject>>> done) override {
+    ++lists;
+    if (list_error) {
+      Status error = *list_error;
+      scheduler_.post([done, error] { done(error); });
+      return;
+    }
+    std::vector<BackendObject> out;
+    for (const auto& [name, object] : objects) out.push_back(object);
+    scheduler_.post([done, out] { done(out); });
+  }
+
+  // --- scripting -------------------------------------------------------------------------
+  void set_phase(const std::string& name, ObservedPhase phase, std::optional<int> exit_code = std::nullopt) {
+    BackendObject& object = objects.at(name);
+    object.phase = phase;
+    object.exit_code = exit_code;
+    object.host = "host-a";
+    BackendObject copy = object;
+    if (phase == ObservedPhase::kExited || phase == ObservedPhase::kLost) objects.erase(name);
+    notify(copy);
+  }
+  void run_all_pending() {
+    std::vector<std::string> names;
+    for (const auto& [name, object] : objects) {
+      if (object.phase == ObservedPhase::kPending) names.push_back(name);
+    }
+    for (const auto& name : names) set_phase(name, ObservedPhase::kRunning);
+  }
+  // Removes an object silently, as if a watch event had been lost.
+  void drop_silently(const std::string& name) { objects.erase(name); }
+  std::size_t count(ObservedPhase phase) const {
+    std::size_t n = 0;
+    for (const auto& [name, object] : objects) n += object.phase == phase ? 1 : 0;
+    return n;
+  }
+
+  std::vector<LaunchRequest> launches;
+  std::vector<KillRequest> kills;
+  std::vector<std::string> decommissions;
+  std::deque<Status> launch_results;  // statuses for the next launches (default OK)
+  std::optional<Status> list_error;
+  std::map<std::string, BackendObject> objects;
+  bool decommission_supported = true;
+  int lists = 0;
+
+ private:
+  void notify(const BackendObject& object) {
+    if (sink_ == nullptr) return;
+    BackendSink* sink = sink_;
+    PoolName pool = pool_;
+    scheduler_.post([sink, pool, object] { sink->on_observed(pool, object); });
+  }
+
+  PoolName pool_;
+  Scheduler& scheduler_;
+  BackendSink* sink_ = nullptr;
+};
+
+}  // namespace berth::testing

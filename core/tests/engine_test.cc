@@ -1,0 +1,572 @@
+#include <catch2/catch.hpp>
+
+#include <memory>
+
+#include "core/engine.h"
+#include "core/testing/fakes.h"
+
+using namespace berth;
+using namespace berth::testing;
+using namespace std::chrono_literals;
+using S = ExecutorState;
+
+namespace {
+
+struct Fixture {
+  FakeClock clock;
+  ManualScheduler scheduler;
+  FakeStore store;
+  FakeBackend backend{"pool-a", scheduler};
+  EngineOptions options;
+  std::vector<TenantPolicy> tenants{TenantPolicy{"team-a", {}, {"pool-a"}, {}}};
+  std::unique_ptr<Engine> engine;
+
+  Fixture() {
+    options.kill_grace = 5s;
+    options.launch_timeout = 60s;
+    options.missing_grace = 30s;
+    options.resync_interval = 10s;
+    options.orphan_grace = 20s;
+    options.backoff_initial = 1s;
+    options.backoff_max = 8s;
+  }
+
+  void start() {
+    engine = std::make_unique<Engine>(options, "daemon-1", clock, store, scheduler);
+    engine->add_pool(PoolPolicy{"pool-a", "fake", 1000}, &backend);
+    engine->set_tenants(tenants);
+    auto snapshot = store.load();
+    REQUIRE(snapshot.ok());
+    REQUIRE(engine->restore(*snapshot).ok());
+    engine->start();
+    settle();
+    REQUIRE(engine->ready());
+  }
+
+  // Simulates kill -9: the engine disappears without flushing anything that was not durable.
+  void crash() {
+    engine.reset();
+    scheduler.run_all();
+  }
+
+  void settle() { scheduler.run_all(); }
+
+  void advance(Duration d) {
+    clock.advance(d);
+    engine->tick();
+    settle();
+  }
+
+  AppSpec spec(const std::string& id = "app-1", Duration lease = 0s) {
+    AppSpec s;
+    s.id = id;
+    s.tenant = "team-a";
+    s.profiles = {ResourceProfile{0, 2, 1024, 0, 0, 0, 0, {}}};
+    s.launch.command = {"executor"};
+    s.driver.url = "spark://CoarseGrainedScheduler@driver:7078";
+    s.lease_ttl = lease;
+    return s;
+  }
+
+  void register_app(const std::string& id = "app-1", Duration lease = 0s) {
+    REQUIRE(engine->register_app(spec(id, lease)).ok());
+    settle();
+  }
+
+  void target(int n, const std::string& id = "app-1") {
+    REQUIRE(engine->set_targets(id, {{0, n}}).ok());
+    settle();
+  }
+
+  int count(S state, const std::string& id = "app-1") const {
+    int n = 0;
+    for (const Executor* e : engine->executors(id)) n += e->state == state ? 1 : 0;
+    return n;
+  }
+
+  const Executor& executor(ExecutorId id, const std::string& app = "app-1") const {
+    for (const Executor* e : engine->executors(app)) {
+      if (e->id == id) return *e;
+    }
+    FAIL("no executor " << id);
+    throw;
+  }
+
+  std::vector<ExecutorId> ids(S state, const std::string& app = "app-1") const {
+    std::vector<ExecutorId> out;
+    for (const Executor* e : engine->executors(app)) {
+      if (e->state == state) out.push_back(e->id);
+    }
+    return out;
+  }
+};
+
+struct Recorder : EngineListener {
+  std::vector<Event> events;
+  void on_event(const Event& e) override { events.push_back(e); }
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "target 3 launches three executors with ids 1..3 that run") {
+  start();
+  register_app();
+  target(3);
+  REQUIRE(backend.launches.size() == 3);
+  CHECK(backend.launches[0].backend_name == "berth-app-1-exec-1");
+  CHECK(backend.launches[2].executor == 3);
+  CHECK(backend.launches[0].daemon_id == "daemon-1");
+  CHECK(count(S::kLaunching) == 3);
+  backend.run_all_pending();
+  settle();
+  CHECK(count(S::kRunning) == 3);
+  CHECK(executor(1).host == "host-a");
+}
+
+TEST_CASE_METHOD(Fixture, "an executor record is durable before its launch is sent") {
+  start();
+  register_app();
+  store.hold(true);
+  REQUIRE(engine->set_targets("app-1", {{0, 2}}).ok());
+  settle();
+  CHECK(backend.launches.empty());
+  CHECK(count(S::kRequested) == 2);
+  store.release();
+  settle();
+  REQUIRE(backend.launches.size() == 2);
+  // Everything launched is in the durable state with its backend name.
+  store.release();
+  settle();
+  int durable = 0;
+  for (const Executor& e : store.durable().executors) durable += e.backend_name.empty() ? 0 : 1;
+  CHECK(durable == 2);
+}
+
+TEST_CASE_METHOD(Fixture, "a failed commit launches nothing and the records are retried") {
+  start();
+  register_app();
+  store.fail_next(Status::Internal("disk full"));
+  target(2);
+  CHECK(backend.launches.empty());
+  advance(1s);  // the retry comes from the timer
+  CHECK(backend.launches.size() == 2);
+}
+
+TEST_CASE_METHOD(Fixture, "lowering the target cancels pending executors newest first, never running ones") {
+  start();
+  register_app();
+  target(2);
+  backend.run_all_pending();
+  settle();
+  target(5);  // 3, 4, 5 pending
+  CHECK(count(S::kRunning) == 2);
+  target(3);
+  CHECK(count(S::kRunning) == 2);
+  CHECK(count(S::kCancelled) == 2);
+  CHECK(executor(5).state == S::kCancelled);
+  CHECK(executor(4).state == S::kCancelled);
+  CHECK(executor(3).state == S::kLaunching);
+  CHECK(executor(5).loss.reason == "cancelled");
+  target(0);
+  CHECK(count(S::kRunning) == 2);  // running executors stay until the driver kills them
+  CHECK(count(S::kCancelled) == 3);
+  // Cancelled objects were stopped on the backend.
+  CHECK(backend.objects.count("berth-app-1-exec-3") == 0);
+}
+
+TEST_CASE_METHOD(Fixture, "kill with adjust_target is not replaced; without it a new id replaces it") {
+  start();
+  register_app();
+  target(3);
+  backend.run_all_pending();
+  settle();
+
+  auto outcome = engine->kill_executors("app-1", {2, 99}, /*adjust_target=*/true, /*force=*/false);
+  REQUIRE(outcome.ok());
+  CHECK(outcome->done == std::vector<ExecutorId>{2});
+  CHECK(outcome->unknown == std::vector<ExecutorId>{99});
+  settle();
+  CHECK(executor(2).state == S::kKilled);
+  CHECK(executor(2).loss.reason == "killed_by_driver");
+  CHECK_FALSE(executor(2).loss.caused_by_app);
+  CHECK(engine->find_app("app-1")->targets.at(0) == 2);
+  CHECK(engine->executors("app-1").size() == 3);  // no replacement
+  REQUIRE(backend.kills.size() == 1);
+  CHECK(backend.kills[0].grace == 5s);
+
+  outcome = engine->kill_executors("app-1", {3}, /*adjust_target=*/false, /*force=*/true);
+  REQUIRE(outcome.ok());
+  settle();
+  CHECK(backend.kills.back().grace == 0s);
+  CHECK(engine->find_app("app-1")->targets.at(0) == 2);
+  REQUIRE(engine->executors("app-1").size() == 4);
+  CHECK(executor(4).state == S::kLaunching);  // a new id, never a reused one
+
+  // Killing an ended executor again reports it as unknown.
+  outcome = engine->kill_executors("app-1", {3}, false, false);
+  CHECK(outcome->unknown == std::vector<ExecutorId>{3});
+}
+
+TEST_CASE_METHOD(Fixture, "scale-up is bounded by max pending per app and per pool") {
+  options.max_pending_per_app = 2;
+  start();
+  register_app();
+  target(5);
+  CHECK(backend.launches.size() == 2);
+  backend.run_all_pending();
+  settle();
+  CHECK(backend.launches.size() == 4);
+  backend.run_all_pending();
+  settle();
+  CHECK(backend.launches.size() == 5);
+}
+
+TEST_CASE_METHOD(Fixture, "pool max_pending bounds launches across applications") {
+  start();
+  engine = std::make_unique<Engine>(options, "daemon-1", clock, store, scheduler);
+  FakeBackend small{"pool-a", scheduler};
+  engine->add_pool(PoolPolicy{"pool-a", "fake", 3}, &small);
+  engine->set_tenants(tenants);
+  REQUIRE(engine->restore(*store.load()).ok());
+  engine->start();
+  settle();
+  register_app("app-1");
+  register_app("app-2");
+  target(2, "app-1");
+  target(2, "app-2");
+  CHECK(small.launches.size() == 3);
+  small.run_all_pending();
+  settle();
+  CHECK(small.launches.size() == 4);
+}
+
+TEST_CASE_METHOD(Fixture, "retryable launch errors back off per pool, then the same executor is relaunched") {
+  start();
+  register_app();
+  backend.launch_results = {Status::Unavailable("429 too many requests")};
+  target(1);
+  REQUIRE(backend.launches.size() == 1);
+  CHECK(count(S::kRequested) == 1);
+  advance(500ms);
+  CHECK(backend.launches.size() == 1);  // still backing off
+  advance(600ms);
+  REQUIRE(backend.launches.size() == 2);
+  CHECK(backend.launches[1].backend_name == backend.launches[0].backend_name);
+  CHECK(count(S::kLaunching) == 1);
+  CHECK(executor(1).attempt == 2);
+}
+
+TEST_CASE_METHOD(Fixture, "non-retryable launch errors reach the driver and exhaust the failure budget") {
+  options.failure_budget = 2;
+  start();
+  register_app();
+  Recorder recorder;
+  engine->add_listener(&recorder);
+  backend.launch_results = {Status::ResourceExhausted("exceeded quota: pods=10"),
+                            Status::InvalidArgument("image is invalid"),
+                            Status::InvalidArgument("image is invalid")};
+  target(3);
+  settle();
+  CHECK(count(S::kLaunchFailed) == 3);  // all three were in flight together
+  CHECK(executor(1).loss.message == "exceeded quota: pods=10");
+  const Application* app = engine->find_app("app-1");
+  CHECK(app->launch_failures == 3);
+  bool quota = false, budget = false;
+  for (const auto& c : app->conditions) {
+    quota |= c.rfind("QUOTA_EXCEEDED", 0) == 0;
+    budget |= c.rfind("FAILURE_BUDGET_EXHAUSTED", 0) == 0;
+  }
+  CHECK(quota);
+  CHECK(budget);
+  // No silent retry loop: after the budget, nothing more is launched.
+  advance(10s);
+  advance(10s);
+  CHECK(backend.launches.size() == 3);
+  bool saw_launch_failed_event = false;
+  for (const Event& e : recorder.events) {
+    saw_launch_failed_event |= e.type == Event::Type::kExecutor && e.executor.state == S::kLaunchFailed;
+  }
+  CHECK(saw_launch_failed_event);
+  engine->remove_listener(&recorder);
+}
+
+TEST_CASE_METHOD(Fixture, "executors never observed within launch_timeout are cancelled and replaced") {
+  start();
+  register_app();
+  target(1);
+  backend.drop_silently("berth-app-1-exec-1");  // accepted but never shows up
+  advance(61s);
+  CHECK(executor(1).state == S::kCancelled);
+  CHECK(executor(1).loss.reason == "launch_timeout");
+  CHECK(executor(2).state == S::kLaunching);
+}
+
+TEST_CASE_METHOD(Fixture, "executors missing from a full list become LOST after the grace period and are replaced") {
+  start();
+  register_app();
+  target(2);
+  backend.run_all_pending();
+  settle();
+  backend.drop_silently("berth-app-1-exec-1");  // the delete event was lost
+  advance(10s);  // resync lists the pool
+  CHECK(executor(1).state == S::kRunning);  // within the grace period
+  advance(10s);
+  advance(10s);
+  advance(10s);
+  CHECK(executor(1).state == S::kLost);
+  CHECK(executor(1).loss.reason == "vanished");
+  CHECK(executor(2).state == S::kRunning);
+  CHECK(executor(3).state == S::kLaunching);
+}
+
+TEST_CASE_METHOD(Fixture, "an unreachable backend freezes its pool: nothing is declared lost, nothing launched") {
+  start();
+  register_app();
+  target(2);
+  backend.run_all_pending();
+  settle();
+  backend.list_error = Status::Unavailable("connection refused");
+  backend.drop_silently("berth-app-1-exec-1");
+  for (int i = 0; i < 20; ++i) advance(10s);
+  CHECK(count(S::kRunning) == 2);
+  target(4);
+  CHECK(backend.launches.size() == 2);
+  backend.list_error.reset();
+  for (int i = 0; i < 5; ++i) advance(10s);
+  CHECK(executor(1).state == S::kLost);
+  CHECK(count(S::kRunning) == 1);
+  CHECK(count(S::kLaunching) + count(S::kPending) == 3);
+}
+
+TEST_CASE_METHOD(Fixture, "a lapsed lease orphans the app, then kills every executor with reason lease expired") {
+  start();
+  register_app("app-1", 10s);
+  target(2);
+  backend.run_all_pending();
+  settle();
+  advance(8s);
+  REQUIRE(engine->keep_alive("app-1").ok());
+  advance(8s);
+  CHECK(engine->find_app("app-1")->phase == AppPhase::kActive);
+  advance(3s);
+  CHECK(engine->find_app("app-1")->phase == AppPhase::kOrphaned);
+  CHECK(count(S::kRunning) == 2);
+  advance(21s);
+  CHECK(engine->find_app("app-1")->phase == AppPhase::kEnded);
+  CHECK(count(S::kKilled) == 2);
+  CHECK(executor(1).loss.reason == "lease_expired");
+  CHECK(executor(1).loss.message == "lease expired");
+  CHECK(backend.objects.empty());
+  CHECK_FALSE(engine->keep_alive("app-1").ok());
+}
+
+TEST_CASE_METHOD(Fixture, "keep-alive during the orphan grace period revives the app") {
+  start();
+  register_app("app-1", 10s);
+  target(1);
+  advance(11s);
+  CHECK(engine->find_app("app-1")->phase == AppPhase::kOrphaned);
+  REQUIRE(engine->keep_alive("app-1").ok());
+  CHECK(engine->find_app("app-1")->phase == AppPhase::kActive);
+  advance(25s);
+  CHECK(engine->find_app("app-1")->phase == AppPhase::kOrphaned);
+}
+
+TEST_CASE_METHOD(Fixture, "decommission signals the executor; a clean exit succeeds; a straggler is killed") {
+  start();
+  register_app();
+  target(2);
+  backend.run_all_pending();
+  settle();
+  auto outcome = engine->decommission_executors("app-1", {1, 2}, 30s, /*adjust_target=*/true);
+  REQUIRE(outcome.ok());
+  settle();
+  CHECK(backend.decommissions.size() == 2);
+  CHECK(count(S::kDecommissioning) == 2);
+  CHECK(engine->find_app("app-1")->targets.at(0) == 0);
+  backend.set_phase("berth-app-1-exec-1", ObservedPhase::kExited, 0);
+  settle();
+  CHECK(executor(1).state == S::kSucceeded);
+  CHECK(executor(1).loss.reason == "decommissioned");
+  advance(31s);
+  CHECK(executor(2).state == S::kKilled);
+  CHECK(executor(2).loss.reason == "decommission_timeout");
+  CHECK(engine->executors("app-1").size() == 2);
+}
+
+TEST_CASE_METHOD(Fixture, "exit codes and OOM kills map to Spark's loss reasons") {
+  start();
+  register_app();
+  target(2);
+  backend.run_all_pending();
+  settle();
+  backend.set_phase("berth-app-1-exec-1", ObservedPhase::kExited, 52);
+  backend.objects.at("berth-app-1-exec-2").oom_killed = true;
+  backend.set_phase("berth-app-1-exec-2", ObservedPhase::kExited, 137);
+  settle();
+  CHECK(executor(1).state == S::kFailed);
+  CHECK(executor(1).exit_code == 52);
+  CHECK(executor(1).loss.caused_by_app);
+  CHECK(executor(2).loss.reason == "oom_killed");
+  CHECK(executor(2).exit_code == 137);
+  // Both were replaced with new ids.
+  CHECK(count(S::kLaunching) == 2);
+}
+
+TEST_CASE_METHOD(Fixture, "tenant max_executors caps the app and says so") {
+  tenants[0].limits.max_executors = 3;
+  start();
+  register_app();
+  target(5);
+  CHECK(backend.launches.size() == 3);
+  backend.run_all_pending();
+  settle();
+  CHECK(backend.launches.size() == 3);
+  bool limited = false;
+  for (const auto& c : engine->find_app("app-1")->conditions) limited |= c.rfind("TENANT_LIMIT", 0) == 0;
+  CHECK(limited);
+}
+
+TEST_CASE_METHOD(Fixture, "registration is idempotent on the same spec and refuses another") {
+  start();
+  auto first = engine->register_app(spec());
+  REQUIRE(first.ok());
+  auto again = engine->register_app(spec());
+  REQUIRE(again.ok());
+  CHECK(again->created == first->created);
+  AppSpec other = spec();
+  other.profiles[0].cores = 8;
+  auto conflict = engine->register_app(other);
+  CHECK(conflict.status().code() == StatusCode::kAlreadyExists);
+  AppSpec bad_pool = spec("app-2");
+  bad_pool.pools = {"nope"};
+  CHECK(engine->register_app(bad_pool).status().code() == StatusCode::kInvalidArgument);
+  AppSpec bad_tenant = spec("app-3");
+  bad_tenant.tenant = "nobody";
+  CHECK(engine->register_app(bad_tenant).status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE_METHOD(Fixture, "unregister kills every executor and ends the app") {
+  start();
+  register_app();
+  target(3);
+  backend.run_all_pending();
+  settle();
+  REQUIRE(engine->unregister_app("app-1", "").ok());
+  settle();
+  CHECK(count(S::kKilled) == 3);
+  CHECK(executor(1).loss.reason == "app_unregistered");
+  CHECK(engine->find_app("app-1")->phase == AppPhase::kEnded);
+  CHECK(backend.objects.empty());
+  CHECK(engine->set_targets("app-1", {{0, 1}}).status().code() == StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE_METHOD(Fixture, "a cancel that races its launch still stops the object the launch created") {
+  start();
+  register_app();
+  REQUIRE(engine->set_targets("app-1", {{0, 1}}).ok());
+  // Run until the launch is sent but not completed.
+  while (backend.launches.empty()) REQUIRE(scheduler.run_all(1) == 1);
+  REQUIRE(engine->set_targets("app-1", {{0, 0}}).ok());
+  settle();
+  CHECK(executor(1).state == S::kCancelled);
+  CHECK(backend.objects.empty());
+}
+
+TEST_CASE_METHOD(Fixture, "restart adopts, relaunches what never reached the backend, reaps orphans, ids continue") {
+  start();
+  register_app();
+  target(2);
+  backend.run_all_pending();
+  settle();
+  // A third executor is recorded durably, but the daemon dies before its launch is sent.
+  store.hold(true);
+  target(3);
+  store.release();  // durable
+  store.hold(false);
+  // Crash before the commit completion reaches the engine (launch never sent).
+  engine.reset();
+  scheduler.run_all();
+  REQUIRE(backend.launches.size() == 2);
+
+  // An orphan of this daemon (its app is unknown) and another daemon's object.
+  BackendObject orphan;
+  orphan.backend_name = "berth-gone-exec-1";
+  orphan.daemon_id = "daemon-1";
+  orphan.app = "gone";
+  orphan.executor = 1;
+  orphan.phase = ObservedPhase::kRunning;
+  backend.objects[orphan.backend_name] = orphan;
+  BackendObject foreign = orphan;
+  foreign.backend_name = "other-x-exec-1";
+  foreign.daemon_id = "daemon-2";
+  backend.objects[foreign.backend_name] = foreign;
+
+  start();
+  CHECK(executor(1).state == S::kRunning);
+  CHECK(executor(2).state == S::kRunning);
+  CHECK(executor(3).state == S::kLaunching);
+  CHECK(backend.launches.size() == 3);
+  CHECK(backend.launches.back().backend_name == "berth-app-1-exec-3");
+  CHECK(backend.objects.count("berth-gone-exec-1") == 0);  // orphan reaped
+  CHECK(backend.objects.count("other-x-exec-1") == 1);     // never touched
+  backend.run_all_pending();
+  settle();
+  CHECK(count(S::kRunning) == 3);
+  // Ids continue after the restart.
+  REQUIRE(engine->kill_executors("app-1", {1}, false, false).ok());
+  settle();
+  CHECK(executor(4).state == S::kLaunching);
+}
+
+TEST_CASE_METHOD(Fixture, "a launch that reached the backend before a crash is adopted, not duplicated") {
+  start();
+  register_app();
+  target(1);
+  // Crash after the launch was sent but before LAUNCHING was durable.
+  store.hold(true);
+  backend.run_all_pending();
+  scheduler.run_all();
+  engine.reset();
+  scheduler.run_all();
+  store.hold(false);
+  start();
+  settle();
+  CHECK(count(S::kRunning) == 1);
+  CHECK(backend.objects.size() == 1);
+}
+
+TEST_CASE("event log resumes from a revision and asks for a resync past its window") {
+  EventLog log(3);
+  log.reset(10);
+  for (Revision r = 11; r <= 15; ++r) {
+    Event e;
+    e.revision = r;
+    log.append(e);
+  }
+  CHECK_FALSE(log.since(10).has_value());
+  CHECK_FALSE(log.since(11).has_value());
+  auto tail = log.since(12);
+  REQUIRE(tail.has_value());
+  REQUIRE(tail->size() == 3);
+  CHECK(tail->front().revision == 13);
+  CHECK(log.since(15)->empty());
+}
+
+TEST_CASE_METHOD(Fixture, "every change is an event with a strictly increasing revision") {
+  start();
+  Recorder recorder;
+  engine->add_listener(&recorder);
+  register_app();
+  target(2);
+  backend.run_all_pending();
+  settle();
+  REQUIRE(recorder.events.size() >= 6);
+  for (std::size_t i = 1; i < recorder.events.size(); ++i) {
+    CHECK(recorder.events[i].revision == recorder.events[i - 1].revision + 1);
+  }
+  auto replay = engine->event_log().since(recorder.events[2].revision);
+  REQUIRE(replay.has_value());
+  CHECK(replay->size() == recorder.events.size() - 3);
+  engine->remove_listener(&recorder);
+}
