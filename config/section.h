@@ -26,6 +26,9 @@ class Section {
   // `node` must be a mapping or null (an absent section reads as empty). `path` is the key path
   // of this section ("" for the document root, "pools[0].local" ...).
   Section(YAML::Node node, std::string file, std::string path);
+  // The same, for a node that may be absent from the file: errors about it (a required key that
+  // is missing, say) point at `where`, usually the mapping that would have held it.
+  Section(YAML::Node node, std::string file, std::string path, YAML::Mark where);
 
   bool has(const std::string& key) const;
 
@@ -47,10 +50,13 @@ class Section {
   std::vector<Section> children(const std::string& key);
 
   // Records an error about `key` (or the section itself when key is empty) at its position.
+  // `key` may name a list element, "default_pools[1]". Only the first error of a section family
+  // is kept: later ones are usually consequences of it.
   void error(const std::string& key, const std::string& message);
 
   // The first error recorded in this section or any section derived from it, plus unknown keys
-  // of this section. Call once, after all getters.
+  // (and duplicate keys) of this section. Call after all getters; calling it again after further
+  // error() calls returns the first error of all.
   Status finish();
 
   const std::string& path() const { return path_; }
@@ -59,9 +65,14 @@ class Section {
 
  private:
   struct Errors;  // shared between a section and its children
-  Section(YAML::Node node, std::string file, std::string path, std::shared_ptr<Errors> errors);
+  Section(YAML::Node node, std::string file, std::string path, YAML::Mark where,
+          std::shared_ptr<Errors> errors);
+  // The value under `key` (absent = null node) and where to point errors about it.
+  YAML::Node value(const std::string& key, YAML::Mark* mark) const;
+  void record(const YAML::Mark& mark, const std::string& key, const std::string& message);
 
   YAML::Node node_;
+  YAML::Mark mark_;  // the node's position, or where its absence was noticed
   std::string file_;
   std::string path_;
   std::set<std::string> known_;

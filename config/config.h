@@ -1,0 +1,107 @@
+#pragma once
+// berthd's configuration: the YAML file (deploy/berthd.yaml documents every key) read into typed,
+// validated values, plus the tokens file it names. Every error names the file, line and column
+// and the key's path, and only the first error is reported:
+//   "berthd.yaml:3:9: listen: 0.0.0.0:7433 is not a loopback address: configure tls and
+//    tokens_file, or set insecure: true"
+// Loading never throws; a Config that loaded is complete and consistent (pools and tenants refer
+// to each other correctly), except the adapter sections, which each adapter checks itself.
+//
+// Relative paths in the files are relative to the daemon's working directory.
+
+#include <yaml-cpp/yaml.h>
+
+#include <string>
+#include <vector>
+
+#include "config/section.h"
+#include "core/options.h"
+#include "core/status.h"
+#include "core/types.h"
+
+namespace berth::config {
+
+// The pool types berthd knows, in the order the docs list them.
+inline constexpr const char* kPoolTypes[] = {"local", "kubernetes", "nomad", "mesos"};
+
+enum class Role { kDriver, kOperator };
+const char* to_string(Role role);
+
+// One bearer token. The token value never appears in an error message or a reload plan.
+struct TokenEntry {
+  std::string token;
+  TenantName tenant;  // for drivers: the tenant whose applications it may touch
+  Role role = Role::kDriver;
+  bool operator==(const TokenEntry&) const = default;
+};
+
+struct TlsConfig {
+  std::string cert_file;
+  std::string key_file;
+  std::string client_ca_file;  // set = clients must present a certificate signed by it (mTLS)
+  bool enabled() const { return !cert_file.empty(); }
+  bool operator==(const TlsConfig&) const = default;
+};
+
+struct LoggingConfig {
+  std::string level = "info";   // trace | debug | info | warn | error
+  std::string format = "text";  // text | json
+  bool operator==(const LoggingConfig&) const = default;
+};
+
+struct PoolConfig {
+  PoolPolicy policy;
+  YAML::Node adapter_section;  // the mapping under the key named like the type, e.g. `local:`
+  std::string file;            // the config file, for the adapter's error messages
+  std::string path;            // "pools[0].local"
+  YAML::Mark mark;             // where the pool is declared: errors about an absent section point here
+
+  // A fresh Section over adapter_section for the adapter to parse; its errors are its own.
+  Section section() const;
+};
+
+struct Config {
+  std::string file;                                // path it was loaded from
+  std::string daemon_id;                           // empty = generated once and kept in the store
+  std::string state_dir = "./var";
+  std::string listen = "127.0.0.1:7433";           // gRPC
+  std::string metrics_listen = "127.0.0.1:7434";   // Prometheus /metrics; "" = off
+  bool insecure = false;
+  TlsConfig tls;
+  std::string tokens_file;                         // "" = no authentication
+  std::vector<TokenEntry> tokens;                  // loaded from tokens_file by load_config
+  LoggingConfig logging;
+  EngineOptions engine;                            // from `reconciler:`
+  std::vector<PoolConfig> pools;                   // at least one, names unique
+  std::vector<TenantPolicy> tenants;               // at least one: `default` when none is declared
+
+  const PoolConfig* pool(const PoolName& name) const;
+  const TenantPolicy* tenant(const TenantName& name) const;
+};
+
+// Reads and checks the config file, then the tokens file it names (drivers' tenants must exist).
+// Errors: NotFound when the config file cannot be read, InvalidArgument for everything else.
+StatusOr<Config> load_config(const std::string& path);
+// The same checks on text already in memory, without reading the tokens file. `file_name` only
+// labels error messages.
+StatusOr<Config> parse_config(const std::string& yaml_text, const std::string& file_name);
+// Reads a tokens file on its own (no tenant check). NotFound when it cannot be read.
+StatusOr<std::vector<TokenEntry>> load_tokens(const std::string& path);
+
+// Whether `address` (a gRPC listen address) only accepts connections from this host:
+// 127.0.0.0/8, [::1], localhost, unix: and unix-abstract: sockets.
+bool is_loopback_listen(const std::string& address);
+
+// What a SIGHUP would change. Only the log level, tenants' limits and tokens change at run time;
+// anything else in `needs_restart` means the reload must be refused as a whole. Entries read
+// "logging.level: info -> debug", "tenants[team-a].limits.max_executors: 10 -> 20",
+// "tokens: 3 -> 4 entries"; token values are never shown.
+struct ReloadPlan {
+  std::vector<std::string> changes;
+  std::vector<std::string> needs_restart;
+  // Ok, or FailedPrecondition listing what needs a restart: "listen: a -> b needs a restart".
+  Status status() const;
+};
+ReloadPlan plan_reload(const Config& running, const Config& reloaded);
+
+}  // namespace berth::config
