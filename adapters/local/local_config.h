@@ -1,0 +1,43 @@
+#pragma once
+// LocalPoolConfig: the settings of one pool of the local backend (executors as processes on the
+// daemon's host), and the parser of its `local:` section.
+//
+// Plain values; parse_local_pool is not thread-safe (config is read at start-up and on SIGHUP).
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/types.h"
+
+namespace berth::config {
+class Section;
+}
+
+namespace berth {
+
+struct LocalPoolConfig {
+  // Executors live in <work_dir>/<backend_name>/. The pool owns this directory.
+  std::filesystem::path work_dir;
+  // How often processes that are not the daemon's children (adopted after a restart) are checked.
+  Duration poll_interval{std::chrono::seconds(1)};
+  // Variables of the daemon's environment that executors inherit; everything else is dropped.
+  std::vector<std::string> inherit_env{"PATH", "HOME", "LANG", "JAVA_HOME", "SPARK_HOME"};
+  // The supervisor shim; empty = default_local_exec_path().
+  std::filesystem::path shim_path;
+};
+
+// `berth-local-exec` in the directory of the running executable (/proc/self/exe): the shim is
+// installed next to berthd.
+std::filesystem::path default_local_exec_path();
+
+// Reads a pool's `local:` section. Keys: work_dir (default <state_dir>/local/<pool>),
+// poll_interval (default 1s, at least 10ms), inherit_env (a list of variable names),
+// shim_path (default default_local_exec_path()). Unknown keys and bad values are
+// kInvalidArgument naming file:line:col and the key.
+Status parse_local_pool(config::Section& section, const std::string& state_dir,
+                        const PoolName& pool, LocalPoolConfig* out);
+
+}  // namespace berth

@@ -1,0 +1,488 @@
+// LocalBackend against real processes: a real io_context, the real berth-local-exec shim, a
+// temporary work_dir per test. Every wait is for a condition with a deadline; every process a
+// test starts is killed when the test ends, pass or fail.
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <sstream>
+
+#include "adapters/local/local_backend.h"
+#include "adapters/local/local_files.h"
+
+using namespace berth;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kDaemon = "daemon-test";
+constexpr const char* kPool = "local-test";
+
+class RecordingSink final : public BackendSink {
+ public:
+  void on_observed(const PoolName& pool, const BackendObject& object) override {
+    CHECK(pool == kPool);
+    observed.push_back(object);
+  }
+  void on_health(const PoolName& pool, const Status& status) override {
+    CHECK(pool == kPool);
+    health.push_back(status);
+  }
+
+  std::optional<BackendObject> last(const std::string& name, ObservedPhase phase) const {
+    for (auto it = observed.rbegin(); it != observed.rend(); ++it) {
+      if (it->backend_name == name && it->phase == phase) return *it;
+    }
+    return std::nullopt;
+  }
+  int count(const std::string& name, ObservedPhase phase) const {
+    int n = 0;
+    for (const auto& o : observed) n += o.backend_name == name && o.phase == phase;
+    return n;
+  }
+
+  std::vector<BackendObject> observed;
+  std::vector<Status> health;
+};
+
+std::optional<std::string> read_file(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Kills every executor group found under `work_dir` and reaps what is this process's child.
+void kill_everything(const fs::path& work_dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(work_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    auto text = read_file(it->path() / local::kPidFile);
+    if (!text) continue;
+    auto pid = local::decode_pid_record(*text);
+    if (!pid) continue;
+    auto stat = local::read_proc_stat(pid->pid);
+    if (!stat || stat->start_time != pid->start_time) continue;
+    ::killpg(pid->pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid->pid, &status, 0);  // ECHILD for adopted ones: init reaps them
+  }
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "berth-local-test-XXXXXX").string();
+    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+LaunchRequest make_request(const std::string& name, std::vector<std::string> command,
+                           std::vector<std::string> args = {}) {
+  LaunchRequest r;
+  r.backend_name = name;
+  r.daemon_id = kDaemon;
+  r.pool = kPool;
+  r.app = "app-1";
+  r.tenant = "team-a";
+  r.executor = 7;
+  r.profile.id = 2;
+  r.profile.cores = 3;
+  r.profile.heap_mib = 2048;
+  r.spec.command = std::move(command);
+  r.spec.args = std::move(args);
+  r.driver.url = "spark://CoarseGrainedScheduler@driver:7077";
+  return r;
+}
+
+LaunchRequest shell(const std::string& name, const std::string& script) {
+  return make_request(name, {"/bin/sh", "-c", script});
+}
+
+struct Fixture {
+  Fixture() {
+    config.work_dir = tmp.path() / "work";
+    config.poll_interval = 50ms;
+    config.shim_path = BERTH_LOCAL_EXEC;
+    backend = std::make_unique<LocalBackend>(io.get_executor(), kPool, config, kDaemon);
+    backend->start(&sink);
+  }
+  ~Fixture() {
+    backend.reset();
+    kill_everything(config.work_dir);
+  }
+
+  // Runs the io_context until `done()` holds; false when `timeout` passes first.
+  bool run_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 10s) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      io.restart();
+      io.run_for(5ms);
+    }
+    return true;
+  }
+
+  Status launch(const LaunchRequest& request) {
+    std::optional<Status> result;
+    backend->launch(request, [&](Status s) { result = std::move(s); });
+    CHECK_FALSE(result.has_value());  // never completed inside the call
+    REQUIRE(run_until([&] { return result.has_value(); }));
+    return *result;
+  }
+  Status kill(const std::string& name, Duration grace) {
+    std::optional<Status> result;
+    backend->kill(KillRequest{name, grace}, [&](Status s) { result = std::move(s); });
+    CHECK_FALSE(result.has_value());
+    REQUIRE(run_until([&] { return result.has_value(); }));
+    return *result;
+  }
+  Status decommission(const std::string& name) {
+    std::optional<Status> result;
+    backend->decommission(name, [&](Status s) { result = std::move(s); });
+    CHECK_FALSE(result.has_value());
+    REQUIRE(run_until([&] { return result.has_value(); }));
+    return *result;
+  }
+  std::vector<BackendObject> list() {
+    std::optional<StatusOr<std::vector<BackendObject>>> result;
+    backend->list([&](StatusOr<std::vector<BackendObject>> r) { result = std::move(r); });
+    CHECK_FALSE(result.has_value());
+    REQUIRE(run_until([&] { return result.has_value(); }));
+    REQUIRE(result->ok());
+    return result->value();
+  }
+  std::optional<BackendObject> listed(const std::string& name) {
+    for (auto& o : list()) {
+      if (o.backend_name == name) return o;
+    }
+    return std::nullopt;
+  }
+
+  BackendObject wait_exit(const std::string& name) {
+    REQUIRE(run_until([&] { return sink.last(name, ObservedPhase::kExited).has_value(); }));
+    return *sink.last(name, ObservedPhase::kExited);
+  }
+  void wait_running(const std::string& name) {
+    REQUIRE(run_until([&] { return sink.last(name, ObservedPhase::kRunning).has_value(); }));
+  }
+  // Waits for a file the executor writes once its signal traps are in place.
+  void wait_file(const fs::path& path) {
+    REQUIRE(run_until([&] { return fs::exists(path); }));
+  }
+  fs::path dir(const std::string& name) const { return config.work_dir / name; }
+  local::PidRecord pid_of(const std::string& name) const {
+    auto text = read_file(dir(name) / local::kPidFile);
+    REQUIRE(text);
+    auto pid = local::decode_pid_record(*text);
+    REQUIRE(pid);
+    return *pid;
+  }
+
+  TempDir tmp;
+  boost::asio::io_context io;
+  LocalPoolConfig config;
+  RecordingSink sink;
+  std::unique_ptr<LocalBackend> backend;
+};
+
+}  // namespace
+
+TEST_CASE_METHOD(Fixture, "start reports the pool healthy") {
+  REQUIRE(run_until([&] { return !sink.health.empty(); }));
+  CHECK(sink.health.front().ok());
+  CHECK(backend->type() == "local");
+  CHECK(backend->capabilities().decommission);
+}
+
+TEST_CASE_METHOD(Fixture, "an executor's exit code is observed") {
+  REQUIRE(launch(shell("exec-exit", "exit 3")).ok());
+  auto exited = wait_exit("exec-exit");
+  CHECK(exited.exit_code == 3);
+  CHECK(exited.reason == "exited");
+  CHECK_FALSE(exited.deleted_externally);
+  CHECK(exited.app == "app-1");
+  CHECK(exited.executor == 7);
+  CHECK(exited.profile == 2);
+  CHECK(exited.daemon_id == kDaemon);
+  CHECK_FALSE(exited.host.empty());
+  // pending, then running, then exited, in that order
+  REQUIRE(sink.observed.size() >= 3);
+  CHECK(sink.observed[0].phase == ObservedPhase::kPending);
+  CHECK(sink.observed[1].phase == ObservedPhase::kRunning);
+  CHECK(sink.observed[1].host == exited.host);
+  CHECK(sink.count("exec-exit", ObservedPhase::kExited) == 1);
+
+  auto listed_object = listed("exec-exit");
+  REQUIRE(listed_object);
+  CHECK(listed_object->phase == ObservedPhase::kExited);
+  CHECK(listed_object->exit_code == 3);
+}
+
+TEST_CASE_METHOD(Fixture, "kill stops a running executor with SIGTERM") {
+  REQUIRE(launch(make_request("exec-sleep", {"sleep"}, {"1000"})).ok());
+  wait_running("exec-sleep");
+  auto running = listed("exec-sleep");
+  REQUIRE(running);
+  CHECK(running->phase == ObservedPhase::kRunning);
+
+  REQUIRE(kill("exec-sleep", 30s).ok());
+  auto exited = wait_exit("exec-sleep");
+  CHECK(exited.exit_code == 128 + SIGTERM);
+  CHECK(exited.reason == "signal 15");
+  CHECK_FALSE(exited.deleted_externally);
+  // Killing what has ended is fine; killing what never was is kNotFound.
+  CHECK(kill("exec-sleep", 1s).ok());
+  CHECK(kill("exec-unknown", 1s).code() == StatusCode::kNotFound);
+  CHECK(kill("../escape", 1s).code() == StatusCode::kNotFound);
+}
+
+TEST_CASE_METHOD(Fixture, "an executor that ignores SIGTERM is SIGKILLed after the grace") {
+  REQUIRE(launch(shell("exec-stubborn", "trap '' TERM; touch ready; sleep 1000")).ok());
+  wait_file(dir("exec-stubborn") / "ready");
+  auto started = std::chrono::steady_clock::now();
+  REQUIRE(kill("exec-stubborn", 300ms).ok());
+  auto exited = wait_exit("exec-stubborn");
+  CHECK(std::chrono::steady_clock::now() - started >= 300ms);
+  CHECK(exited.exit_code == 137);
+  CHECK(exited.reason == "killed");
+  CHECK_FALSE(exited.deleted_externally);
+  // The report is recorded, so later lists agree with it.
+  auto listed_object = listed("exec-stubborn");
+  REQUIRE(listed_object);
+  CHECK(listed_object->exit_code == 137);
+}
+
+TEST_CASE_METHOD(Fixture, "signals Berth did not send mark the executor deleted externally") {
+  REQUIRE(launch(make_request("exec-term", {"sleep"}, {"1000"})).ok());
+  REQUIRE(launch(make_request("exec-nine", {"sleep"}, {"1000"})).ok());
+  ::killpg(pid_of("exec-term").pid, SIGTERM);
+  ::killpg(pid_of("exec-nine").pid, SIGKILL);
+  auto term = wait_exit("exec-term");
+  CHECK(term.exit_code == 143);
+  CHECK(term.deleted_externally);
+  auto nine = wait_exit("exec-nine");
+  CHECK(nine.exit_code == 137);
+  CHECK(nine.reason == "killed");
+  CHECK(nine.deleted_externally);
+}
+
+TEST_CASE_METHOD(Fixture, "launching the same name twice starts one process") {
+  const fs::path count = tmp.path() / "count";
+  auto request = shell("exec-twice", "echo started >> '" + count.string() + "'; exec sleep 1000");
+  REQUIRE(launch(request).ok());
+  auto pid = pid_of("exec-twice");
+  REQUIRE(run_until([&] { return read_file(count).value_or("") == "started\n"; }));
+  Status again = launch(request);
+  CHECK(again.code() == StatusCode::kAlreadyExists);
+  CHECK(pid_of("exec-twice") == pid);
+  REQUIRE(kill("exec-twice", 10s).ok());
+  wait_exit("exec-twice");
+  CHECK(launch(request).code() == StatusCode::kAlreadyExists);  // an ended one is still there
+  CHECK(read_file(count).value_or("") == "started\n");
+  CHECK(sink.count("exec-twice", ObservedPhase::kRunning) == 1);
+}
+
+TEST_CASE_METHOD(Fixture, "the executor gets Spark's environment, the spec's and the inherited variables only") {
+  ::setenv("BERTH_TEST_NOT_INHERITED", "secret", 1);
+  auto request = shell("exec-env", "env > env.txt");
+  request.spec.env["FOO"] = "bar baz";
+  request.spec.env["SPARK_EXECUTOR_CORES"] = "5";  // the spec wins over the defaults
+  REQUIRE(launch(request).ok());
+  CHECK(wait_exit("exec-env").exit_code == 0);
+  auto env = read_file(dir("exec-env") / "env.txt");
+  ::unsetenv("BERTH_TEST_NOT_INHERITED");
+  REQUIRE(env);
+  CHECK_THAT(*env, Catch::Contains("SPARK_EXECUTOR_ID=7\n"));
+  CHECK_THAT(*env, Catch::Contains("SPARK_APPLICATION_ID=app-1\n"));
+  CHECK_THAT(*env, Catch::Contains("SPARK_DRIVER_URL=spark://CoarseGrainedScheduler@driver:7077\n"));
+  CHECK_THAT(*env, Catch::Contains("SPARK_EXECUTOR_MEMORY=2048m\n"));
+  CHECK_THAT(*env, Catch::Contains("SPARK_RESOURCE_PROFILE_ID=2\n"));
+  CHECK_THAT(*env, Catch::Contains("SPARK_EXECUTOR_CORES=5\n"));
+  CHECK_THAT(*env, Catch::Contains("FOO=bar baz\n"));
+  if (::getenv("PATH") != nullptr) CHECK_THAT(*env, Catch::Contains(std::string("PATH=") + ::getenv("PATH")));
+  CHECK_THAT(*env, !Catch::Contains("BERTH_TEST_NOT_INHERITED"));
+}
+
+TEST_CASE_METHOD(Fixture, "the log file captures stdout and stderr") {
+  REQUIRE(launch(shell("exec-log", "echo to-stdout; echo to-stderr >&2; exit 0")).ok());
+  CHECK(wait_exit("exec-log").exit_code == 0);
+  auto log = read_file(dir("exec-log") / local::kLogFile);
+  REQUIRE(log);
+  CHECK_THAT(*log, Catch::Contains("to-stdout"));
+  CHECK_THAT(*log, Catch::Contains("to-stderr"));
+}
+
+TEST_CASE_METHOD(Fixture, "decommission delivers SIGPWR") {
+  const std::string script =
+      "trap 'echo decommissioned; exit 0' " + std::to_string(SIGPWR) + "; touch ready; sleep 1000 & wait";
+  REQUIRE(launch(shell("exec-pwr", script)).ok());
+  wait_file(dir("exec-pwr") / "ready");
+  REQUIRE(decommission("exec-pwr").ok());
+  auto exited = wait_exit("exec-pwr");
+  CHECK(exited.exit_code == 0);
+  CHECK_FALSE(exited.deleted_externally);
+  CHECK_THAT(read_file(dir("exec-pwr") / local::kLogFile).value_or(""), Catch::Contains("decommissioned"));
+  CHECK(decommission("exec-pwr").ok());  // ended already
+  CHECK(decommission("exec-none").code() == StatusCode::kNotFound);
+}
+
+TEST_CASE_METHOD(Fixture, "launch errors") {
+  Status empty = launch(make_request("exec-empty", {}));
+  CHECK(empty.code() == StatusCode::kInvalidArgument);
+  CHECK_FALSE(empty.retryable());
+  CHECK_THAT(empty.message(), Catch::Contains("launch.command is empty"));
+  CHECK_FALSE(fs::exists(dir("exec-empty")));
+
+  CHECK(launch(shell("../outside", "exit 0")).code() == StatusCode::kInvalidArgument);
+
+  REQUIRE(launch(make_request("exec-missing", {"berth-no-such-command-here"})).ok());
+  auto exited = wait_exit("exec-missing");
+  CHECK(exited.exit_code == 127);
+  CHECK_THAT(read_file(dir("exec-missing") / local::kLogFile).value_or(""),
+             Catch::Contains("berth-no-such-command-here"));
+}
+
+TEST_CASE_METHOD(Fixture, "a missing shim fails the launch and leaves nothing behind") {
+  backend.reset();
+  config.shim_path = tmp.path() / "no-such-shim";
+  backend = std::make_unique<LocalBackend>(io.get_executor(), kPool, config, kDaemon);
+  backend->start(&sink);
+  Status status = launch(shell("exec-noshim", "exit 0"));
+  CHECK(status.code() == StatusCode::kFailedPrecondition);
+  CHECK_THAT(status.message(), Catch::Contains("exec-noshim"));
+  CHECK_FALSE(listed("exec-noshim"));
+}
+
+TEST_CASE_METHOD(Fixture, "stop and destruction leave executors running") {
+  REQUIRE(launch(make_request("exec-stays", {"sleep"}, {"1000"})).ok());
+  auto pid = pid_of("exec-stays");
+  backend->stop();
+  backend.reset();
+  io.restart();
+  io.run_for(20ms);
+  CHECK(local::process_alive(pid));
+}
+
+TEST_CASE_METHOD(Fixture, "a new backend adopts running executors and reports their real exit code") {
+  const std::string script = "while [ ! -e go ]; do sleep 0.02; done; exit 5";
+  REQUIRE(launch(shell("exec-adopt", script)).ok());
+  wait_running("exec-adopt");
+  auto pid = pid_of("exec-adopt");
+
+  // A restart: the old backend goes away without killing anything, a new one takes over.
+  backend.reset();
+  sink.observed.clear();
+  backend = std::make_unique<LocalBackend>(io.get_executor(), kPool, config, kDaemon);
+  backend->start(&sink);
+  wait_running("exec-adopt");
+  auto listed_object = listed("exec-adopt");
+  REQUIRE(listed_object);
+  CHECK(listed_object->phase == ObservedPhase::kRunning);
+  CHECK(listed_object->executor == 7);
+  CHECK(local::process_alive(pid));
+
+  std::ofstream(dir("exec-adopt") / "go").put('\n');
+  auto exited = wait_exit("exec-adopt");
+  CHECK(exited.exit_code == 5);
+  CHECK_FALSE(exited.deleted_externally);
+}
+
+TEST_CASE_METHOD(Fixture, "adoption works for processes that are not the daemon's children") {
+  // The launch happens in a forked process that then exits, like a berthd that died: the shim
+  // is re-parented and can only be watched through /proc.
+  pid_t launcher = ::fork();
+  REQUIRE(launcher >= 0);
+  if (launcher == 0) {
+    boost::asio::io_context child_io;
+    LocalBackend child_backend(child_io.get_executor(), kPool, config, kDaemon);
+    std::optional<Status> result;
+    child_backend.launch(shell("exec-orphan", "while [ ! -e go ]; do sleep 0.02; done; exit 9"),
+                         [&](Status s) { result = std::move(s); });
+    child_io.run_for(1s);
+    ::_exit(result && result->ok() ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(launcher, &status, 0) == launcher);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+
+  backend.reset();
+  backend = std::make_unique<LocalBackend>(io.get_executor(), kPool, config, kDaemon);
+  backend->start(&sink);
+  wait_running("exec-orphan");
+  int wait_result = ::waitpid(pid_of("exec-orphan").pid, &status, WNOHANG);
+  CHECK(wait_result == -1);  // not our child
+  auto running = listed("exec-orphan");
+  REQUIRE(running);
+  CHECK(running->phase == ObservedPhase::kRunning);
+
+  std::ofstream(dir("exec-orphan") / "go").put('\n');
+  auto exited = wait_exit("exec-orphan");
+  CHECK(exited.exit_code == 9);
+}
+
+TEST_CASE_METHOD(Fixture, "a pid file whose start time does not match is never running") {
+  // A forged executor whose pid is this very test process, with another start time: the pid
+  // was recycled as far as Berth can tell.
+  const fs::path forged = dir("exec-forged");
+  fs::create_directories(forged);
+  local::ExecutorRecord record{kDaemon, kPool, "app-1", 99, 0, "exec-forged"};
+  REQUIRE(local::write_file_atomic(forged / local::kExecutorFile, local::encode_executor_record(record)).ok());
+  auto self = local::read_proc_stat(::getpid());
+  REQUIRE(self);
+  local::PidRecord pid{::getpid(), self->start_time + 12345};
+  REQUIRE(local::write_file_atomic(forged / local::kPidFile, local::encode_pid_record(pid)).ok());
+
+  auto object = listed("exec-forged");
+  REQUIRE(object);
+  CHECK(object->phase == ObservedPhase::kExited);
+  CHECK_FALSE(object->exit_code.has_value());
+  CHECK(object->reason == "ended while the daemon was not watching");
+  CHECK(kill("exec-forged", 0ms).ok());  // ended: nothing is signalled (this process survives)
+
+  // A restarted backend does not adopt it either.
+  backend.reset();
+  backend = std::make_unique<LocalBackend>(io.get_executor(), kPool, config, kDaemon);
+  backend->start(&sink);
+  REQUIRE(run_until([&] { return sink.health.size() >= 2; }));
+  io.restart();
+  io.run_for(200ms);  // several polls: nothing may be reported for it
+  CHECK(sink.count("exec-forged", ObservedPhase::kRunning) == 0);
+}
+
+TEST_CASE_METHOD(Fixture, "executors of another daemon are listed and never touched") {
+  LocalBackend other(io.get_executor(), kPool, config, "daemon-other");
+  std::optional<Status> launched;
+  other.launch(make_request("exec-other", {"sleep"}, {"1000"}), [&](Status s) { launched = s; });
+  REQUIRE(run_until([&] { return launched.has_value(); }));
+  REQUIRE(launched->ok());
+
+  auto object = listed("exec-other");
+  REQUIRE(object);
+  CHECK(object->daemon_id == "daemon-other");
+  CHECK(object->phase == ObservedPhase::kRunning);
+  CHECK(kill("exec-other", 0ms).code() == StatusCode::kFailedPrecondition);
+  CHECK(decommission("exec-other").code() == StatusCode::kFailedPrecondition);
+  CHECK(local::process_alive(pid_of("exec-other")));
+  CHECK(launch(make_request("exec-other", {"sleep"}, {"1"})).code() == StatusCode::kAlreadyExists);
+}

@@ -1,0 +1,60 @@
+#include <yaml-cpp/yaml.h>
+
+#include <catch2/catch.hpp>
+
+#include "adapters/local/local_config.h"
+#include "config/section.h"
+
+using namespace berth;
+
+namespace {
+
+Status parse(const std::string& yaml, LocalPoolConfig* out) {
+  config::Section section(YAML::Load(yaml), "berthd.yaml", "pools[0].local");
+  return parse_local_pool(section, "/var/lib/berth", "dev", out);
+}
+
+}  // namespace
+
+TEST_CASE("local pool config: defaults") {
+  config::Section section(YAML::Node(), "berthd.yaml", "pools[0].local");
+  LocalPoolConfig parsed;
+  REQUIRE(parse_local_pool(section, "/var/lib/berth", "dev", &parsed).ok());
+  CHECK(parsed.work_dir == "/var/lib/berth/local/dev");
+  CHECK(parsed.poll_interval == std::chrono::seconds(1));
+  CHECK(parsed.inherit_env == std::vector<std::string>{"PATH", "HOME", "LANG", "JAVA_HOME", "SPARK_HOME"});
+  CHECK(parsed.shim_path.filename() == "berth-local-exec");
+  CHECK(parsed.shim_path == default_local_exec_path());
+}
+
+TEST_CASE("local pool config: every key") {
+  LocalPoolConfig parsed;
+  Status status = parse(
+      "work_dir: /srv/executors\n"
+      "poll_interval: 250ms\n"
+      "inherit_env: [PATH, TZ]\n"
+      "shim_path: /opt/berth/bin/berth-local-exec\n",
+      &parsed);
+  REQUIRE(status.ok());
+  CHECK(parsed.work_dir == "/srv/executors");
+  CHECK(parsed.poll_interval == std::chrono::milliseconds(250));
+  CHECK(parsed.inherit_env == std::vector<std::string>{"PATH", "TZ"});
+  CHECK(parsed.shim_path == "/opt/berth/bin/berth-local-exec");
+}
+
+TEST_CASE("local pool config: errors name the key and leave the output alone") {
+  LocalPoolConfig parsed;
+  parsed.work_dir = "/untouched";
+  Status unknown = parse("work_dir: /x\npoll_intervall: 1s\n", &parsed);
+  CHECK(unknown.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(unknown.message(), Catch::Contains("poll_intervall"));
+  CHECK(parsed.work_dir == "/untouched");
+
+  Status too_fast = parse("poll_interval: 1ms\n", &parsed);
+  CHECK(too_fast.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(too_fast.message(), Catch::Contains("poll_interval"));
+
+  Status bad_env = parse("inherit_env: [PATH, \"A=B\"]\n", &parsed);
+  CHECK(bad_env.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(bad_env.message(), Catch::Contains("inherit_env"));
+}
