@@ -33,6 +33,9 @@ struct Engine::PoolState {
   std::int32_t pending = 0;
   std::map<ExecutorState, std::int32_t> counts;
   std::set<std::string> kills_inflight;
+  std::uint64_t launch_errors = 0;
+  std::uint64_t kill_errors = 0;
+  std::uint64_t list_errors = 0;
 
   bool launchable(Timestamp now) const { return synced && healthy && now >= backoff_until; }
 };
@@ -411,6 +414,9 @@ std::vector<PoolStatus> Engine::pools() const {
     status.last_error = pool->last_error;
     status.backoff_until = pool->backoff_until;
     status.counts = pool->counts;
+    status.launch_errors = pool->launch_errors;
+    status.kill_errors = pool->kill_errors;
+    status.list_errors = pool->list_errors;
     out.push_back(std::move(status));
   }
   return out;
@@ -568,10 +574,7 @@ void Engine::pass() {
   send_launches();
   // After a failed commit, the retry waits for the next tick rather than spinning.
   if (store_failed_) return;
-  if (!dirty_apps_.empty() || !dirty_executors_.empty() || !deleted_apps_.empty() ||
-      !waiting_for_commit_.empty()) {
-    commit();
-  }
+  persist();
 }
 
 void Engine::reconcile() {
@@ -739,6 +742,7 @@ void Engine::on_launch_done(const ExecutorKey& key, const PoolName& pool_name, c
   if (it == app->executors.end()) return;
   Executor& executor = it->second;
   const bool created = status.ok() || status.code() == StatusCode::kAlreadyExists;
+  if (!created) pool->launch_errors++;
 
   if (is_terminal(executor.state)) {
     // Cancelled or killed while the launch was on its way: the kill may have reached the
@@ -786,7 +790,10 @@ void Engine::send_kill(PoolState& pool, const std::string& name, Duration grace)
     pool->kills_inflight.erase(name);
     // A failed kill is retried by the next list: a terminal executor whose object is still
     // running is killed again (level-triggered).
-    if (!status.ok() && status.code() != StatusCode::kNotFound) pool->last_error = status.to_string();
+    if (!status.ok() && status.code() != StatusCode::kNotFound) {
+      pool->last_error = status.to_string();
+      pool->kill_errors++;
+    }
   });
 }
 
@@ -884,6 +891,7 @@ void Engine::on_list_done(const PoolName& pool_name, Timestamp started,
   if (!result.ok()) {
     // Frozen: nothing is declared lost while the backend cannot be listed.
     pool->healthy = false;
+    pool->list_errors++;
     pool->last_error = result.status().to_string();
     pool->next_list = now + std::min(options_.resync_interval, options_.backoff_max);
     schedule_pass();
@@ -1017,6 +1025,13 @@ void Engine::when_durable(std::function<void(Status)> done) {
     return;
   }
   schedule_pass();
+}
+
+void Engine::persist() {
+  if (!dirty_apps_.empty() || !dirty_executors_.empty() || !deleted_apps_.empty() ||
+      !waiting_for_commit_.empty()) {
+    commit();
+  }
 }
 
 void Engine::commit() {

@@ -58,6 +58,10 @@ struct PoolStatus {
   std::string last_error;
   Timestamp backoff_until{};
   std::map<ExecutorState, std::int32_t> counts;
+  // Cumulative backend errors since start, by call.
+  std::uint64_t launch_errors = 0;
+  std::uint64_t kill_errors = 0;
+  std::uint64_t list_errors = 0;
 };
 
 struct KillOutcome {
@@ -114,6 +118,8 @@ class Engine final : public BackendSink {
   void remove_listener(EngineListener* listener);
   // `done` runs once every change made so far is durable (OK) or failed to persist.
   void when_durable(std::function<void(Status)> done);
+  // Sends everything changed so far to the store now (shutdown: before Store::flush()).
+  void persist();
 
   // --- time -------------------------------------------------------------------------------
   // Periodic work: launch timeouts, missing executors, leases, decommission deadlines, backoff
