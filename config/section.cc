@@ -294,7 +294,7 @@ Status Section::finish() {
   if (node_.IsMap()) {
     std::set<std::string> seen;
     for (auto it = node_.begin(); it != node_.end() && !errors_->first; ++it) {
-      const YAML::Node& key = it->first;
+      const YAML::Node key = it->first;  // a copy: `it->first` lives in a temporary
       if (!key.IsScalar()) {
         record(key.Mark(), "", std::string("expected a string key, got ") + type_name(key));
         break;
