@@ -117,6 +117,13 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
 
     boost::system::error_code signal_ec;
     signals_.add(SIGCHLD, signal_ec);
+    // Asio 1.81 installs its handler without SA_RESTART: every exiting executor would interrupt
+    // blocking calls on the daemon's other threads with EINTR. Keep its handler, add the flags.
+    struct sigaction action;
+    if (!signal_ec && ::sigaction(SIGCHLD, nullptr, &action) == 0) {
+      action.sa_flags |= SA_RESTART | SA_NOCLDSTOP;
+      ::sigaction(SIGCHLD, &action, nullptr);
+    }
     wait_for_children();
     arm_poll();
   }

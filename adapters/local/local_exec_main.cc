@@ -10,14 +10,21 @@
 // signals the whole group, the executor gets the signal and the shim stays to record its end.
 // Only SIGKILL ends the shim before the executor is recorded.
 //
+// The shim is a child subreaper: processes the executor leaves behind (even in another session)
+// are re-parented to it, reaped while the executor runs, and killed once the executor has ended,
+// before the exit record is written. An executor's end is the end of everything it started, as
+// when a container stops.
+//
 // berthd starts the shim with those three signals blocked, so that one sent to the group before
 // the executor exists stays pending; the shim passes such early signals on to the executor once
 // it is forked (the executor unblocks them only after restoring their default action).
 //
 // Deliberately tiny: libc only, the on-disk format is shared with adapters/local/local_files.cc.
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +33,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -70,6 +78,50 @@ std::string own_start_time() {
   return std::to_string(std::strtoull(p + 1, nullptr, 10));
 }
 
+// The pids whose parent is this process, from /proc/<pid>/stat (field 4).
+std::vector<pid_t> own_children() {
+  std::vector<pid_t> children;
+  DIR* proc = ::opendir("/proc");
+  if (proc == nullptr) return children;
+  const pid_t self = ::getpid();
+  while (struct dirent* entry = ::readdir(proc)) {
+    char* end = nullptr;
+    long pid = std::strtol(entry->d_name, &end, 10);
+    if (pid <= 0 || *end != '\0') continue;
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    char buffer[1024];
+    ssize_t n = ::read(fd, buffer, sizeof buffer - 1);
+    ::close(fd);
+    if (n <= 0) continue;
+    buffer[n] = '\0';
+    const char* p = std::strrchr(buffer, ')');
+    char state = 0;
+    long parent = 0;
+    if (p != nullptr && std::sscanf(p + 1, " %c %ld", &state, &parent) == 2 && parent == self) {
+      children.push_back(static_cast<pid_t>(pid));
+    }
+  }
+  ::closedir(proc);
+  return children;
+}
+
+// Kills and reaps every remaining descendant: orphans are re-parented to us, so repeat until no
+// child is left (bounded, in case something forks as fast as it is killed).
+void kill_leftovers() {
+  for (int round = 0; round < 1000; ++round) {
+    while (::waitpid(-1, nullptr, WNOHANG) > 0) {
+    }
+    std::vector<pid_t> children = own_children();
+    if (children.empty()) return;
+    for (pid_t child : children) ::kill(child, SIGKILL);
+    while (::waitpid(-1, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+}
+
 void record_exit(int exit_code, int signal) {
   std::string content =
       "exit_code=" + std::to_string(exit_code) + "\nsignal=" + std::to_string(signal) + "\n";
@@ -98,6 +150,8 @@ int main(int argc, char** argv) {
   // died in between, so the executor is never left running unrecorded.
   write_atomic("pid", std::to_string(::getpid()) + " " + own_start_time() + "\n");
 
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+
   pid_t child = ::fork();
   if (child < 0) {
     std::fprintf(stderr, "berth-local-exec: fork: %s\n", std::strerror(errno));
@@ -121,14 +175,22 @@ int main(int argc, char** argv) {
     }
   }
 
+  // Reap everything that ends (orphans included) until the executor itself does.
   int status = 0;
-  while (::waitpid(child, &status, 0) < 0) {
-    if (errno != EINTR) {
+  for (;;) {
+    int reaped_status = 0;
+    pid_t reaped = ::waitpid(-1, &reaped_status, 0);
+    if (reaped == child) {
+      status = reaped_status;
+      break;
+    }
+    if (reaped < 0 && errno != EINTR) {
       std::fprintf(stderr, "berth-local-exec: waitpid: %s\n", std::strerror(errno));
       record_exit(kExitUsage, 0);
       return kExitUsage;
     }
   }
+  kill_leftovers();
   if (WIFSIGNALED(status)) {
     record_exit(128 + WTERMSIG(status), WTERMSIG(status));
   } else {

@@ -334,7 +334,7 @@ TEST_CASE_METHOD(Fixture, "the log file captures stdout and stderr") {
 
 TEST_CASE_METHOD(Fixture, "decommission delivers SIGPWR") {
   const std::string script =
-      "trap 'echo decommissioned; exit 0' " + std::to_string(SIGPWR) + "; touch ready; sleep 1000 & wait";
+      "trap 'echo decommissioned; exit 0' " + std::to_string(SIGPWR) + "; sleep 1000 & touch ready; wait";
   REQUIRE(launch(shell("exec-pwr", script)).ok());
   wait_file(dir("exec-pwr") / "ready");
   REQUIRE(decommission("exec-pwr").ok());
@@ -344,6 +344,20 @@ TEST_CASE_METHOD(Fixture, "decommission delivers SIGPWR") {
   CHECK_THAT(read_file(dir("exec-pwr") / local::kLogFile).value_or(""), Catch::Contains("decommissioned"));
   CHECK(decommission("exec-pwr").ok());  // ended already
   CHECK(decommission("exec-none").code() == StatusCode::kNotFound);
+}
+
+TEST_CASE_METHOD(Fixture, "what an executor leaves behind ends with it") {
+  REQUIRE(launch(shell("exec-leaves",
+                       "sleep 1000 & echo $! > bg.pid; setsid sleep 1000 & echo $! > setsid.pid; exit 4"))
+              .ok());
+  CHECK(wait_exit("exec-leaves").exit_code == 4);
+  for (const char* file : {"bg.pid", "setsid.pid"}) {
+    auto text = read_file(dir("exec-leaves") / file);
+    REQUIRE(text);
+    const pid_t pid = std::stoi(*text);
+    INFO(file << " " << pid);
+    CHECK(::kill(pid, 0) == -1);  // killed and reaped by the shim before it recorded the exit
+  }
 }
 
 TEST_CASE_METHOD(Fixture, "launch errors") {
