@@ -72,6 +72,18 @@ std::string one_line(std::string text) {
   return text;
 }
 
+// A word as a POSIX shell would need it: single-quoted unless it has only safe characters.
+std::string shell_quote(const std::string& word) {
+  const bool safe = !word.empty() && std::all_of(word.begin(), word.end(), [](unsigned char c) {
+    return std::isalnum(c) || std::string_view("@%+=:,./_-").find(static_cast<char>(c)) !=
+                                  std::string_view::npos;
+  });
+  if (safe) return word;
+  std::string quoted = "'";
+  for (char c : word) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
 std::string format_resources(const v1::ResourceProfile& profile) {
   std::string joined;
   for (const v1::CustomResource& resource : profile.resources()) {
@@ -266,8 +278,12 @@ std::string render_table(const v1::Application& application) {
     description.add("Driver pod", pod.namespace_() + "/" + pod.name());
   }
   description.add("Image", application.launch().image());
-  std::string command = join(application.launch().command(), " ");
-  for (const std::string& arg : application.launch().args()) command += " " + arg;
+  std::string command;
+  for (const auto* words : {&application.launch().command(), &application.launch().args()}) {
+    for (const std::string& word : *words) {
+      command += (command.empty() ? "" : " ") + shell_quote(word);
+    }
+  }
   description.add("Command", command);
   description.add("Env", format_map(application.launch().env()));
   description.add("Labels", format_map(application.launch().labels()));

@@ -343,6 +343,7 @@ TEST_CASE("application description lists profiles with their counts in lifecycle
   app.mutable_lease_deadline()->set_seconds(1714564800);
   app.mutable_launch()->add_command("sleep");
   app.mutable_launch()->add_args("100");
+  app.mutable_launch()->add_args("it's here");
   v1::ResourceProfile& profile = *app.add_profiles();
   profile.set_cores(2);
   profile.set_heap_mib(2048);
@@ -357,7 +358,7 @@ TEST_CASE("application description lists profiles with their counts in lifecycle
   std::string text = render_table(app);
   CHECK_THAT(text, Catch::Contains("App:               a1\n"));
   CHECK_THAT(text, Catch::Contains("Phase:             ORPHANED\n"));
-  CHECK_THAT(text, Catch::Contains("Command:           sleep 100\n"));
+  CHECK_THAT(text, Catch::Contains("Command:           sleep 100 'it'\\''s here'\n"));
   CHECK_THAT(text, Catch::Contains("Lease TTL:         30s\n"));
   CHECK_THAT(text, Catch::Contains("Lease deadline:    2024-05-01T12:00:00Z\n"));
   CHECK_THAT(text, Catch::Contains("Tenant:            -\n"));
