@@ -144,7 +144,11 @@ class Reader {
 // Parses text that must hold a JSON value of the given kind.
 const json::value* parse(Reader& reader, const std::string& text, json::value& storage) {
   boost::system::error_code ec;
-  storage = json::parse(text, ec);
+  // Strings are bytes to Berth: what was written with invalid UTF-8 must load back, not brick
+  // the whole load.
+  json::parse_options options;
+  options.allow_invalid_utf8 = true;
+  storage = json::parse(text, ec, {}, options);
   if (ec) {
     reader.fail("text", "is not JSON: " + ec.message());
     return nullptr;

@@ -6,6 +6,7 @@
 // completes them (complete_next, complete_all) or fails them (fail_next): a test can then assert
 // what core does, and does not do, while a commit is in flight. `done` always runs on the thread
 // that completes the commit, never under the store's lock, so it may call commit() again.
+// Complete or fail commits from one thread at a time, or their `done`s may run out of order.
 //
 // Within one batch, puts apply before deletes (apps, executors, meta, then deleted executors,
 // then deleted apps with their executors), as in SqliteStore.

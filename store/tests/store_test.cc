@@ -85,7 +85,8 @@ Application full_app(const std::string& id) {
   app.spec.launch.image = "apache/spark:3.5.1";
   app.spec.launch.command = {"/opt/entrypoint.sh", "executor"};
   app.spec.launch.args = {"--verbose", "", "a b\tc"};
-  app.spec.launch.env = {{"SPARK_USER", "alice"}, {"EMPTY", ""}, {"JSON", "{\"a\":[1,2]}"}};
+  app.spec.launch.env = {{"SPARK_USER", "alice"}, {"EMPTY", ""}, {"JSON", "{\"a\":[1,2]}"},
+                            {"BYTES", std::string("\xff\xfe\0nul", 6)}};
   app.spec.launch.labels = {{"team", "data"}, {"spark-app-selector", id}};
   app.spec.launch.annotations = {{"example.com/note", "line1\nline2"}};
   app.spec.driver.url = "spark://CoarseGrainedScheduler@10.0.0.5:7078";
