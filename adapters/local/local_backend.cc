@@ -103,16 +103,7 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
     sink_ = sink;
     started_ = true;
     stopped_ = false;
-    std::error_code ec;
-    std::filesystem::create_directories(config_.work_dir, ec);
-    Status health = Status::Ok();
-    if (ec) {
-      health = Status::Unavailable("cannot create work_dir " + config_.work_dir.string() +
-                                   " of pool " + pool_ + ": " + ec.message());
-    }
-    post([health](Impl& self) {
-      if (self.sink_ != nullptr && !self.stopped_) self.sink_->on_health(self.pool_, health);
-    });
+    check_health();
     adopt_running();
 
     boost::system::error_code signal_ec;
@@ -398,6 +389,23 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
     }
   }
 
+  // The pool is healthy when its work_dir exists; reported at start and on every change.
+  void check_health() {
+    std::error_code ec;
+    std::filesystem::create_directories(config_.work_dir, ec);
+    Status health = Status::Ok();
+    if (ec) {
+      health = Status::Unavailable("cannot create work_dir " + config_.work_dir.string() +
+                                   " of pool " + pool_ + ": " + ec.message());
+    }
+    if (health_reported_ && health.ok() == healthy_) return;
+    health_reported_ = true;
+    healthy_ = health.ok();
+    post([health](Impl& self) {
+      if (self.sink_ != nullptr && !self.stopped_) self.sink_->on_health(self.pool_, health);
+    });
+  }
+
   void wait_for_children() {
     signals_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec, int) {
       if (ec) return;
@@ -415,6 +423,7 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
       auto self = weak.lock();
       if (!self || self->stopped_) return;
       self->check_all();
+      if (!self->healthy_) self->check_health();
       self->arm_poll();
     });
   }
@@ -491,6 +500,8 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
   boost::asio::steady_timer poll_timer_;
   BackendSink* sink_ = nullptr;
   bool started_ = false;
+  bool health_reported_ = false;
+  bool healthy_ = false;
   bool stopped_ = false;
   std::map<std::string, Watched> watched_;
 };

@@ -212,6 +212,25 @@ TEST_CASE_METHOD(Fixture, "start reports the pool healthy") {
   CHECK(sink.health.front().ok());
   CHECK(backend->type() == "local");
   CHECK(backend->capabilities().decommission);
+  struct sigaction action;
+  REQUIRE(::sigaction(SIGCHLD, nullptr, &action) == 0);
+  CHECK((action.sa_flags & SA_RESTART) != 0);  // executors' exits do not interrupt other threads
+}
+
+TEST_CASE_METHOD(Fixture, "an unusable work_dir makes the pool unhealthy until it is fixed") {
+  backend.reset();
+  const fs::path blocker = tmp.path() / "blocker";
+  std::ofstream(blocker).put('x');  // a file where a directory must go
+  config.work_dir = blocker / "work";
+  sink.health.clear();
+  backend = std::make_unique<LocalBackend>(io.get_executor(), kPool, config, kDaemon);
+  backend->start(&sink);
+  REQUIRE(run_until([&] { return !sink.health.empty(); }));
+  CHECK(sink.health.back().code() == StatusCode::kUnavailable);
+  CHECK_THAT(sink.health.back().message(), Catch::Contains(kPool));
+  fs::remove(blocker);
+  REQUIRE(run_until([&] { return sink.health.back().ok(); }));
+  CHECK(sink.health.size() == 2);
 }
 
 TEST_CASE_METHOD(Fixture, "an executor's exit code is observed") {
