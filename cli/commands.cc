@@ -1,8 +1,5 @@
 #include "cli/commands.h"
 
-#include <algorithm>
-#include <map>
-
 #include <CLI/CLI.hpp>
 
 #ifndef BERTH_VERSION

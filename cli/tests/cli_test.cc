@@ -115,7 +115,7 @@ TEST_CASE("app register: a command without -- still works, and a repeated env ke
   CHECK(request.launch().env().at("A") == "2");
 }
 
-TEST_CASE("--pool takes one value per occurrence and never swallows the APP positional") {
+TEST_CASE("app register: --pool takes one value per occurrence and never swallows the APP positional") {
   auto request =
       parse_request<v1::RegisterApplicationRequest>({"app", "register", "--pool", "p1", "a1"});
   CHECK(request.app_id() == "a1");
