@@ -192,13 +192,15 @@ CommandLine::CommandLine() : values_(std::make_unique<Values>()), app_(std::make
                                                    "application");
   application->require_subcommand(1);
 
-  CLI::App* reg = add_command(
-      *application, "register",
-      "Register an application with one executor profile (id 0).\n"
-      "Everything after -- is the executor's command: its first word goes to launch.command,\n"
-      "the rest to launch.args. Example:\n"
-      "  berthctl app register my-app --pool local --cores 2 --memory 2048 -- \\\n"
-      "      /opt/spark/bin/spark-class org.apache.spark.executor.CoarseGrainedExecutorBackend");
+  CLI::App* reg = add_command(*application, "register",
+                              "Register an application with one executor profile (id 0)");
+  reg->footer(
+      std::string("Everything after -- is the executor's command: its first word goes to\n"
+                  "launch.command, the rest to launch.args. Example:\n"
+                  "  berthctl app register my-app --pool local --cores 2 --memory 2048 -- \\\n"
+                  "      /opt/spark/bin/spark-class "
+                  "org.apache.spark.executor.CoarseGrainedExecutorBackend\n\n") +
+      kSubcommandFooter);
   add_app_id(*reg, v.app_id);
   add_repeated(*reg, "--pool", v.pools,
                "Pool to place executors in; repeat for spill-over order (default: the tenant's "
