@@ -25,7 +25,7 @@ build: configure
 
 run: build
 	mkdir -p var
-	$(BUILD_DIR)/daemon/berthd --config $(CONFIG)
+	$(BUILD_DIR)/bin/berthd --config $(CONFIG)
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300

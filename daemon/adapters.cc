@@ -1,0 +1,38 @@
+#include "daemon/adapters.h"
+
+#include "adapters/local/local_backend.h"
+#include "adapters/local/local_config.h"
+
+namespace berth {
+namespace {
+
+StatusOr<LocalPoolConfig> parse_local(const config::PoolConfig& pool, const std::string& state_dir) {
+  config::Section section = pool.section();
+  LocalPoolConfig local;
+  Status status = parse_local_pool(section, state_dir, pool.policy.name, &local);
+  if (!status.ok()) return status;
+  return local;
+}
+
+Status unsupported(const config::PoolConfig& pool) {
+  return Status::FailedPrecondition(pool.file + ": pool " + pool.policy.name + ": backend type " +
+                                    pool.policy.type + " is not available in this build of berthd");
+}
+
+}  // namespace
+
+Status check_pool_section(const config::PoolConfig& pool, const std::string& state_dir) {
+  if (pool.policy.type == "local") return parse_local(pool, state_dir).status();
+  return unsupported(pool);
+}
+
+StatusOr<std::unique_ptr<Backend>> make_backend(const config::PoolConfig& pool, const BackendContext& context) {
+  if (pool.policy.type == "local") {
+    auto local = parse_local(pool, context.state_dir);
+    if (!local.ok()) return local.status();
+    return make_local_backend(context.strand, pool.policy.name, std::move(*local), context.daemon_id);
+  }
+  return unsupported(pool);
+}
+
+}  // namespace berth

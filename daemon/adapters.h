@@ -1,0 +1,25 @@
+#pragma once
+// The one list of backend adapters berthd knows. Adding a backend means adding it here: its
+// pool-section parser (for --check-config and start-up) and its factory.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <memory>
+#include <string>
+
+#include "config/config.h"
+#include "core/backend.h"
+
+namespace berth {
+
+struct BackendContext {
+  boost::asio::any_io_executor strand;  // where the backend delivers completions
+  std::string state_dir;
+  std::string daemon_id;
+};
+
+// Parses and checks a pool's adapter section; errors carry file:line:col.
+Status check_pool_section(const config::PoolConfig& pool, const std::string& state_dir);
+
+StatusOr<std::unique_ptr<Backend>> make_backend(const config::PoolConfig& pool, const BackendContext& context);
+
+}  // namespace berth

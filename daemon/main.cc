@@ -1,0 +1,258 @@
+// berthd: wiring only. Loads the config, opens the store, starts the runtime (engine, backends),
+// then serves gRPC and /metrics until SIGTERM/SIGINT; SIGHUP reloads what can change at run time.
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <systemd/sd-daemon.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "config/config.h"
+#include "daemon/adapters.h"
+#include "daemon/auth.h"
+#include "daemon/logging.h"
+#include "daemon/metrics.h"
+#include "daemon/runtime.h"
+#include "daemon/service.h"
+#include "store/sqlite_store.h"
+
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+constexpr int kExitConfig = 2;
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+std::shared_ptr<grpc::ServerCredentials> server_credentials(const berth::config::Config& config,
+                                                            std::string* error) {
+  if (!config.tls.enabled()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions options(
+      config.tls.client_ca_file.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+                                        : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  const std::string cert = read_file(config.tls.cert_file);
+  const std::string key = read_file(config.tls.key_file);
+  if (cert.empty() || key.empty()) {
+    *error = "tls: cannot read cert_file " + config.tls.cert_file + " or key_file " + config.tls.key_file;
+    return nullptr;
+  }
+  options.pem_key_cert_pairs.push_back({key, cert});
+  if (!config.tls.client_ca_file.empty()) {
+    options.pem_root_certs = read_file(config.tls.client_ca_file);
+    if (options.pem_root_certs.empty()) {
+      *error = "tls: cannot read client_ca_file " + config.tls.client_ca_file;
+      return nullptr;
+    }
+  }
+  return grpc::SslServerCredentials(options);
+}
+
+std::string new_daemon_id() {
+  unsigned char bytes[6];
+  RAND_bytes(bytes, sizeof bytes);
+  static const char* kHex = "0123456789abcdef";
+  std::string id = "d";
+  for (unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 0xf];
+  }
+  return id;
+}
+
+berth::Status check_config(const std::string& path, berth::config::Config* out) {
+  auto config = berth::config::load_config(path);
+  if (!config.ok()) return config.status();
+  for (const auto& pool : config->pools) {
+    berth::Status status = berth::check_pool_section(pool, config->state_dir);
+    if (!status.ok()) return status;
+  }
+  *out = std::move(*config);
+  return berth::Status::Ok();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"berthd: executors for Apache Spark drivers on Kubernetes, Nomad, Mesos or local processes"};
+  std::string config_path;
+  std::string check_path;
+  std::string port_file;
+  bool version = false;
+  cli.add_option("--config", config_path, "YAML configuration file")->check(CLI::ExistingFile);
+  cli.add_option("--check-config", check_path, "validate FILE and exit: 0 valid, 2 invalid");
+  cli.add_option("--port-file", port_file,
+                 "write the bound addresses (grpc=HOST:PORT, metrics=HOST:PORT) to FILE once serving");
+  cli.add_flag("--version", version, "print the version and exit");
+  CLI11_PARSE(cli, argc, argv);
+
+  if (version) {
+    std::cout << "berthd " << kVersion << "\n";
+    return 0;
+  }
+  if (!check_path.empty()) {
+    berth::config::Config config;
+    berth::Status status = check_config(check_path, &config);
+    if (!status.ok()) {
+      std::cerr << "berthd: " << status.message() << "\n";
+      return kExitConfig;
+    }
+    std::cout << check_path << ": ok (" << config.pools.size() << " pools, " << config.tenants.size()
+              << " tenants)\n";
+    return 0;
+  }
+  if (config_path.empty()) {
+    std::cerr << "berthd: --config FILE is required (see --help)\n";
+    return kExitConfig;
+  }
+
+  berth::config::Config config;
+  if (berth::Status status = check_config(config_path, &config); !status.ok()) {
+    std::cerr << "berthd: " << status.message() << "\n";
+    return kExitConfig;
+  }
+  if (auto status = berth::configure_logging(config.logging.level, config.logging.format); !status.ok()) {
+    std::cerr << "berthd: " << status.message() << "\n";
+    return kExitConfig;
+  }
+
+  // Signals are taken synchronously by this thread; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::error_code ec;
+  std::filesystem::create_directories(config.state_dir, ec);
+  const std::string db_path = (std::filesystem::path(config.state_dir) / "berth.db").string();
+  auto store = berth::SqliteStore::open(db_path);
+  if (!store.ok()) {
+    spdlog::critical("cannot open the state store {}: {}", db_path, store.status().message());
+    return 1;
+  }
+  auto snapshot = (*store)->load();
+  if (!snapshot.ok()) {
+    spdlog::critical("cannot load the state store {}: {}", db_path, snapshot.status().message());
+    return 1;
+  }
+  std::string daemon_id = config.daemon_id;
+  if (auto it = snapshot->meta.find(berth::kMetaDaemonId); it != snapshot->meta.end()) {
+    if (!daemon_id.empty() && daemon_id != it->second) {
+      spdlog::critical("daemon_id {} in the config differs from {} in the state store {}: refusing to "
+                       "adopt another daemon's executors", daemon_id, it->second, db_path);
+      return kExitConfig;
+    }
+    daemon_id = it->second;
+  }
+  if (daemon_id.empty()) daemon_id = new_daemon_id();
+  spdlog::info("berthd {} starting: daemon id {}, state {}, {} applications and {} executors in the store",
+               kVersion, daemon_id, db_path, snapshot->apps.size(), snapshot->executors.size());
+
+  berth::Runtime::Options runtime_options{config, daemon_id, 2, std::chrono::milliseconds(100)};
+  berth::Runtime runtime(runtime_options, std::move(*store));
+  berth::Metrics metrics;
+  if (berth::Status status = runtime.start(*snapshot, std::chrono::seconds(30)); !status.ok()) {
+    spdlog::critical("cannot start: {}", status.message());
+    return 1;
+  }
+  runtime.post([&runtime, &metrics] { runtime.engine().add_listener(&metrics); });
+  runtime.set_tick_hook([&runtime, &metrics, ticks = 0]() mutable {
+    if (++ticks % 10 == 0) metrics.refresh(runtime.engine());
+  });
+
+  berth::Authenticator auth;
+  auth.set_tokens(config.tokens, !config.tokens_file.empty());
+  const berth::TenantName default_tenant = config.tenants.empty() ? "default" : config.tenants.front().name;
+  berth::ServiceContext context{runtime, auth, metrics, daemon_id, kVersion,
+                                std::chrono::time_point_cast<berth::Duration>(std::chrono::system_clock::now()),
+                                default_tenant};
+  berth::ExecutorsService executors(context);
+  berth::AdminService admin(context);
+
+  std::string tls_error;
+  auto credentials = server_credentials(config, &tls_error);
+  if (!credentials) {
+    spdlog::critical("{}", tls_error);
+    return kExitConfig;
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int bound_port = 0;
+  builder.AddListeningPort(config.listen, credentials, &bound_port);
+  builder.RegisterService(&executors);
+  builder.RegisterService(&admin);
+  builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || bound_port == 0) {
+    spdlog::critical("cannot listen on {}", config.listen);
+    return 1;
+  }
+  const std::string grpc_address = config.listen.substr(0, config.listen.rfind(':')) + ":" + std::to_string(bound_port);
+
+  std::string metrics_address;
+  if (!config.metrics_listen.empty()) {
+    auto served = metrics.serve(config.metrics_listen);
+    if (!served.ok()) {
+      spdlog::critical("{}", served.status().message());
+      return 1;
+    }
+    metrics_address = *served;
+  }
+  if (!port_file.empty()) {
+    std::ofstream out(port_file + ".tmp");
+    out << "grpc=" << grpc_address << "\nmetrics=" << metrics_address << "\n";
+    out.close();
+    std::filesystem::rename(port_file + ".tmp", port_file, ec);
+  }
+  spdlog::info("serving berth.v1 on {}{}{}", grpc_address, config.tls.enabled() ? " (TLS)" : "",
+               metrics_address.empty() ? "" : ", metrics on http://" + metrics_address + "/metrics");
+  sd_notify(0, "READY=1");
+
+  for (;;) {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    if (signal != SIGHUP) {
+      spdlog::info("{} received: stopping; executors keep running", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+      break;
+    }
+    auto reloaded = berth::config::load_config(config_path);
+    if (!reloaded.ok()) {
+      spdlog::error("SIGHUP: config not reloaded: {}", reloaded.status().message());
+      continue;
+    }
+    berth::config::ReloadPlan plan = berth::config::plan_reload(config, *reloaded);
+    for (const auto& item : plan.needs_restart) spdlog::warn("SIGHUP: {} needs a restart; ignored", item);
+    if (plan.changes.empty()) {
+      spdlog::info("SIGHUP: nothing to change");
+      continue;
+    }
+    berth::set_log_level(reloaded->logging.level);
+    auth.set_tokens(reloaded->tokens, !reloaded->tokens_file.empty());
+    runtime.post([&runtime, tenants = reloaded->tenants] { runtime.engine().set_tenants(tenants); });
+    for (const auto& change : plan.changes) spdlog::info("SIGHUP: {}", change);
+    config.logging = reloaded->logging;
+    config.tokens = reloaded->tokens;
+    config.tenants = reloaded->tenants;
+  }
+
+  sd_notify(0, "STOPPING=1");
+  server->GetHealthCheckService()->SetServingStatus(false);
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  runtime.post([&runtime, &metrics] { runtime.engine().remove_listener(&metrics); });
+  runtime.shutdown();
+  spdlog::info("stopped; state flushed to {}", db_path);
+  return 0;
+}

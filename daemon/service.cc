@@ -1,0 +1,603 @@
+#include "daemon/service.h"
+
+#include <spdlog/spdlog.h>
+
+#include <deque>
+#include <mutex>
+
+#include "daemon/convert.h"
+#include "daemon/validate.h"
+
+namespace berth {
+
+grpc::Status to_grpc(const berth::Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk: return grpc::Status::OK;
+    case StatusCode::kInvalidArgument: return {grpc::StatusCode::INVALID_ARGUMENT, status.message()};
+    case StatusCode::kNotFound: return {grpc::StatusCode::NOT_FOUND, status.message()};
+    case StatusCode::kAlreadyExists: return {grpc::StatusCode::ALREADY_EXISTS, status.message()};
+    case StatusCode::kPermissionDenied: return {grpc::StatusCode::PERMISSION_DENIED, status.message()};
+    case StatusCode::kUnauthenticated: return {grpc::StatusCode::UNAUTHENTICATED, status.message()};
+    case StatusCode::kResourceExhausted: return {grpc::StatusCode::RESOURCE_EXHAUSTED, status.message()};
+    case StatusCode::kFailedPrecondition: return {grpc::StatusCode::FAILED_PRECONDITION, status.message()};
+    case StatusCode::kUnavailable: return {grpc::StatusCode::UNAVAILABLE, status.message()};
+    case StatusCode::kDeadlineExceeded: return {grpc::StatusCode::DEADLINE_EXCEEDED, status.message()};
+    case StatusCode::kAborted: return {grpc::StatusCode::ABORTED, status.message()};
+    case StatusCode::kInternal: return {grpc::StatusCode::INTERNAL, status.message()};
+  }
+  return {grpc::StatusCode::UNKNOWN, status.message()};
+}
+
+namespace {
+
+std::optional<std::string_view> authorization_of(grpc::CallbackServerContext* ctx) {
+  const auto& metadata = ctx->client_metadata();
+  auto it = metadata.find("authorization");
+  if (it == metadata.end()) return std::nullopt;
+  return std::string_view(it->second.data(), it->second.size());
+}
+
+// One unary call: authentication and validation up front, then the work on the strand; finish()
+// may be called from any thread, exactly once.
+class UnaryCall {
+ public:
+  UnaryCall(const ServiceContext& context, grpc::CallbackServerContext* ctx, const char* method)
+      : context_(context), reactor_(ctx->DefaultReactor()), method_(method) {
+    auto caller = context.auth.authenticate(authorization_of(ctx));
+    if (caller.ok()) {
+      caller_ = *caller;
+    } else {
+      finish(caller.status());
+    }
+  }
+
+  bool finished() const { return finished_; }
+  const Caller& caller() const { return caller_; }
+  grpc::ServerUnaryReactor* reactor() const { return reactor_; }
+
+  void finish(const berth::Status& status) {
+    finished_ = true;
+    grpc::Status grpc_status = to_grpc(status);
+    context_.metrics.record_grpc(method_, grpc_code_name(grpc_status.error_code()));
+    if (!status.ok() && status.code() != StatusCode::kNotFound && status.code() != StatusCode::kInvalidArgument) {
+      spdlog::debug("{} failed: {}", method_, status.to_string());
+    }
+    reactor_->Finish(grpc_status);
+  }
+
+  static const char* grpc_code_name(grpc::StatusCode code) {
+    switch (code) {
+      case grpc::StatusCode::OK: return "OK";
+      case grpc::StatusCode::CANCELLED: return "CANCELLED";
+      case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+      case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+      case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+      case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+      case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+      case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+      case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+      case grpc::StatusCode::ABORTED: return "ABORTED";
+      case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+      case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+      case grpc::StatusCode::INTERNAL: return "INTERNAL";
+      default: return "UNKNOWN";
+    }
+  }
+
+ private:
+  const ServiceContext& context_;
+  grpc::ServerUnaryReactor* reactor_;
+  const char* method_;
+  Caller caller_;
+  bool finished_ = false;
+};
+
+// Looks up an application the caller may see. Another tenant's application is reported exactly
+// like a missing one, so tenants cannot probe each other's app ids.
+StatusOr<const Application*> visible_app(Engine& engine, const Caller& caller, const AppId& app_id) {
+  const Application* app = engine.find_app(app_id);
+  if (app == nullptr || !caller.may_access(app->spec.tenant)) {
+    return berth::Status::NotFound("application " + app_id + " is not registered");
+  }
+  return app;
+}
+
+// Runs `work` on the strand with the caller's access to `app_id` checked; `work` returns the
+// status to finish with, or nullopt when it finishes the call itself (after durability).
+template <typename Work>
+void on_app(const ServiceContext& context, std::shared_ptr<UnaryCall> call, AppId app_id, Work work) {
+  context.runtime.post([&context, call, app_id = std::move(app_id), work = std::move(work)]() mutable {
+    Engine& engine = context.runtime.engine();
+    auto app = visible_app(engine, call->caller(), app_id);
+    if (!app.ok()) {
+      call->finish(app.status());
+      return;
+    }
+    work(engine, **app);
+  });
+}
+
+void finish_when_durable(Engine& engine, std::shared_ptr<UnaryCall> call) {
+  engine.when_durable([call](const berth::Status& status) { call->finish(status); });
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Executors
+// ---------------------------------------------------------------------------------------------
+
+grpc::ServerUnaryReactor* ExecutorsService::RegisterApplication(grpc::CallbackServerContext* ctx,
+                                                                const v1::RegisterApplicationRequest* request,
+                                                                v1::Application* response) {
+  auto call = std::make_shared<UnaryCall>(context_, ctx, "RegisterApplication");
+  if (call->finished()) return call->reactor();
+  if (auto status = validate(*request); !status.ok()) {
+    call->finish(status);
+    return call->reactor();
+  }
+  AppSpec spec = from_proto(*request);
+  const Caller& caller = call->caller();
+  if (spec.tenant.empty()) spec.tenant = caller.anonymous || caller.is_operator ? context_.default_tenant : caller.tenant;
+  if (!caller.may_access(spec.tenant)) {
+    call->finish(berth::Status::PermissionDenied("tenant: this token belongs to tenant " + caller.tenant +
+                                                 " and may not register applications of tenant " + spec.tenant));
+    return call->reactor();
+  }
+  if (spec.tenant.empty()) spec.tenant = context_.default_tenant;
+  context_.runtime.post([this, call, response, spec = std::move(spec)]() mutable {
+    Engine& engine = context_.runtime.engine();
+    auto app = engine.register_app(std::move(spec));
+    if (!app.ok()) {
+      call->finish(app.status());
+      return;
+    }
+    to_proto(*app, engine.counts(app->spec.id), response);
+    spdlog::info("application {} registered: tenant {}, pools {}", app->spec.id, app->spec.tenant,
+                 fmt::join(app->spec.pools, ","));
+    finish_when_durable(engine, call);
+  });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* ExecutorsService::RequestTotalExecutors(grpc::CallbackServerContext* ctx,
+                                                                  const v1::RequestTotalExecutorsRequest* request,
+                                                                  v1::RequestTotalExecutorsResponse* response) {
+  auto call = std::make_shared<UnaryCall>(context_, ctx, "RequestTotalExecutors");
+  if (call->finished()) return call->reactor();
+  if (auto status = validate(*request); !status.ok()) {
+    call->finish(status);
+    return call->reactor();
+  }
+  std::map<ProfileId, std::int32_t> totals(request->totals().begin(), request->totals().end());
+  on_app(context_, call, request->app_id(), [call, response, totals](Engine& engine, const Application& app) {
+    auto revision = engine.set_targets(app.spec.id, totals);
+    if (!revision.ok()) {
+      call->finish(revision.status());
+      return;
+    }
+    response->set_accepted(true);
+    response->set_revision(*revision);
+    finish_when_durable(engine, call);
+  });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* ExecutorsService::KillExecutors(grpc::CallbackServerContext* ctx,
+                                                          const v1::KillExecutorsRequest* request,
+                                                          v1::KillExecutorsResponse* response) {
+  auto call = std::make_shared<UnaryCall>(context_, ctx, "KillExecutors");
+  if (call->finished()) return call->reactor();
+  if (auto status = validate(*request); !status.ok()) {
+    call->finish(status);
+    return call->reactor();
+  }
+  std::vector<ExecutorId> ids(request->executor_ids().begin(), request->executor_ids().end());
+  const bool adjust = request->adjust_target();
+  const bool force = request->force();
+  on_app(context_, call, request->app_id(), [call, response, ids, adjust, force](Engine& engine, const Application& app) {
+    auto outcome = engine.kill_executors(app.spec.id, ids, adjust, force);
+    if (!outcome.ok()) {
+      call->finish(outcome.status());
+      return;
+    }
+    response->mutable_killed()->Add(outcome->done.begin(), outcome->done.end());
+    response->mutable_unknown()->Add(outcome->unknown.begin(), outcome->unknown.end());
+    finish_when_durable(engine, call);
+  });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* ExecutorsService::DecommissionExecutors(grpc::CallbackServerContext* ctx,
+                                                                  const v1::DecommissionExecutorsRequest* request,
+                                                                  v1::DecommissionExecutorsResponse* response) {
+  auto call = std::make_shared<UnaryCall>(context_, ctx, "DecommissionExecutors");
+  if (call->finished()) return call->reactor();
+  if (auto status = validate(*request); !status.ok()) {
+    call->finish(status);
+    return call->reactor();
+  }
+  std::vector<ExecutorId> ids(request->executor_ids().begin(), request->executor_ids().end());
+  const Duration grace = std::chrono::seconds(request->grace_seconds());
+  const bool adjust = request->adjust_target();
+  on_app(context_, call, request->app_id(), [call, response, ids, grace, adjust](Engine& engine, const Application& app) {
+    auto outcome = engine.decommission_executors(app.spec.id, ids, grace, adjust);
+    if (!outcome.ok()) {
+      call->finish(outcome.status());
+      return;
+    }
+    response->mutable_accepted()->Add(outcome->done.begin(), outcome->done.end());
+    response->mutable_unknown()->Add(outcome->unknown.begin(), outcome->unknown.end());
+    finish_when_durable(engine, call);
+  });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* ExecutorsService::GetApplication(grpc::CallbackServerContext* ctx,
+                                                           const v1::GetApplicationRequest* request,
+                                                           v1::Application* response) {
+  auto call = std::make_shared<UnaryCall>(context_, ctx, "GetApplication");
+  if (call->finished()) return call->reactor();
+  if (auto status = validate(*request); !status.ok()) {
+    call->finish(status);
+    return call->reactor();
+  }
+  on_app(context_, call, request->app_id(), [call, response](Engine& engine, const Application& app) {
+    to_proto(app, engine.counts(app.spec.id), response);
+    call->finish(berth::Status::Ok());
+  });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* ExecutorsService::ListExecutors(grpc::CallbackServerContext* ctx,
+                                                          const v1::ListExecutorsRequest* request,
+                                                          v1::ListExecutorsResponse* response) {
+  auto call = std::make_shared<UnaryCall>(context_, ctx, "ListExecutors");
+  if (call->finished()) return call->reactor();
+  if (auto status = validate(*request); !status.ok()) {
+    call->finish(status);
+    return call->reactor();
+  }
+  std::set<ExecutorState> states;
+  for (int s : request->states()) states.insert(from_proto(static_cast<v1::ExecutorState>(s)));
+  on_app(context_, call, request->app_id(), [call, response, states](Engine& engine, const Application& app) {
+    for (const Executor* executor : engine.executors(app.spec.id)) {
+      if (!states.empty() && states.count(executor->state) == 0) continue;
+      to_proto(*executor, response->add_executors());
+    }
+    response->set_revision(engine.revision());
+    call->finish(berth::Status::Ok());
+  });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* ExecutorsService::KeepAlive(grpc::CallbackServerContext* ctx,
+                                                      const v1::KeepAliveRequest* request,
+                                                      v1::KeepAliveResponse* response) {
+  auto call = std::make_shared<UnaryCall>(context_, ctx, "KeepAlive");
+  if (call->finished()) return call->reactor();
+  if (auto status = validate(*request); !status.ok()) {
+    call->finish(status);
+    return call->reactor();
+  }
+  on_app(context_, call, request->app_id(), [call, response](Engine& engine, const Application& app) {
+    auto deadline = engine.keep_alive(app.spec.id);
+    if (!deadline.ok()) {
+      call->finish(deadline.status());
+      return;
+    }
+    to_proto(*deadline, response->mutable_lease_deadline());
+    call->finish(berth::Status::Ok());
+  });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* ExecutorsService::UnregisterApplication(grpc::CallbackServerContext* ctx,
+                                                                  const v1::UnregisterApplicationRequest* request,
+                                                                  v1::UnregisterApplicationResponse*) {
+  auto call = std::make_shared<UnaryCall>(context_, ctx, "UnregisterApplication");
+  if (call->finished()) return call->reactor();
+  if (auto status = validate(*request); !status.ok()) {
+    call->finish(status);
+    return call->reactor();
+  }
+  std::string reason = request->reason();
+  on_app(context_, call, request->app_id(), [call, reason](Engine& engine, const Application& app) {
+    auto status = engine.unregister_app(app.spec.id, reason);
+    if (!status.ok()) {
+      call->finish(status);
+      return;
+    }
+    spdlog::info("application {} unregistered: {}", app.spec.id, reason.empty() ? "by the driver" : reason);
+    finish_when_durable(engine, call);
+  });
+  return call->reactor();
+}
+
+// ---------------------------------------------------------------------------------------------
+// WatchEvents
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+// A WatchEvents stream. The engine appends events on the strand; gRPC writes them one at a time.
+// A stream whose client falls more than kMaxQueued events behind is finished with
+// RESOURCE_EXHAUSTED and the revision to resume from, rather than buffering without bound.
+class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
+ public:
+  static constexpr std::size_t kMaxQueued = 65'536;
+
+  // State shared with the engine's listener list; outlives the reactor until the strand has
+  // removed the listener.
+  struct Shared final : EngineListener {
+    std::mutex mutex;
+    WatchStream* stream = nullptr;  // null once the reactor is done
+    AppId app_filter;
+    Caller caller;
+    const Engine* engine = nullptr;
+
+    // On the strand: whether this stream shows the event (its app filter and the caller's tenant).
+    bool wants(const Event& event) const {
+      if (!app_filter.empty() && event.app_id() != app_filter) return false;
+      if (caller.is_operator || caller.anonymous) return true;
+      const Application* app = engine->find_app(event.app_id());
+      return app != nullptr && caller.may_access(app->spec.tenant);
+    }
+    void on_event(const Event& event) override {
+      if (!wants(event)) return;
+      std::lock_guard lock(mutex);
+      if (stream != nullptr) stream->enqueue_locked(event);
+    }
+  };
+
+  WatchStream(const ServiceContext& context, grpc::CallbackServerContext* ctx, const v1::WatchEventsRequest& request)
+      : context_(context), shared_(std::make_shared<Shared>()) {
+    auto caller = context.auth.authenticate(authorization_of(ctx));
+    if (!caller.ok()) {
+      finish_now(caller.status());
+      return;
+    }
+    if (auto status = validate(request); !status.ok()) {
+      finish_now(status);
+      return;
+    }
+    shared_->stream = this;
+    shared_->app_filter = request.app_id();
+    shared_->caller = *caller;
+    const Revision from = request.from_revision();
+    auto shared = shared_;
+    context.runtime.post([&context, shared, from] { start_on_strand(context, shared, from); });
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard lock(shared_->mutex);
+    writing_ = false;
+    if (!ok) {
+      finish_locked(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
+      return;
+    }
+    write_next_locked();
+  }
+
+  void OnCancel() override {
+    std::lock_guard lock(shared_->mutex);
+    finish_locked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+  }
+
+  void OnDone() override {
+    {
+      std::lock_guard lock(shared_->mutex);
+      shared_->stream = nullptr;
+    }
+    auto shared = shared_;
+    Runtime& runtime = context_.runtime;
+    runtime.post([&runtime, shared] {
+      runtime.engine().remove_listener(shared.get());
+      if (!shared->app_filter.empty()) runtime.watch_ended(shared->app_filter);
+    });
+    delete this;
+  }
+
+ private:
+  static void start_on_strand(const ServiceContext& context, const std::shared_ptr<Shared>& shared, Revision from) {
+    Engine& engine = context.runtime.engine();
+    shared->engine = &engine;
+    std::lock_guard lock(shared->mutex);
+    if (shared->stream == nullptr) return;
+    WatchStream& stream = *shared->stream;
+    if (!shared->app_filter.empty()) {
+      const Application* app = engine.find_app(shared->app_filter);
+      if (app == nullptr || !shared->caller.may_access(app->spec.tenant)) {
+        stream.finish_locked(to_grpc(berth::Status::NotFound("application " + shared->app_filter + " is not registered")));
+        return;
+      }
+    }
+    std::optional<std::vector<Event>> replay;
+    if (from > 0) replay = engine.event_log().since(from);
+    if (replay) {
+      for (const Event& event : *replay) {
+        if (shared->wants(event)) stream.enqueue_locked(event);
+      }
+    } else {
+      if (from > 0) {
+        v1::Event resync;
+        resync.set_type(v1::Event::RESYNC);
+        resync.set_revision(engine.revision());
+        resync.set_message("revision " + std::to_string(from) + " is no longer available; a snapshot follows");
+        stream.push_locked(std::move(resync));
+      }
+      for (const Application* app : engine.apps()) {
+        if (!shared->app_filter.empty() && app->spec.id != shared->app_filter) continue;
+        if (!shared->caller.may_access(app->spec.tenant)) continue;
+        v1::Event event;
+        event.set_type(v1::Event::APPLICATION);
+        event.set_revision(app->revision);
+        to_proto(*app, engine.counts(app->spec.id), event.mutable_application());
+        stream.push_locked(std::move(event));
+        for (const Executor* executor : engine.executors(app->spec.id)) {
+          v1::Event e;
+          e.set_type(v1::Event::EXECUTOR);
+          e.set_revision(executor->revision);
+          to_proto(*executor, e.mutable_executor());
+          stream.push_locked(std::move(e));
+        }
+      }
+      v1::Event synced;
+      synced.set_type(v1::Event::SYNCED);
+      synced.set_revision(engine.revision());
+      stream.push_locked(std::move(synced));
+    }
+    engine.add_listener(shared.get());
+    if (!shared->app_filter.empty()) context.runtime.watch_started(shared->app_filter);
+  }
+
+  // With the mutex held.
+  void enqueue_locked(const Event& event) {
+    if (finished_) return;
+    v1::Event out;
+    out.set_revision(event.revision);
+    if (event.type == Event::Type::kExecutor) {
+      out.set_type(v1::Event::EXECUTOR);
+      to_proto(event.executor, out.mutable_executor());
+    } else {
+      out.set_type(v1::Event::APPLICATION);
+      to_proto(event.app, {}, out.mutable_application());
+    }
+    push_locked(std::move(out));
+  }
+
+  void push_locked(v1::Event event) {
+    if (finished_) return;
+    if (queue_.size() >= kMaxQueued) {
+      finish_locked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                 "the watcher fell behind; resume with from_revision=" + std::to_string(last_sent_)));
+      return;
+    }
+    queue_.push_back(std::move(event));
+    write_next_locked();
+  }
+
+  void write_next_locked() {
+    if (writing_ || finished_ || queue_.empty()) return;
+    current_ = std::move(queue_.front());
+    queue_.pop_front();
+    last_sent_ = std::max<Revision>(last_sent_, current_.revision());
+    writing_ = true;
+    StartWrite(&current_);
+  }
+
+  void finish_locked(const grpc::Status& status) {
+    if (finished_) return;
+    finished_ = true;
+    queue_.clear();
+    context_.metrics.record_grpc("WatchEvents", UnaryCall::grpc_code_name(status.error_code()));
+    Finish(status);
+  }
+
+  void finish_now(const berth::Status& status) {
+    std::lock_guard lock(shared_->mutex);
+    finish_locked(to_grpc(status));
+  }
+
+  const ServiceContext& context_;
+  std::shared_ptr<Shared> shared_;
+  std::deque<v1::Event> queue_;
+  v1::Event current_;
+  bool writing_ = false;
+  bool finished_ = false;
+  Revision last_sent_ = 0;
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<v1::Event>* ExecutorsService::WatchEvents(grpc::CallbackServerContext* ctx,
+                                                                   const v1::WatchEventsRequest* request) {
+  return new WatchStream(context_, ctx, *request);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+std::shared_ptr<UnaryCall> operator_call(const ServiceContext& context, grpc::CallbackServerContext* ctx,
+                                         const char* method) {
+  auto call = std::make_shared<UnaryCall>(context, ctx, method);
+  if (!call->finished() && !call->caller().is_operator) {
+    call->finish(berth::Status::PermissionDenied(std::string(method) + " needs an operator token"));
+  }
+  return call;
+}
+
+}  // namespace
+
+grpc::ServerUnaryReactor* AdminService::ListPools(grpc::CallbackServerContext* ctx, const v1::ListPoolsRequest*,
+                                                  v1::ListPoolsResponse* response) {
+  auto call = operator_call(context_, ctx, "ListPools");
+  if (call->finished()) return call->reactor();
+  context_.runtime.post([this, call, response] {
+    for (const PoolStatus& pool : context_.runtime.engine().pools()) to_proto(pool, response->add_pools());
+    call->finish(berth::Status::Ok());
+  });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* AdminService::ListApplications(grpc::CallbackServerContext* ctx,
+                                                         const v1::ListApplicationsRequest* request,
+                                                         v1::ListApplicationsResponse* response) {
+  auto call = operator_call(context_, ctx, "ListApplications");
+  if (call->finished()) return call->reactor();
+  TenantName tenant = request->tenant();
+  context_.runtime.post([this, call, response, tenant] {
+    Engine& engine = context_.runtime.engine();
+    for (const Application* app : engine.apps()) {
+      if (!tenant.empty() && app->spec.tenant != tenant) continue;
+      to_proto(*app, engine.counts(app->spec.id), response->add_applications());
+    }
+    call->finish(berth::Status::Ok());
+  });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* AdminService::DrainPool(grpc::CallbackServerContext* ctx, const v1::DrainPoolRequest* request,
+                                                  v1::DrainPoolResponse* response) {
+  auto call = operator_call(context_, ctx, "DrainPool");
+  if (call->finished()) return call->reactor();
+  PoolName pool = request->pool();
+  const bool drain = !request->undrain();
+  context_.runtime.post([this, call, response, pool, drain] {
+    Engine& engine = context_.runtime.engine();
+    auto status = engine.drain_pool(pool, drain);
+    if (!status.ok()) {
+      call->finish(status);
+      return;
+    }
+    for (const PoolStatus& p : engine.pools()) {
+      if (p.policy.name == pool) to_proto(p, response->mutable_pool());
+    }
+    spdlog::info("pool {} {}", pool, drain ? "draining: no new executors are placed there" : "accepts executors again");
+    call->finish(berth::Status::Ok());
+  });
+  return call->reactor();
+}
+
+grpc::ServerUnaryReactor* AdminService::Status(grpc::CallbackServerContext* ctx, const v1::StatusRequest*,
+                                               v1::StatusResponse* response) {
+  auto call = operator_call(context_, ctx, "Status");
+  if (call->finished()) return call->reactor();
+  context_.runtime.post([this, call, response] {
+    Engine& engine = context_.runtime.engine();
+    response->set_version(context_.version);
+    response->set_daemon_id(context_.daemon_id);
+    to_proto(context_.started, response->mutable_started());
+    response->set_revision(engine.revision());
+    response->set_applications(static_cast<std::int32_t>(engine.apps().size()));
+    response->set_live_executors(engine.live_executors());
+    response->set_serving(engine.ready());
+    call->finish(berth::Status::Ok());
+  });
+  return call->reactor();
+}
+
+}  // namespace berth

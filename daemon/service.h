@@ -1,0 +1,83 @@
+#pragma once
+// The gRPC face of berthd: berth.v1.Executors for drivers and berth.v1.Admin for operators, on
+// the callback API. Handlers authenticate, validate, post the command to the core strand and
+// finish the call from there; a mutating call finishes only once its change is durable. They
+// never block a gRPC thread.
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "berth/v1/berth.grpc.pb.h"
+#include "daemon/auth.h"
+#include "daemon/metrics.h"
+#include "daemon/runtime.h"
+
+namespace berth {
+
+struct ServiceContext {
+  Runtime& runtime;
+  Authenticator& auth;
+  Metrics& metrics;
+  std::string daemon_id;
+  std::string version;
+  Timestamp started;
+  TenantName default_tenant;  // for anonymous callers that name no tenant
+};
+
+class ExecutorsService final : public v1::Executors::CallbackService {
+ public:
+  explicit ExecutorsService(ServiceContext context) : context_(std::move(context)) {}
+
+  grpc::ServerUnaryReactor* RegisterApplication(grpc::CallbackServerContext* ctx,
+                                                const v1::RegisterApplicationRequest* request,
+                                                v1::Application* response) override;
+  grpc::ServerUnaryReactor* RequestTotalExecutors(grpc::CallbackServerContext* ctx,
+                                                  const v1::RequestTotalExecutorsRequest* request,
+                                                  v1::RequestTotalExecutorsResponse* response) override;
+  grpc::ServerUnaryReactor* KillExecutors(grpc::CallbackServerContext* ctx,
+                                          const v1::KillExecutorsRequest* request,
+                                          v1::KillExecutorsResponse* response) override;
+  grpc::ServerUnaryReactor* DecommissionExecutors(grpc::CallbackServerContext* ctx,
+                                                  const v1::DecommissionExecutorsRequest* request,
+                                                  v1::DecommissionExecutorsResponse* response) override;
+  grpc::ServerUnaryReactor* GetApplication(grpc::CallbackServerContext* ctx,
+                                           const v1::GetApplicationRequest* request,
+                                           v1::Application* response) override;
+  grpc::ServerUnaryReactor* ListExecutors(grpc::CallbackServerContext* ctx,
+                                          const v1::ListExecutorsRequest* request,
+                                          v1::ListExecutorsResponse* response) override;
+  grpc::ServerWriteReactor<v1::Event>* WatchEvents(grpc::CallbackServerContext* ctx,
+                                                   const v1::WatchEventsRequest* request) override;
+  grpc::ServerUnaryReactor* KeepAlive(grpc::CallbackServerContext* ctx, const v1::KeepAliveRequest* request,
+                                      v1::KeepAliveResponse* response) override;
+  grpc::ServerUnaryReactor* UnregisterApplication(grpc::CallbackServerContext* ctx,
+                                                  const v1::UnregisterApplicationRequest* request,
+                                                  v1::UnregisterApplicationResponse* response) override;
+
+ private:
+  ServiceContext context_;
+};
+
+class AdminService final : public v1::Admin::CallbackService {
+ public:
+  explicit AdminService(ServiceContext context) : context_(std::move(context)) {}
+
+  grpc::ServerUnaryReactor* ListPools(grpc::CallbackServerContext* ctx, const v1::ListPoolsRequest* request,
+                                      v1::ListPoolsResponse* response) override;
+  grpc::ServerUnaryReactor* ListApplications(grpc::CallbackServerContext* ctx,
+                                             const v1::ListApplicationsRequest* request,
+                                             v1::ListApplicationsResponse* response) override;
+  grpc::ServerUnaryReactor* DrainPool(grpc::CallbackServerContext* ctx, const v1::DrainPoolRequest* request,
+                                      v1::DrainPoolResponse* response) override;
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* ctx, const v1::StatusRequest* request,
+                                   v1::StatusResponse* response) override;
+
+ private:
+  ServiceContext context_;
+};
+
+grpc::Status to_grpc(const berth::Status& status);
+
+}  // namespace berth
