@@ -35,6 +35,17 @@ Status validate_name(const std::string& value, const std::string& field, std::si
   return Status::Ok();
 }
 
+// Tenant names as the configuration allows them: [A-Za-z0-9._-], at most 63.
+Status validate_tenant(const std::string& value) {
+  if (value.size() > 63) return invalid("tenant", "is longer than 63 characters");
+  for (char c : value) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) {
+      return invalid("tenant", "may contain only letters, digits, '-', '_' and '.'");
+    }
+  }
+  return Status::Ok();
+}
+
 Status check_range(std::int64_t value, std::int64_t min, std::int64_t max, const std::string& field) {
   if (value < min || value > max) {
     return invalid(field, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
@@ -173,7 +184,7 @@ Status validate_app_id(const std::string& value, const char* field) {
 
 Status validate(const v1::RegisterApplicationRequest& request) {
   RETURN_IF_ERROR(validate_app_id(request.app_id()));
-  if (!request.tenant().empty()) RETURN_IF_ERROR(validate_name(request.tenant(), "tenant", 63));
+  if (!request.tenant().empty()) RETURN_IF_ERROR(validate_tenant(request.tenant()));
   if (request.pools_size() > L::kMaxPools) return invalid("pools", "at most 16 entries");
   std::set<std::string> pools;
   for (int i = 0; i < request.pools_size(); ++i) {
