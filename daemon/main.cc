@@ -17,6 +17,7 @@
 #include "config/config.h"
 #include "daemon/adapters.h"
 #include "daemon/auth.h"
+#include "daemon/event_logger.h"
 #include "daemon/logging.h"
 #include "daemon/metrics.h"
 #include "daemon/runtime.h"
@@ -160,14 +161,19 @@ int main(int argc, char** argv) {
   spdlog::info("berthd {} starting: daemon id {}, state {}, {} applications and {} executors in the store",
                kVersion, daemon_id, db_path, snapshot->apps.size(), snapshot->executors.size());
 
+  // Declared before the runtime so that they outlive it: the engine holds them as listeners.
+  berth::Metrics metrics;
+  berth::EventLogger event_logger;
   berth::Runtime::Options runtime_options{config, daemon_id, 2, std::chrono::milliseconds(100)};
   berth::Runtime runtime(runtime_options, std::move(*store));
-  berth::Metrics metrics;
   if (berth::Status status = runtime.start(*snapshot, std::chrono::seconds(30)); !status.ok()) {
     spdlog::critical("cannot start: {}", status.message());
     return 1;
   }
-  runtime.post([&runtime, &metrics] { runtime.engine().add_listener(&metrics); });
+  runtime.post([&runtime, &metrics, &event_logger] {
+    runtime.engine().add_listener(&metrics);
+    runtime.engine().add_listener(&event_logger);
+  });
   runtime.set_tick_hook([&runtime, &metrics, ticks = 0]() mutable {
     if (++ticks % 10 == 0) metrics.refresh(runtime.engine());
   });
@@ -251,7 +257,10 @@ int main(int argc, char** argv) {
   sd_notify(0, "STOPPING=1");
   server->GetHealthCheckService()->SetServingStatus(false);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  runtime.post([&runtime, &metrics] { runtime.engine().remove_listener(&metrics); });
+  runtime.post([&runtime, &metrics, &event_logger] {
+    runtime.engine().remove_listener(&metrics);
+    runtime.engine().remove_listener(&event_logger);
+  });
   runtime.shutdown();
   spdlog::info("stopped; state flushed to {}", db_path);
   return 0;
