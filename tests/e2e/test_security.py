@@ -1,0 +1,190 @@
+"""TLS, mutual TLS, bearer tokens and tenant isolation, through berthctl."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+from berth_harness import BerthTestCase, render_yaml
+
+TOKENS = {
+    "team-a": "a" * 8 + "-team-a-driver-token-0001",
+    "team-b": "b" * 8 + "-team-b-driver-token-0002",
+    "operator": "o" * 8 + "-operator-token-000000003",
+    "unknown": "u" * 8 + "-nobody-knows-this-token-4",
+}
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True, capture_output=True)
+
+
+def make_certificates(directory):
+    """A CA, a server certificate for 127.0.0.1 and localhost, and a client certificate."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=berth-e2e-ca", cwd=directory)
+    for name, usage in (("server", "serverAuth"), ("client", "clientAuth")):
+        with open(os.path.join(directory, name + ".ext"), "w") as f:
+            if name == "server":
+                f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+            f.write("extendedKeyUsage=%s\nbasicConstraints=CA:FALSE\n" % usage)
+        openssl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr",
+                "-subj", "/CN=berth-e2e-" + name, cwd=directory)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", name + ".pem", "-days", "2",
+                "-extfile", name + ".ext", cwd=directory)
+    # A second CA that signed nothing the server trusts.
+    openssl("req", "-x509", *ec, "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "2",
+            "-subj", "/CN=berth-e2e-other-ca", cwd=directory)
+
+
+class SecuredDaemonCase(BerthTestCase):
+    MUTUAL_TLS = False
+
+    @classmethod
+    def setUpClass(cls):
+        cls.certs = tempfile.mkdtemp(prefix="berth-e2e-certs-")
+        make_certificates(cls.certs)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.certs, ignore_errors=True)
+
+    def cert(self, name):
+        return os.path.join(self.certs, name)
+
+    def setUp(self):
+        super().setUp()
+        self.token_files = {}
+        for who, token in TOKENS.items():
+            path = os.path.join(self.tmp, who + ".token")
+            with open(path, "w") as f:
+                f.write(token + "\n")
+            self.token_files[who] = path
+        tokens_path = os.path.join(self.tmp, "tokens.yaml")
+        with open(tokens_path, "w") as f:
+            f.write(render_yaml({"tokens": [
+                {"token": TOKENS["team-a"], "tenant": "team-a", "role": "driver"},
+                {"token": TOKENS["team-b"], "tenant": "team-b", "role": "driver"},
+                {"token_file": self.token_files["operator"], "tenant": "ops", "role": "operator"},
+            ]}) + "\n")
+        tls = {"cert_file": self.cert("server.pem"), "key_file": self.cert("server.key")}
+        if self.MUTUAL_TLS:
+            tls["client_ca_file"] = self.cert("ca.pem")
+        self.daemon = self.new_daemon(
+            tls=tls, tokens_file=tokens_path,
+            tenants=[{"name": "team-a", "default_pools": ["local"]},
+                     {"name": "team-b", "default_pools": ["local"]}])
+
+    def tls_options(self, client_cert=True):
+        options = ["--ca-file", self.cert("ca.pem")]
+        if self.MUTUAL_TLS and client_cert:
+            options += ["--cert-file", self.cert("client.pem"), "--key-file", self.cert("client.key")]
+        return options
+
+    def as_(self, who, *args, tls=None):
+        """berthctl as `who` (a key of TOKENS, or None for no token) over TLS."""
+        extra = list(self.tls_options() if tls is None else tls)
+        if who is not None:
+            extra += ["--token-file", self.token_files[who]]
+        return self.daemon.ctl(*[str(a) for a in args], extra=extra)
+
+    def assert_fails(self, result, code, *fragments):
+        self.assertEqual(result.returncode, 1, result)
+        self.assertIn("berthctl: %s:" % code, result.stderr, result)
+        for fragment in fragments:
+            self.assertIn(fragment, result.stderr, result)
+
+    def assert_ok(self, result):
+        self.assertEqual(result.returncode, 0, result)
+        return result.json()
+
+    def register_as(self, who, app, *options):
+        return self.as_(who, "app", "register", app, "--pool", "local",
+                        "--env", "BERTH_E2E_MARKER=" + self.marker, *options, "--", "sleep", "3600")
+
+
+class TlsTokensTenantsTest(SecuredDaemonCase):
+
+    def test_tokens_are_required(self):
+        self.assert_fails(self.as_(None, "app", "get", "anything"), "UNAUTHENTICATED")
+        self.assert_fails(self.as_("unknown", "app", "get", "anything"), "UNAUTHENTICATED", "unknown token")
+        self.assert_fails(self.as_(None, "status"), "UNAUTHENTICATED")
+        # The health service answers without a token, as load balancers expect.
+        health = self.as_(None, "health")
+        self.assertEqual(health.returncode, 0, health)
+        self.assertEqual(health.json(), {"status": "SERVING"})
+
+    def test_plaintext_and_untrusted_clients_cannot_connect(self):
+        plaintext = self.as_("team-a", "app", "get", "anything", tls=[])
+        self.assert_fails(plaintext, "UNAVAILABLE")
+        untrusted = self.as_("team-a", "app", "get", "anything", tls=["--ca-file", self.cert("other-ca.pem")])
+        self.assert_fails(untrusted, "UNAVAILABLE")
+
+    def test_tenants_see_and_touch_only_their_own_applications(self):
+        app_a = self.app_id("alpha")
+        registered = self.assert_ok(self.register_as("team-a", app_a))
+        self.assertEqual(registered["tenant"], "team-a")
+        self.assert_ok(self.as_("team-a", "target", app_a, 1))
+        self.wait_until(lambda: len(self.live_executors(app_a)) == 1, 20, "team-a's executor runs")
+
+        # team-b: another tenant's application looks exactly like a missing one.
+        for args in (("app", "get", app_a), ("executors", app_a), ("kill", app_a, 1),
+                     ("target", app_a, 5), ("app", "keepalive", app_a), ("app", "unregister", app_a),
+                     ("decommission", app_a, 1)):
+            self.assert_fails(self.as_("team-b", *args), "NOT_FOUND", app_a)
+        self.assert_fails(self.as_("team-b", "watch", app_a, "--count", 1), "NOT_FOUND")
+        self.assert_fails(self.register_as("team-b", self.app_id("intruder"), "--tenant", "team-a"),
+                          "PERMISSION_DENIED", "team-a")
+
+        # Driver tokens may not use the Admin service.
+        for args in (("pools",), ("status",), ("apps",), ("drain", "local")):
+            self.assert_fails(self.as_("team-a", *args), "PERMISSION_DENIED", "operator")
+
+        # team-b's own application, under the same kind of name.
+        app_b = self.app_id("beta")
+        self.assertEqual(self.assert_ok(self.register_as("team-b", app_b))["tenant"], "team-b")
+        self.assert_fails(self.as_("team-a", "app", "get", app_b), "NOT_FOUND")
+
+        # Nothing of team-a's was touched by team-b's attempts.
+        got = self.assert_ok(self.as_("team-a", "app", "get", app_a))
+        self.assertEqual(got["phase"], "ACTIVE")
+        self.assertEqual(got["profileStatus"][0]["target"], 1)
+        self.assertEqual(len(self.live_executors(app_a)), 1)
+        executors = self.assert_ok(self.as_("team-a", "executors", app_a))["executors"]
+        self.assertEqual([e["state"] for e in executors], ["RUNNING"])
+
+        # The operator sees both tenants' applications, and the Admin service.
+        apps = self.assert_ok(self.as_("operator", "apps"))["applications"]
+        self.assertEqual(sorted((a["appId"], a["tenant"]) for a in apps),
+                         sorted([(app_a, "team-a"), (app_b, "team-b")]))
+        only_b = self.assert_ok(self.as_("operator", "apps", "--tenant", "team-b"))["applications"]
+        self.assertEqual([a["appId"] for a in only_b], [app_b])
+        self.assertEqual([p["name"] for p in self.assert_ok(self.as_("operator", "pools"))["pools"]], ["local"])
+        self.assertIn("daemonId", self.assert_ok(self.as_("operator", "status")))
+
+        # A tenant's watch without an app shows only its own applications.
+        events = self.as_("team-b", "watch", "--count", 2)
+        self.assertEqual(events.returncode, 0, events)
+        for event in events.json_lines():
+            app = event.get("application", event.get("executor", {})).get("appId")
+            self.assertIn(app, (None, app_b), event)
+
+
+class MutualTlsTest(SecuredDaemonCase):
+    MUTUAL_TLS = True
+
+    def test_client_certificate_is_required(self):
+        without = self.as_("team-a", "app", "get", "anything", tls=self.tls_options(client_cert=False))
+        self.assert_fails(without, "UNAVAILABLE")
+        app = self.app_id("mtls")
+        self.assertEqual(self.assert_ok(self.register_as("team-a", app))["tenant"], "team-a")
+        self.assert_ok(self.as_("team-a", "app", "get", app))
+        # A certificate does not replace the token.
+        self.assert_fails(self.as_(None, "app", "get", app), "UNAUTHENTICATED")
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,142 @@
+"""WatchEvents through `berthctl watch -o json`: live changes, replay from a revision, and the
+RESYNC marker plus snapshot when the revision asked for left the event window."""
+
+import json
+import os
+import subprocess
+import unittest
+
+from berth_harness import BERTHCTL, BerthTestCase, executor_id, ids_in
+
+LIFECYCLE = ["REQUESTED", "LAUNCHING", "PENDING", "RUNNING"]
+
+
+def revision(event):
+    return int(event.get("revision", 0))
+
+
+class WatchTest(BerthTestCase):
+
+    def start_watch(self, daemon, *args):
+        """A background `watch ... -o json`; returns a function reading the events so far."""
+        path = os.path.join(self.tmp, "watch-%d.jsonl" % len(os.listdir(self.tmp)))
+        out = open(path, "w")
+        process = subprocess.Popen([BERTHCTL, "--addr", daemon.grpc, "-o", "json", "watch"] + [str(a) for a in args],
+                                   stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+        out.close()
+
+        def stop():
+            if process.poll() is None:
+                process.terminate()  # berthctl ends the stream and exits 0 on SIGTERM
+            return process.wait(timeout=20)
+        self.addCleanup(stop)
+
+        def events():
+            with open(path) as f:
+                lines = f.read().splitlines()
+            # The last line may still be being written.
+            parsed = []
+            for line in lines:
+                try:
+                    parsed.append(json.loads(line))
+                except ValueError:
+                    break
+            return parsed
+        return events, stop
+
+    def test_live_events_then_replay_from_a_revision(self):
+        daemon = self.new_daemon()
+        app = self.app_id("watch")
+        self.register(daemon, app)
+        events, stop = self.start_watch(daemon, app)
+        # from 0: a snapshot of now (the application), then SYNCED, then changes.
+        self.wait_until(lambda: any(e["type"] == "SYNCED" for e in events()), 10, "SYNCED")
+        snapshot = events()
+        self.assertEqual([e["type"] for e in snapshot], ["APPLICATION", "SYNCED"])
+        self.assertEqual(snapshot[0]["application"]["appId"], app)
+        synced_at = revision(snapshot[1])
+
+        daemon.ctl_ok("target", app, 3)
+
+        def all_running():
+            seen = events()
+            running = {executor_id(e["executor"]) for e in seen
+                       if e["type"] == "EXECUTOR" and e["executor"]["state"] == "RUNNING"}
+            return seen if running == {1, 2, 3} else None
+        seen = self.wait_until(all_running, 20, "RUNNING events for executors 1, 2 and 3")
+        self.assertEqual(stop(), 0)
+
+        live = seen[2:]
+        revisions = [revision(e) for e in live]
+        self.assertEqual(revisions, sorted(set(revisions)), "strictly increasing revisions")
+        self.assertGreater(revisions[0], synced_at)
+        for event in live:
+            self.assertIn(event["type"], ("EXECUTOR", "APPLICATION"), event)
+        per_executor = {}
+        for event in live:
+            if event["type"] == "EXECUTOR":
+                executor = event["executor"]
+                self.assertEqual(executor["appId"], app)
+                self.assertEqual(int(executor["revision"]), revision(event))
+                per_executor.setdefault(executor_id(executor), []).append(executor["state"])
+        self.assertEqual(sorted(per_executor), [1, 2, 3])
+        for executor, states in per_executor.items():
+            self.assertEqual(states[-1], "RUNNING", executor)
+            ranks = [LIFECYCLE.index(s) for s in states]
+            self.assertEqual(ranks, sorted(set(ranks)), "executor %d went %s" % (executor, states))
+        self.assertTrue(any(e["type"] == "APPLICATION" and e["application"]["profileStatus"][0].get("target") == 3
+                            for e in live), "an APPLICATION event with the new target")
+
+        # The same history, replayed from the revision the first watch synced at.
+        replay = daemon.ctl_watch(app, "--from", synced_at, "--count", len(live))
+        self.assertEqual([(revision(e), e["type"]) for e in replay], [(revision(e), e["type"]) for e in live])
+        self.assertEqual([e.get("executor", {}).get("state") for e in replay],
+                         [e.get("executor", {}).get("state") for e in live])
+
+        # And from the middle of it.
+        middle = revision(live[len(live) // 2])
+        tail = daemon.ctl_watch(app, "--from", middle, "--count", 1)
+        self.assertGreater(revision(tail[0]), middle)
+
+    def test_a_revision_older_than_the_window_gets_resync_then_a_snapshot(self):
+        # The smallest window berthd accepts; executors that exit at once (`true`) are replaced
+        # over and over, which fills it within seconds.
+        daemon = self.new_daemon(reconciler={"event_window": 1000})
+        app = self.app_id("churn")
+        self.register(daemon, app, command=["true"])
+        first_revision = int(daemon.ctl_ok("target", app, 20)["revision"])
+
+        def past_window():
+            watermark = int(daemon.ctl_ok("executors", app).get("revision", 0))
+            return watermark > first_revision + 1200
+        self.wait_until(past_window, 60, "more than 1000 events since the target call")
+        daemon.ctl_ok("target", app, 0)
+
+        def quiet():
+            executors = daemon.executors(app)
+            return executors if all(e["state"] in ("SUCCEEDED", "CANCELLED", "FAILED", "KILLED")
+                                    for e in executors) else None
+        executors = self.wait_until(quiet, 30, "every executor ended once the target is 0")
+        self.assertTrue(all(e["state"] in ("SUCCEEDED", "CANCELLED") for e in executors),
+                        {e["state"] for e in executors})
+
+        events = daemon.ctl_watch(app, "--from", 1, "--count", len(executors) + 3)
+        self.assertEqual(events[0]["type"], "RESYNC", events[0])
+        self.assertIn("revision 1 is no longer available", events[0].get("message", ""))
+        self.assertEqual(events[1]["type"], "APPLICATION")
+        self.assertEqual(events[1]["application"]["appId"], app)
+        snapshot = [e for e in events[2:-1]]
+        self.assertEqual([e["type"] for e in snapshot], ["EXECUTOR"] * len(executors))
+        self.assertEqual(ids_in([e["executor"] for e in snapshot]), ids_in(executors))
+        self.assertEqual(events[-1]["type"], "SYNCED")
+        self.assertGreaterEqual(revision(events[-1]), revision(events[0]))
+
+        # A recent revision is still in the window: a replay, no RESYNC.
+        recent = revision(events[-1]) - 5
+        replay = daemon.ctl_watch(app, "--from", recent, "--count", 1)
+        self.assertNotEqual(replay[0]["type"], "RESYNC")
+        self.assertGreater(revision(replay[0]), recent)
+
+
+if __name__ == "__main__":
+    unittest.main()
