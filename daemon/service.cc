@@ -330,8 +330,10 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
   // State shared with the engine's listener list; outlives the reactor until the strand has
   // removed the listener.
   struct Shared final : EngineListener {
-    std::mutex mutex;
+    // Recursive: gRPC may run OnWriteDone inline from StartWrite, which is called with it held.
+    std::recursive_mutex mutex;
     WatchStream* stream = nullptr;  // null once the reactor is done
+    bool keeps_lease = false;       // watch_started() was called (strand only)
     AppId app_filter;
     Caller caller;
     const Engine* engine = nullptr;
@@ -345,7 +347,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
     }
     void on_event(const Event& event) override {
       if (!wants(event)) return;
-      std::lock_guard lock(mutex);
+      std::lock_guard<std::recursive_mutex> lock(mutex);
       if (stream != nullptr) stream->enqueue_locked(event);
     }
   };
@@ -370,7 +372,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
   }
 
   void OnWriteDone(bool ok) override {
-    std::lock_guard lock(shared_->mutex);
+    std::lock_guard<std::recursive_mutex> lock(shared_->mutex);
     writing_ = false;
     if (!ok) {
       finish_locked(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));
@@ -380,20 +382,20 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
   }
 
   void OnCancel() override {
-    std::lock_guard lock(shared_->mutex);
+    std::lock_guard<std::recursive_mutex> lock(shared_->mutex);
     finish_locked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
   }
 
   void OnDone() override {
     {
-      std::lock_guard lock(shared_->mutex);
+      std::lock_guard<std::recursive_mutex> lock(shared_->mutex);
       shared_->stream = nullptr;
     }
     auto shared = shared_;
     Runtime& runtime = context_.runtime;
     runtime.post([&runtime, shared] {
       runtime.engine().remove_listener(shared.get());
-      if (!shared->app_filter.empty()) runtime.watch_ended(shared->app_filter);
+      if (shared->keeps_lease) runtime.watch_ended(shared->app_filter);
     });
     delete this;
   }
@@ -402,7 +404,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
   static void start_on_strand(const ServiceContext& context, const std::shared_ptr<Shared>& shared, Revision from) {
     Engine& engine = context.runtime.engine();
     shared->engine = &engine;
-    std::lock_guard lock(shared->mutex);
+    std::lock_guard<std::recursive_mutex> lock(shared->mutex);
     if (shared->stream == nullptr) return;
     WatchStream& stream = *shared->stream;
     if (!shared->app_filter.empty()) {
@@ -448,7 +450,10 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
       stream.push_locked(std::move(synced));
     }
     engine.add_listener(shared.get());
-    if (!shared->app_filter.empty()) context.runtime.watch_started(shared->app_filter);
+    if (!shared->app_filter.empty()) {
+      context.runtime.watch_started(shared->app_filter);
+      shared->keeps_lease = true;
+    }
   }
 
   // With the mutex held.
@@ -495,7 +500,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
   }
 
   void finish_now(const berth::Status& status) {
-    std::lock_guard lock(shared_->mutex);
+    std::lock_guard<std::recursive_mutex> lock(shared_->mutex);
     finish_locked(to_grpc(status));
   }
 
