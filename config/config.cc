@@ -324,6 +324,8 @@ StatusOr<Config> parse(const std::string& text, const std::string& file, bool ch
   if (!config.metrics_listen.empty()) {
     if (std::string why = check_listen(config.metrics_listen); !why.empty()) {
       root.error("metrics_listen", why + ", got " + quote(config.metrics_listen));
+    } else if (config.metrics_listen == config.listen) {
+      root.error("metrics_listen", "the same address as listen");
     }
   }
   read_tls(tls, check_files, &config.tls);

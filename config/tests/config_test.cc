@@ -201,6 +201,7 @@ TEST_CASE("each check reports its key path") {
       {kMinimal + "listen: 127.0.0.1:99999\n", "listen: port must be a number"},
       {kMinimal + "metrics_listen: \"[::1\"\n", "metrics_listen: expected host:port"},
       {kMinimal + "daemon_id: \"edge 1\"\n", "daemon_id: use 1 to 63"},
+      {kMinimal + "metrics_listen: 127.0.0.1:7433\n", "4:17: metrics_listen: the same address as listen"},
       {kMinimal + "state_dir: \"\"\n", "state_dir: must not be empty"},
       {kMinimal + "listen: [a]\n", "4:9: listen: expected a string, got a list"},
       {kMinimal + "pools: []\n", "4:1: pools: duplicate key"},
