@@ -245,13 +245,17 @@ int main(int argc, char** argv) {
       spdlog::info("SIGHUP: nothing to change");
       continue;
     }
+    // Only what may change at run time is applied: the log level, existing tenants' limits and
+    // the tokens. Everything else stays as started (and was reported above).
     berth::set_log_level(reloaded->logging.level);
-    auth.set_tokens(reloaded->tokens, !reloaded->tokens_file.empty());
-    runtime.post([&runtime, tenants = reloaded->tenants] { runtime.engine().set_tenants(tenants); });
-    for (const auto& change : plan.changes) spdlog::info("SIGHUP: {}", change);
-    config.logging = reloaded->logging;
+    config.logging.level = reloaded->logging.level;
+    auth.set_tokens(reloaded->tokens, !config.tokens_file.empty());
     config.tokens = reloaded->tokens;
-    config.tenants = reloaded->tenants;
+    for (auto& tenant : config.tenants) {
+      if (const auto* updated = reloaded->tenant(tenant.name)) tenant.limits = updated->limits;
+    }
+    runtime.post([&runtime, tenants = config.tenants] { runtime.engine().set_tenants(tenants); });
+    for (const auto& change : plan.changes) spdlog::info("SIGHUP: {}", change);
   }
 
   sd_notify(0, "STOPPING=1");
