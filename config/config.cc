@@ -59,6 +59,14 @@ bool starts_with(const std::string& text, const char* prefix) {
   return text.rfind(prefix, 0) == 0;
 }
 
+// host:0 asks the kernel for a free port: two such listeners never collide.
+bool ephemeral_port(const std::string& address) {
+  if (starts_with(address, "unix:") || starts_with(address, "unix-abstract:")) return false;
+  const auto colon = address.rfind(':');
+  return colon != std::string::npos && colon + 1 < address.size() &&
+         address.find_first_not_of('0', colon + 1) == std::string::npos;
+}
+
 // host:port, [v6]:port, unix:path or unix-abstract:name. Empty `why` = valid.
 std::string check_listen(const std::string& address) {
   const char* kForm = "expected host:port, [ipv6]:port or unix:path";
@@ -192,7 +200,7 @@ void read_engine(Section& section, EngineOptions* engine) {
                                          format_duration(engine->backoff_max) + ")");
   }
   engine->event_window = static_cast<std::size_t>(
-      section.get_int("event_window", static_cast<std::int64_t>(engine->event_window), 1000,
+      section.get_int("event_window", static_cast<std::int64_t>(engine->event_window), 1,
                       100'000'000));
   section.finish();
 }
@@ -324,7 +332,7 @@ StatusOr<Config> parse(const std::string& text, const std::string& file, bool ch
   if (!config.metrics_listen.empty()) {
     if (std::string why = check_listen(config.metrics_listen); !why.empty()) {
       root.error("metrics_listen", why + ", got " + quote(config.metrics_listen));
-    } else if (config.metrics_listen == config.listen) {
+    } else if (config.metrics_listen == config.listen && !ephemeral_port(config.listen)) {
       root.error("metrics_listen", "the same address as listen");
     }
   }

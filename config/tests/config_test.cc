@@ -188,7 +188,7 @@ TEST_CASE("each check reports its key path") {
       {kMinimal + "reconciler: { max_pending_per_app: lots }\n",
        "reconciler.max_pending_per_app: expected an integer, got \"lots\""},
       {kMinimal + "reconciler: { event_window: 99999999999999999999 }\n",
-       "reconciler.event_window: must be between 1000 and 100000000"},
+       "reconciler.event_window: must be between 1 and 100000000"},
       {kMinimal + "reconciler: { name_prefix: Spark_ }\n", "reconciler.name_prefix: use 1 to 20"},
       {kMinimal + "logging: { level: verbose }\n", "4:19: logging.level: expected one of trace"},
       {kMinimal + "logging: { format: xml }\n", "logging.format: expected text or json"},
