@@ -25,6 +25,7 @@ BERTHD = os.environ.get("BERTHD", os.path.join(SOURCE_DIR, "build", "bin", "bert
 BERTHCTL = os.environ.get("BERTHCTL", os.path.join(SOURCE_DIR, "build", "bin", "berthctl"))
 
 MARKER_VAR = "BERTH_E2E_MARKER"
+SHIM_COMM = "berth-local-exec"[:15]  # /proc/PID/comm keeps 15 characters
 POLL_SECONDS = 0.05
 
 
@@ -446,6 +447,13 @@ class BerthTestCase(unittest.TestCase):
             found = [p for p in found if p["env"].get("SPARK_APPLICATION_ID") == app]
         return found
 
+    def live_shims(self, app=None):
+        """The berth-local-exec supervisors alive now, optionally only `app`'s."""
+        found = marked_processes(self.marker, SHIM_COMM)
+        if app is not None:
+            found = [p for p in found if p["env"].get("SPARK_APPLICATION_ID") == app]
+        return found
+
     def live_backend_names(self, app=None):
         return sorted(p["env"].get("BERTH_BACKEND_NAME", "?") for p in self.live_executors(app))
 
@@ -467,6 +475,9 @@ class BerthTestCase(unittest.TestCase):
         self.assertEqual(len(names), len(set(names)), "two processes for one executor: %s" % names)
         self.assertEqual(sorted(e["backendName"] for e in running), names,
                          "RUNNING executors and live processes differ")
+        # A supervisor outlives its executor by the moment it takes to record the exit.
+        self.wait_until(lambda: sorted(p["env"].get("BERTH_BACKEND_NAME") for p in self.live_shims(app)) == names,
+                        5, "one berth-local-exec per executor, none left over: %s" % names)
         by_name = {p["env"]["BERTH_BACKEND_NAME"]: p for p in live}
         for executor in running:
             process = by_name[executor["backendName"]]

@@ -99,43 +99,41 @@ class WatchTest(BerthTestCase):
         self.assertGreater(revision(tail[0]), middle)
 
     def test_a_revision_older_than_the_window_gets_resync_then_a_snapshot(self):
-        # The smallest window berthd accepts; executors that exit at once (`true`) are replaced
-        # over and over, which fills it within seconds.
-        daemon = self.new_daemon(reconciler={"event_window": 1000})
-        app = self.app_id("churn")
-        self.register(daemon, app, command=["true"])
-        first_revision = int(daemon.ctl_ok("target", app, 20)["revision"])
+        daemon = self.new_daemon(reconciler={"event_window": 5})
+        app = self.app_id("window")
+        self.register(daemon, app)
+        daemon.ctl_ok("target", app, 3)
+        self.wait_running(daemon, app, 3)
+        executors = daemon.executors(app)
+        self.assertGreater(int(daemon.ctl_ok("executors", app)["revision"]), 5 + 1, "the window is full")
 
-        def past_window():
-            watermark = int(daemon.ctl_ok("executors", app).get("revision", 0))
-            return watermark > first_revision + 1200
-        self.wait_until(past_window, 60, "more than 1000 events since the target call")
-        daemon.ctl_ok("target", app, 0)
-
-        def quiet():
-            executors = daemon.executors(app)
-            return executors if all(e["state"] in ("SUCCEEDED", "CANCELLED", "FAILED", "KILLED")
-                                    for e in executors) else None
-        executors = self.wait_until(quiet, 30, "every executor ended once the target is 0")
-        self.assertTrue(all(e["state"] in ("SUCCEEDED", "CANCELLED") for e in executors),
-                        {e["state"] for e in executors})
-
+        # Revision 1 left the 5-event window: RESYNC, a snapshot of now, SYNCED, then live changes.
         events = daemon.ctl_watch(app, "--from", 1, "--count", len(executors) + 3)
         self.assertEqual(events[0]["type"], "RESYNC", events[0])
         self.assertIn("revision 1 is no longer available", events[0].get("message", ""))
         self.assertEqual(events[1]["type"], "APPLICATION")
         self.assertEqual(events[1]["application"]["appId"], app)
-        snapshot = [e for e in events[2:-1]]
+        snapshot = events[2:-1]
         self.assertEqual([e["type"] for e in snapshot], ["EXECUTOR"] * len(executors))
-        self.assertEqual(ids_in([e["executor"] for e in snapshot]), ids_in(executors))
+        self.assertEqual(ids_in([e["executor"] for e in snapshot]), [1, 2, 3])
+        self.assertEqual([e["executor"]["state"] for e in snapshot], ["RUNNING"] * 3)
         self.assertEqual(events[-1]["type"], "SYNCED")
         self.assertGreaterEqual(revision(events[-1]), revision(events[0]))
 
-        # A recent revision is still in the window: a replay, no RESYNC.
-        recent = revision(events[-1]) - 5
-        replay = daemon.ctl_watch(app, "--from", recent, "--count", 1)
-        self.assertNotEqual(replay[0]["type"], "RESYNC")
-        self.assertGreater(revision(replay[0]), recent)
+        # A revision still in the window is replayed, without RESYNC.
+        recent = revision(events[-1]) - 2
+        replay = daemon.ctl_watch(app, "--from", recent, "--count", 2)
+        self.assertEqual([revision(e) for e in replay], [recent + 1, recent + 2])
+        self.assertNotIn("RESYNC", [e["type"] for e in replay])
+
+        # After a RESYNC the stream carries on live.
+        events, stop = self.start_watch(daemon, app, "--from", 1)
+        self.wait_until(lambda: any(e["type"] == "SYNCED" for e in events()), 10, "SYNCED")
+        daemon.ctl_ok("kill", app, 2)
+        self.wait_until(lambda: any(e["type"] == "EXECUTOR" and e["executor"]["state"] == "KILLED"
+                                    and executor_id(e["executor"]) == 2 for e in events()),
+                        10, "the KILLED event of executor 2 after the snapshot")
+        self.assertEqual(stop(), 0)
 
 
 if __name__ == "__main__":
