@@ -1018,6 +1018,17 @@ void Engine::forget_ended_apps() {
 // ---------------------------------------------------------------------------------------------
 
 void Engine::when_durable(std::function<void(Status)> done) {
+  const bool dirty = !dirty_apps_.empty() || !dirty_executors_.empty() || !deleted_apps_.empty() ||
+                     !created_since_commit_.empty();
+  if (!dirty && started_ && !store_failed_) {
+    // Nothing new to write: the change (if any) is in a commit already on its way, or durable.
+    if (inflight_commits_.empty()) {
+      done(Status::Ok());
+    } else {
+      inflight_commits_.rbegin()->second.waiters.push_back(std::move(done));
+    }
+    return;
+  }
   waiting_for_commit_.push_back(std::move(done));
   if (!started_) {
     // Before start() there is no pass to run; commit directly.

@@ -570,3 +570,27 @@ TEST_CASE_METHOD(Fixture, "every change is an event with a strictly increasing r
   CHECK(replay->size() == recorder.events.size() - 3);
   engine->remove_listener(&recorder);
 }
+
+TEST_CASE_METHOD(Fixture, "a call that changes nothing is acknowledged without a new commit, after the pending one") {
+  start();
+  register_app();
+  target(2);
+  const int commits = store.commits();
+  bool acknowledged = false;
+  engine->when_durable([&](Status s) { acknowledged = s.ok(); });
+  CHECK(acknowledged);  // nothing pending, nothing to write
+  CHECK(store.commits() == commits);
+
+  // A change still on its way to the store: an identical call waits for that commit.
+  store.hold(true);
+  REQUIRE(engine->set_targets("app-1", {{0, 3}}).ok());
+  settle();
+  REQUIRE(engine->set_targets("app-1", {{0, 3}}).ok());
+  acknowledged = false;
+  engine->when_durable([&](Status s) { acknowledged = s.ok(); });
+  settle();
+  CHECK_FALSE(acknowledged);
+  store.release();
+  settle();
+  CHECK(acknowledged);
+}
