@@ -23,7 +23,8 @@ configure: deps $(BUILD_DIR)/build.ninja
 build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
-run: build
+run: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target berthd berthctl berth-local-exec
 	mkdir -p var
 	$(BUILD_DIR)/bin/berthd --config $(CONFIG)
 
