@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 export CCACHE_BASEDIR := $(abspath $(CURDIR)/..)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps configure build run test bench fuzz clean
+.PHONY: all deps configure build run test clean
 
 all: build
 
