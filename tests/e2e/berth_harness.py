@@ -6,7 +6,9 @@ actually alive are found by scanning /proc for that marker, and tearDown kills e
 carries it, even when the test failed, so that no test leaks processes into another.
 
 Standard library only. The binaries come from the environment: BERTHD and BERTHCTL (CTest sets
-them); by default the ones under build/bin of the checkout.
+them); by default the ones under build/bin of the checkout. Run all with `ctest -R e2e -j2`, or one
+module from this folder with `/usr/bin/python3 -m unittest -v test_lifecycle`; BERTH_E2E_KEEP=1
+keeps each test's directory (config, berthd.log, executor dirs) for a post-mortem.
 """
 
 import json
