@@ -8,7 +8,7 @@ JOBS ?= $(shell nproc)
 export CCACHE_BASEDIR := $(abspath $(CURDIR)/..)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: all deps configure build run test clean
+.PHONY: all deps configure build run test bench clean
 
 all: build
 
@@ -30,6 +30,10 @@ run: configure
 
 test: build
 	cd $(BUILD_DIR) && ctest --output-on-failure -j $(JOBS) --timeout 300
+
+bench: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target berth-bench
+	$(BUILD_DIR)/bin/berth-bench --results bench/results --name short
 
 clean:
 	rm -rf $(BUILD_DIR)
