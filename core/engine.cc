@@ -464,7 +464,7 @@ void Engine::touch_app(AppState& app) {
   Event event;
   event.type = Event::Type::kApplication;
   event.revision = revision_;
-  event.app = app.app;
+  event.app = std::make_shared<const Application>(app.app);
   for (EngineListener* listener : listeners_) listener->on_event(event);
   event_log_.append(std::move(event));
   schedule_pass();

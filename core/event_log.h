@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -20,9 +21,10 @@ struct Event {
   enum class Type { kExecutor, kApplication };
   Type type = Type::kExecutor;
   Revision revision = 0;
-  Executor executor;     // kExecutor: its state after the change
-  Application app;       // kApplication: its state after the change
-  const AppId& app_id() const { return type == Type::kExecutor ? executor.app : app.spec.id; }
+  Executor executor;                       // kExecutor: its state after the change
+  std::shared_ptr<const Application> app;  // kApplication: its state after the change (shared:
+                                           // application records are large, their events rare)
+  const AppId& app_id() const { return type == Type::kExecutor ? executor.app : app->spec.id; }
 };
 
 class EventLog {

@@ -6,7 +6,7 @@ namespace berth {
 
 void EventLogger::on_event(const Event& event) {
   if (event.type == Event::Type::kApplication) {
-    const Application& app = event.app;
+    const Application& app = *event.app;
     spdlog::debug("application {} revision {}: phase {}, conditions [{}]", app.spec.id, event.revision,
                   to_string(app.phase), fmt::join(app.conditions, "; "));
     if (app.phase == AppPhase::kOrphaned) {

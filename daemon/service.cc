@@ -466,7 +466,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
       to_proto(event.executor, out.mutable_executor());
     } else {
       out.set_type(v1::Event::APPLICATION);
-      to_proto(event.app, {}, out.mutable_application());
+      to_proto(*event.app, {}, out.mutable_application());
     }
     push_locked(std::move(out));
   }
