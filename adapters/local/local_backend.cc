@@ -10,10 +10,13 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <vector>
 #include <system_error>
 #include <utility>
 
@@ -27,7 +30,13 @@ namespace {
 using local::ExecutorDir;
 using local::ExecutorRecord;
 using local::ExitRecord;
+using local::LaunchRecord;
 using local::PidRecord;
+
+// The shim's exit code when it cannot run the command at all; also recorded for a queued
+// executor that cannot be started once it fits.
+constexpr std::int32_t kExitCannotStart = 125;
+constexpr const char* kReasonInsufficientCapacity = "Insufficient capacity";
 
 // A backend name becomes a directory name: one path component, nothing that walks elsewhere.
 bool valid_backend_name(const std::string& name) {
@@ -44,6 +53,16 @@ std::string host_name() {
 std::string ids(const std::string& backend_name, const PoolName& pool) {
   return "executor " + backend_name + " in pool " + pool;
 }
+
+std::string count_of(std::int64_t n, const char* singular, const char* plural) {
+  return std::to_string(n) + " " + (n == 1 ? singular : plural);
+}
+
+// A share of the host's capacity: what an executor needs or what running executors use.
+struct Resources {
+  std::int64_t cores = 0;
+  std::int64_t memory_mib = 0;
+};
 
 // posix_spawn's attribute and file-action objects, released on every path.
 class SpawnSetup {
@@ -116,6 +135,10 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
       ::sigaction(SIGCHLD, &action, nullptr);
     }
     wait_for_children();
+    // Executors queued before a restart wait on; those that fit now start.
+    load_queue();
+    report_queued();
+    start_queued();
     arm_poll();
   }
 
@@ -140,6 +163,10 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
     if (request.spec.command.empty()) {
       return Status::InvalidArgument("launch.command is empty for " + who);
     }
+    const Resources need{request.profile.cores, request.profile.container_memory_mib()};
+    if (std::string too_big = exceeds_host(need); !too_big.empty()) {
+      return Status::FailedPrecondition(who + " " + too_big);
+    }
     std::error_code ec;
     std::filesystem::create_directories(config_.work_dir, ec);
     if (ec) {
@@ -153,8 +180,12 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
       }
       auto existing = local::read_executor_dir(dir);
       if (existing.ok()) {
+        const char* what = existing->exit                              ? "ended"
+                           : local::waiting_for_capacity(*existing) ? "waiting for capacity"
+                           : local::stopped_while_queued(*existing) ? "stopped before it started"
+                                                                    : "started before";
         return Status::AlreadyExists(who + " exists already (daemon " + existing->record.daemon_id + ", " +
-                                     (existing->exit ? "ended" : "started before") + ")");
+                                     what + ")");
       }
       if (existing.status().code() != StatusCode::kNotFound) {
         return Status::AlreadyExists(who + " exists already: " + existing.status().message());
@@ -162,35 +193,40 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
       // No executor.json: an earlier launch stopped before starting anything; take the directory.
     }
 
-    ExecutorRecord record{daemon_id_, pool_, request.app, request.executor, request.profile.id, name};
+    ExecutorRecord record{daemon_id_, pool_, request.app, request.executor, request.profile.id, name,
+                          need.cores, need.memory_mib};
+    LaunchRecord launch{0, request.spec.command, executor_environment(request)};
+    launch.command.insert(launch.command.end(), request.spec.args.begin(), request.spec.args.end());
+
+    // First in, first out: a launch waits while earlier ones do, even if it would fit itself.
+    load_queue();
+    start_queued();
+    if (limited() && (!queue_.empty() || !fits(need, used_by_running()))) {
+      return enqueue(record, std::move(launch), who);
+    }
+
     Status written = local::write_file_atomic(dir / local::kExecutorFile, local::encode_executor_record(record));
     if (!written.ok()) return Status::Unavailable(written.message() + " for " + who);
+    std::filesystem::remove(dir / local::kQueuedFile, ec);  // left by a launch that never finished
 
-    auto spawned = spawn_shim(request, dir);
+    auto spawned = spawn_shim(launch, dir);
     if (!spawned.ok()) {
       // Nothing runs: forget the executor so that the launch can be tried again.
       std::filesystem::remove(dir / local::kExecutorFile, ec);
       return Status(spawned.status().code(), spawned.status().message() + " for " + who);
     }
-    PidRecord pid{*spawned, 0};
-    if (auto stat = local::read_proc_stat(pid.pid)) pid.start_time = stat->start_time;
-    // The shim writes the same record itself; a failure here loses nothing that it does not have.
-    local::write_file_atomic(dir / local::kPidFile, local::encode_pid_record(pid));
-
-    watched_[name] = Watched{pid, record, nullptr};
-    ExecutorDir view{record, pid, std::nullopt, false, false};
-    BackendObject object = local::base_object(view);
+    BackendObject object = local::base_object(record);
     object.host = host_;
     report(object);
-    object.phase = ObservedPhase::kRunning;
-    report(object);
+    started(record, *spawned);
     return Status::Ok();
   }
 
   Status kill(const KillRequest& request) {
     auto target = live_target(request.backend_name, "kill");
     if (!target.ok()) return target.status();
-    if (!target->has_value()) return Status::Ok();  // ended already; its end is observed normally
+    // Ended already (its end is observed normally), or never started.
+    if (!target->has_value()) return stop_if_queued(request.backend_name);
     const ExecutorDir& dir = **target;
     const std::string& name = request.backend_name;
     Status marked = local::write_file_atomic(config_.work_dir / name / local::kStopFile, "");
@@ -225,7 +261,9 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   StatusOr<std::vector<BackendObject>> list() {
-    check_all();
+    check_all();  // starts what fits, too
+    load_queue();
+    const Resources used = queue_.empty() ? Resources{} : used_by_running();
     std::vector<BackendObject> objects;
     std::error_code ec;
     std::filesystem::directory_iterator it(config_.work_dir, ec);
@@ -251,6 +289,10 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
         object = local::base_object(*dir);
         object.phase = ObservedPhase::kRunning;
         if (started_ && !stopped_ && dir->record.daemon_id == daemon_id_) watch(name, *dir);
+      } else if (local::waiting_for_capacity(*dir)) {
+        object = queued_object(dir->record, used);
+      } else if (local::stopped_while_queued(*dir)) {
+        object = local::stopped_while_queued_object(dir->record);
       } else {
         object = local::base_object(*dir);
         object.phase = ObservedPhase::kExited;
@@ -269,6 +311,238 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
     ExecutorRecord record;
     std::unique_ptr<boost::asio::steady_timer> force_kill;
   };
+
+  // ---- Capacity -------------------------------------------------------------------------------
+
+  bool limited() const { return config_.cores > 0 || config_.memory_mib > 0; }
+
+  bool fits(const Resources& need, const Resources& used) const {
+    return (config_.cores == 0 || used.cores + need.cores <= config_.cores) &&
+           (config_.memory_mib == 0 || used.memory_mib + need.memory_mib <= config_.memory_mib);
+  }
+
+  // Why an executor can never fit on this host, or "" when it can.
+  std::string exceeds_host(const Resources& need) const {
+    std::string why;
+    if (config_.cores > 0 && need.cores > config_.cores) {
+      why = "needs " + count_of(need.cores, "core", "cores") + ", more than the " +
+            std::to_string(config_.cores) + " of pool " + pool_ + " on host " + host_;
+    } else if (config_.memory_mib > 0 && need.memory_mib > config_.memory_mib) {
+      why = "needs " + std::to_string(need.memory_mib) + " MiB of memory, more than the " +
+            std::to_string(config_.memory_mib) + " MiB of pool " + pool_ + " on host " + host_;
+    }
+    return why;
+  }
+
+  // What the running executors of every daemon id use, from their directories: an executor counts
+  // from the moment its pid file names a live process until that process ends.
+  Resources used_by_running() const {
+    Resources used;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(config_.work_dir, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      auto dir = local::read_executor_dir(it->path());
+      if (!dir.ok() || dir->exit || !dir->pid || !local::process_alive(*dir->pid)) continue;
+      used.cores += dir->record.cores;
+      used.memory_mib += dir->record.memory_mib;
+    }
+    return used;
+  }
+
+  // What a queued executor waits for: "needs 4 cores, 2 of 8 free on host X".
+  std::string shortage(const ExecutorRecord& record, const Resources& used) const {
+    std::vector<std::string> parts;
+    if (config_.cores > 0 && used.cores + record.cores > config_.cores) {
+      parts.push_back("needs " + count_of(record.cores, "core", "cores") + ", " +
+                      std::to_string(std::max<std::int64_t>(0, config_.cores - used.cores)) + " of " +
+                      std::to_string(config_.cores) + " free");
+    }
+    if (config_.memory_mib > 0 && used.memory_mib + record.memory_mib > config_.memory_mib) {
+      parts.push_back("needs " + std::to_string(record.memory_mib) + " MiB of memory, " +
+                      std::to_string(std::max<std::int64_t>(0, config_.memory_mib - used.memory_mib)) +
+                      " of " + std::to_string(config_.memory_mib) + " MiB free");
+    }
+    std::size_t ahead = 0;
+    for (const auto& [sequence, queued] : queue_) {
+      if (queued.backend_name == record.backend_name) break;
+      ++ahead;
+    }
+    if (ahead > 0) {
+      parts.push_back((parts.empty() ? "fits, but waits behind " : "behind ") +
+                      count_of(static_cast<std::int64_t>(ahead), "executor", "executors") +
+                      " queued before it");
+    }
+    std::string message;
+    for (const auto& part : parts) message += (message.empty() ? "" : " and ") + part;
+    if (message.empty()) message = "waits for capacity";
+    return message + " on host " + host_;
+  }
+
+  BackendObject queued_object(const ExecutorRecord& record, const Resources& used) const {
+    BackendObject object = local::base_object(record);
+    object.phase = ObservedPhase::kPending;
+    object.host = host_;
+    object.reason = kReasonInsufficientCapacity;
+    object.message = record.daemon_id == daemon_id_ ? shortage(record, used)
+                                                     : "waits for capacity, queued by daemon " + record.daemon_id;
+    return object;
+  }
+
+  // ---- The queue ------------------------------------------------------------------------------
+  // queue_ holds this daemon's waiting executors by launch order; their directories hold the
+  // truth (local_files.h), so a new backend on the same work_dir rebuilds it in load_queue().
+
+  // Records a launch that does not fit (or must wait behind earlier ones) and reports it pending.
+  Status enqueue(const ExecutorRecord& record, LaunchRecord launch, const std::string& who) {
+    const std::filesystem::path dir = config_.work_dir / record.backend_name;
+    launch.sequence = next_sequence_++;
+    // The launch record first: executor.json makes the executor exist, and it must exist queued.
+    Status written = local::write_file_atomic(dir / local::kQueuedFile, local::encode_launch_record(launch), 0600);
+    if (written.ok()) {
+      written = local::write_file_atomic(dir / local::kExecutorFile, local::encode_executor_record(record));
+    }
+    if (!written.ok()) {
+      std::error_code ec;
+      std::filesystem::remove(dir / local::kQueuedFile, ec);
+      return Status::Unavailable(written.message() + " for " + who);
+    }
+    const Resources used = used_by_running();
+    queue_.emplace(launch.sequence, record);
+    report(queued_object(record, used));
+    return Status::Ok();
+  }
+
+  // Finds this daemon's waiting executors left by an earlier backend on the same work_dir. Runs
+  // once, before the queue is first used.
+  void load_queue() {
+    if (queue_loaded_) return;
+    queue_loaded_ = true;
+    std::error_code ec;
+    std::vector<std::pair<ExecutorRecord, Status>> unreadable;
+    for (std::filesystem::directory_iterator it(config_.work_dir, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      auto dir = local::read_executor_dir(it->path());
+      if (!dir.ok() || dir->record.daemon_id != daemon_id_ || !local::waiting_for_capacity(*dir)) continue;
+      auto launch = local::read_launch_record(it->path());
+      if (!launch.ok()) {
+        unreadable.emplace_back(dir->record, launch.status());
+        continue;
+      }
+      queue_.emplace(launch->sequence, dir->record);
+      next_sequence_ = std::max(next_sequence_, launch->sequence + 1);
+    }
+    for (const auto& [record, status] : unreadable) cannot_start(record, status);
+  }
+
+  // Reports every queued executor pending (at start, for a new backend's sink).
+  void report_queued() {
+    if (queue_.empty()) return;
+    const Resources used = used_by_running();
+    for (const auto& [sequence, record] : queue_) report(queued_object(record, used));
+  }
+
+  // Starts queued executors, oldest first, while the oldest fits: strict first in, first out, so
+  // a large executor is never overtaken for ever by small ones (at the price of idle capacity
+  // while it waits). An executor that can never fit is refused at launch, so the head of the
+  // queue always fits once enough running executors end.
+  void start_queued() {
+    if (stopped_ || queue_.empty()) return;
+    Resources used = used_by_running();
+    while (!queue_.empty()) {
+      auto head = queue_.begin();
+      const ExecutorRecord record = head->second;
+      if (!fits(Resources{record.cores, record.memory_mib}, used)) return;
+      Status status = start_from_queue(record);
+      if (status.code() == StatusCode::kUnavailable) return;  // retried by the next poll, in place
+      queue_.erase(head);
+      if (status.ok()) {
+        used.cores += record.cores;
+        used.memory_mib += record.memory_mib;
+      }
+    }
+  }
+
+  // Starts one queued executor. kUnavailable (it stays queued) when the shim cannot be started
+  // for now; any other error ends the executor.
+  Status start_from_queue(const ExecutorRecord& record) {
+    const std::string& name = record.backend_name;
+    const std::filesystem::path dir_path = config_.work_dir / name;
+    auto dir = local::read_executor_dir(dir_path);
+    if (!dir.ok()) {
+      BackendObject gone = local::base_object(record);
+      gone.phase = ObservedPhase::kGone;
+      gone.deleted_externally = true;
+      gone.reason = "removed";
+      gone.message = "the directory of executor " + name + " was removed while it waited for capacity: " +
+                     dir.status().message();
+      gone.host = host_;
+      report(gone);
+      return Status::NotFound(gone.message);
+    }
+    if (!local::waiting_for_capacity(*dir)) return Status::FailedPrecondition("not waiting");
+    auto launch = local::read_launch_record(dir_path);
+    if (!launch.ok()) return cannot_start(record, launch.status());
+    auto spawned = spawn_shim(*launch, dir_path);
+    if (!spawned.ok()) {
+      if (spawned.status().code() == StatusCode::kUnavailable) return spawned.status();
+      return cannot_start(record, spawned.status());
+    }
+    started(record, *spawned);
+    return Status::Ok();
+  }
+
+  // A queued executor that will never start: recorded as the shim records a command it cannot
+  // run (exit code 125, the reason in executor.log), and reported ended.
+  Status cannot_start(const ExecutorRecord& record, const Status& why) {
+    const std::filesystem::path dir = config_.work_dir / record.backend_name;
+    const std::string message = "cannot start " + ids(record.backend_name, pool_) + ": " + why.message();
+    if (std::FILE* log = std::fopen((dir / local::kLogFile).c_str(), "a")) {
+      std::fprintf(log, "berthd: %s\n", message.c_str());
+      std::fclose(log);
+    }
+    const ExitRecord exit{kExitCannotStart, 0};
+    local::write_file_atomic(dir / local::kExitFile, local::encode_exit_record(exit));
+    BackendObject object =
+        local::exited_object(ExecutorDir{record, std::nullopt, exit, false, false, true}, exit);
+    object.message = message;
+    object.host = host_;
+    report(object);
+    return Status::FailedPrecondition(message);
+  }
+
+  // kill() of an executor without a live process: if it waits for capacity, it leaves the queue
+  // and is reported ended (Berth's doing, so not deleted externally); the stop file records that
+  // it must never start. OK either way.
+  Status stop_if_queued(const std::string& name) {
+    load_queue();
+    auto it = std::find_if(queue_.begin(), queue_.end(),
+                           [&](const auto& entry) { return entry.second.backend_name == name; });
+    if (it == queue_.end()) return Status::Ok();
+    Status marked = local::write_file_atomic(config_.work_dir / name / local::kStopFile, "");
+    if (!marked.ok()) return Status::Unavailable(marked.message() + " for " + ids(name, pool_));
+    BackendObject object = local::stopped_while_queued_object(it->second);
+    object.host = host_;
+    queue_.erase(it);
+    report(object);
+    start_queued();  // it may have held up the ones behind it
+    return Status::Ok();
+  }
+
+  // Records a started shim, watches it and reports the executor running.
+  void started(const ExecutorRecord& record, pid_t spawned) {
+    const std::filesystem::path dir = config_.work_dir / record.backend_name;
+    PidRecord pid{spawned, 0};
+    if (auto stat = local::read_proc_stat(pid.pid)) pid.start_time = stat->start_time;
+    // The shim writes the same record itself; a failure here loses nothing that it does not have.
+    local::write_file_atomic(dir / local::kPidFile, local::encode_pid_record(pid));
+    watched_[record.backend_name] = Watched{pid, record, nullptr};
+    BackendObject object = local::base_object(record);
+    object.phase = ObservedPhase::kRunning;
+    object.host = host_;
+    report(object);
+  }
+
+  // ---- Reporting and signals ------------------------------------------------------------------
 
   void report(BackendObject object) {
     post([object = std::move(object)](Impl& self) {
@@ -317,16 +591,21 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
     signal_group(name, it->second.pid, SIGKILL);
   }
 
-  // Starts the shim in a process group of its own; returns its pid.
-  StatusOr<pid_t> spawn_shim(const LaunchRequest& request, const std::filesystem::path& dir) {
+  // The inherited variables, then Spark's and the spec's on top.
+  std::map<std::string, std::string> executor_environment(const LaunchRequest& request) const {
     std::map<std::string, std::string> env;
     for (const auto& name : config_.inherit_env) {
       if (const char* value = std::getenv(name.c_str())) env[name] = value;
     }
     for (auto& [key, value] : spark_executor_environment(request)) env[key] = std::move(value);
+    return env;
+  }
+
+  // Starts the shim in a process group of its own; returns its pid.
+  StatusOr<pid_t> spawn_shim(const LaunchRecord& launch, const std::filesystem::path& dir) {
     std::vector<std::string> env_strings;
-    env_strings.reserve(env.size());
-    for (const auto& [key, value] : env) env_strings.push_back(key + "=" + value);
+    env_strings.reserve(launch.env.size());
+    for (const auto& [key, value] : launch.env) env_strings.push_back(key + "=" + value);
     std::vector<char*> envp;
     for (auto& s : env_strings) envp.push_back(s.data());
     envp.push_back(nullptr);
@@ -334,8 +613,7 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
     std::vector<std::string> args;
     args.push_back(config_.shim_path.string());
     args.push_back(dir.string());
-    for (const auto& a : request.spec.command) args.push_back(a);
-    for (const auto& a : request.spec.args) args.push_back(a);
+    for (const auto& a : launch.command) args.push_back(a);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -428,6 +706,8 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
     });
   }
 
+  // Reports the watched executors that ended, then starts the queued ones that fit now (after a
+  // poll, also those that fit because another daemon's executor ended).
   void check_all() {
     for (auto it = watched_.begin(); it != watched_.end();) {
       if (auto ended = check(it->first, it->second)) {
@@ -437,6 +717,7 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
         ++it;
       }
     }
+    start_queued();
   }
 
   // The executor's end, or nullopt while it runs.
@@ -463,7 +744,7 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
     const std::filesystem::path dir_path = config_.work_dir / name;
     auto dir = local::read_executor_dir(dir_path);
     if (!dir.ok()) {
-      BackendObject gone = local::base_object(ExecutorDir{watched.record, watched.pid, std::nullopt, false, false});
+      BackendObject gone = local::base_object(watched.record);
       gone.phase = ObservedPhase::kGone;
       gone.deleted_externally = true;
       gone.reason = "removed";
@@ -504,6 +785,9 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
   bool healthy_ = false;
   bool stopped_ = false;
   std::map<std::string, Watched> watched_;
+  std::map<std::uint64_t, ExecutorRecord> queue_;  // by launch sequence
+  std::uint64_t next_sequence_ = 1;
+  bool queue_loaded_ = false;
 };
 
 LocalBackend::LocalBackend(boost::asio::any_io_executor executor, PoolName pool, LocalPoolConfig config,

@@ -28,6 +28,8 @@ Status parse_local_pool(config::Section& section, const std::string& state_dir, 
   }
   const std::string shim_path = section.get_string("shim_path");
   parsed.shim_path = shim_path.empty() ? default_local_exec_path() : std::filesystem::path(shim_path);
+  parsed.cores = section.get_int("cores", 0, 0, 1'000'000);
+  parsed.memory_mib = section.get_int("memory_mib", 0, 0, std::int64_t{1} << 40);
   Status status = section.finish();
   if (!status.ok()) return status;
   *out = std::move(parsed);

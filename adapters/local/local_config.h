@@ -5,6 +5,7 @@
 // Plain values; parse_local_pool is not thread-safe (config is read at start-up and on SIGHUP).
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -27,6 +28,11 @@ struct LocalPoolConfig {
   std::vector<std::string> inherit_env{"PATH", "HOME", "LANG", "JAVA_HOME", "SPARK_HOME"};
   // The supervisor shim; empty = default_local_exec_path().
   std::filesystem::path shim_path;
+  // What the executors of this host may use together; 0 = unlimited. An executor needs its
+  // profile's cores and container memory (heap + overhead + off-heap + pyspark); one that does
+  // not fit beside the running executors (of every daemon id) waits, PENDING, until it does.
+  std::int64_t cores = 0;
+  std::int64_t memory_mib = 0;
 };
 
 // `berth-local-exec` in the directory of the running executable (/proc/self/exe): the shim is
@@ -35,7 +41,8 @@ std::filesystem::path default_local_exec_path();
 
 // Reads a pool's `local:` section. Keys: work_dir (default <state_dir>/local/<pool>),
 // poll_interval (default 1s, at least 10ms), inherit_env (a list of variable names),
-// shim_path (default default_local_exec_path()). Unknown keys and bad values are
+// shim_path (default default_local_exec_path()), cores and memory_mib (default 0 = unlimited, at
+// least 0). Unknown keys and bad values are
 // kInvalidArgument naming file:line:col and the key.
 Status parse_local_pool(config::Section& section, const std::string& state_dir,
                         const PoolName& pool, LocalPoolConfig* out);

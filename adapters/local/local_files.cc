@@ -54,6 +54,8 @@ std::string encode_executor_record(const ExecutorRecord& record) {
   o["executor"] = record.executor;
   o["profile"] = record.profile;
   o["backend_name"] = record.backend_name;
+  o["cores"] = record.cores;
+  o["memory_mib"] = record.memory_mib;
   return json::serialize(o) + "\n";
 }
 
@@ -83,6 +85,51 @@ StatusOr<ExecutorRecord> decode_executor_record(std::string_view text) {
     return Status::InvalidArgument("executor record lacks a field or has a field of the wrong type");
   }
   r.profile = static_cast<ProfileId>(profile);
+  // Absent in records written before capacity was tracked: such executors count as needing nothing.
+  if ((o->contains("cores") && !get_int("cores", &r.cores)) ||
+      (o->contains("memory_mib") && !get_int("memory_mib", &r.memory_mib))) {
+    return Status::InvalidArgument("executor record has a field of the wrong type");
+  }
+  return r;
+}
+
+std::string encode_launch_record(const LaunchRecord& record) {
+  json::object o;
+  o["version"] = 1;
+  o["sequence"] = record.sequence;
+  json::array command;
+  for (const auto& arg : record.command) command.emplace_back(arg);
+  o["command"] = std::move(command);
+  json::object env;
+  for (const auto& [key, value] : record.env) env[key] = value;
+  o["env"] = std::move(env);
+  return json::serialize(o) + "\n";
+}
+
+StatusOr<LaunchRecord> decode_launch_record(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return Status::InvalidArgument("launch record is not JSON: " + ec.message());
+  const json::object* o = v.if_object();
+  if (o == nullptr) return Status::InvalidArgument("launch record is not a JSON object");
+  const json::value* sequence = o->if_contains("sequence");
+  const json::value* command = o->if_contains("command");
+  const json::value* env = o->if_contains("env");
+  if (sequence == nullptr || !sequence->is_number() || command == nullptr || !command->is_array() ||
+      env == nullptr || !env->is_object()) {
+    return Status::InvalidArgument("launch record lacks a field or has a field of the wrong type");
+  }
+  LaunchRecord r;
+  r.sequence = sequence->to_number<std::uint64_t>(ec);
+  if (ec) return Status::InvalidArgument("launch record: sequence is not a non-negative integer");
+  for (const json::value& arg : command->get_array()) {
+    if (!arg.is_string()) return Status::InvalidArgument("launch record: command holds a non-string");
+    r.command.emplace_back(arg.get_string());
+  }
+  for (const auto& [key, value] : env->get_object()) {
+    if (!value.is_string()) return Status::InvalidArgument("launch record: env holds a non-string");
+    r.env.emplace(std::string(key), std::string(value.get_string()));
+  }
   return r;
 }
 
@@ -180,11 +227,11 @@ std::optional<std::string> read_small_file(const std::filesystem::path& path) {
   return content;
 }
 
-Status write_file_atomic(const std::filesystem::path& path, std::string_view content) {
+Status write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode) {
   // The writer's pid in the temporary name: the shim and the daemon may both write the pid file.
   std::filesystem::path tmp = path;
   tmp += ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) {
     return Status::Unavailable("cannot create " + tmp.string() + ": " + std::strerror(errno));
   }
@@ -225,7 +272,26 @@ StatusOr<ExecutorDir> read_executor_dir(const std::filesystem::path& dir) {
   std::error_code ec;
   result.stop_requested = std::filesystem::exists(dir / kStopFile, ec);
   result.decommission_requested = std::filesystem::exists(dir / kDecommissionFile, ec);
+  result.queued = std::filesystem::exists(dir / kQueuedFile, ec);
   return result;
+}
+
+StatusOr<LaunchRecord> read_launch_record(const std::filesystem::path& dir) {
+  auto text = read_small_file(dir / kQueuedFile);
+  if (!text) return Status::NotFound("no " + std::string(kQueuedFile) + " in " + dir.string());
+  auto record = decode_launch_record(*text);
+  if (!record.ok()) {
+    return Status::InvalidArgument(dir.string() + "/" + kQueuedFile + ": " + record.status().message());
+  }
+  return record;
+}
+
+bool waiting_for_capacity(const ExecutorDir& dir) {
+  return dir.queued && !dir.pid && !dir.exit && !dir.stop_requested;
+}
+
+bool stopped_while_queued(const ExecutorDir& dir) {
+  return dir.queued && !dir.pid && !dir.exit && dir.stop_requested;
 }
 
 bool signal_sent_by_berth(const ExecutorDir& dir, int signal) {
@@ -234,13 +300,23 @@ bool signal_sent_by_berth(const ExecutorDir& dir, int signal) {
   return false;
 }
 
-BackendObject base_object(const ExecutorDir& dir) {
+BackendObject base_object(const ExecutorRecord& record) {
   BackendObject o;
-  o.backend_name = dir.record.backend_name;
-  o.daemon_id = dir.record.daemon_id;
-  o.app = dir.record.app;
-  o.executor = dir.record.executor;
-  o.profile = dir.record.profile;
+  o.backend_name = record.backend_name;
+  o.daemon_id = record.daemon_id;
+  o.app = record.app;
+  o.executor = record.executor;
+  o.profile = record.profile;
+  return o;
+}
+
+BackendObject base_object(const ExecutorDir& dir) { return base_object(dir.record); }
+
+BackendObject stopped_while_queued_object(const ExecutorRecord& record) {
+  BackendObject o = base_object(record);
+  o.phase = ObservedPhase::kExited;
+  o.reason = "cancelled";
+  o.message = "executor " + record.backend_name + " was stopped while it waited for capacity; it never started";
   return o;
 }
 

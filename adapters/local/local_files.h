@@ -2,8 +2,14 @@
 // The on-disk layout of one local executor and how to read it, without Asio. Each executor owns a
 // directory <work_dir>/<backend_name>/ holding:
 //
-//   executor.json   who it is (daemon id, pool, app, executor id, profile id, backend name);
-//                   written before the process is started
+//   executor.json   who it is (daemon id, pool, app, executor id, profile id, backend name) and
+//                   what it needs (cores, container memory); written before the process is started
+//   queued          present while the executor waits for host capacity (LocalPoolConfig cores,
+//                   memory_mib): what to start once it fits (command, environment) and its place
+//                   in the queue; written before executor.json, mode 0600 (the environment may
+//                   hold secrets). An executor is waiting while it has this file and no pid file
+//                   and no stop file; with a stop file and no pid file, it was stopped before it
+//                   ever started.
 //   pid             "<pid> <start time>": the supervisor shim's pid and its start time (field 22
 //                   of /proc/<pid>/stat), so that a recycled pid is never mistaken for it
 //   exit            "exit_code=N\nsignal=S\n", written by the shim when the executor ended
@@ -20,9 +26,11 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/backend.h"
 #include "core/status.h"
@@ -35,6 +43,7 @@ inline constexpr const char* kExitFile = "exit";
 inline constexpr const char* kLogFile = "executor.log";
 inline constexpr const char* kStopFile = "stop";
 inline constexpr const char* kDecommissionFile = "decommission";
+inline constexpr const char* kQueuedFile = "queued";
 
 struct ExecutorRecord {
   std::string daemon_id;
@@ -43,6 +52,8 @@ struct ExecutorRecord {
   ExecutorId executor = 0;
   ProfileId profile = 0;
   std::string backend_name;
+  std::int64_t cores = 0;       // what it takes of the host's capacity; 0 in records written
+  std::int64_t memory_mib = 0;  // before capacity was tracked
   bool operator==(const ExecutorRecord&) const = default;
 };
 std::string encode_executor_record(const ExecutorRecord& record);
@@ -65,6 +76,17 @@ struct ExitRecord {
 std::string encode_exit_record(const ExitRecord& record);
 std::optional<ExitRecord> decode_exit_record(std::string_view text);
 
+// What a queued executor is started with once it fits.
+struct LaunchRecord {
+  std::uint64_t sequence = 0;        // launch order among the daemon's queued executors
+  std::vector<std::string> command;  // the executor's command line (spec command, then args)
+  std::map<std::string, std::string> env;
+  bool operator==(const LaunchRecord&) const = default;
+};
+std::string encode_launch_record(const LaunchRecord& record);
+// kInvalidArgument when `json` is not a launch record.
+StatusOr<LaunchRecord> decode_launch_record(std::string_view json);
+
 struct ProcStat {
   char state = '?';  // R, S, D, Z (zombie), X (dead) ...
   std::uint64_t start_time = 0;
@@ -78,8 +100,9 @@ std::optional<ProcStat> read_proc_stat(pid_t pid);
 bool process_alive(const PidRecord& record);
 
 std::optional<std::string> read_small_file(const std::filesystem::path& path);
-// Writes `content` to a temporary file beside `path` and renames it over `path`.
-Status write_file_atomic(const std::filesystem::path& path, std::string_view content);
+// Writes `content` to a temporary file beside `path` (created with `mode`) and renames it over
+// `path`.
+Status write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode = 0644);
 
 // Everything known about one executor directory.
 struct ExecutorDir {
@@ -88,10 +111,19 @@ struct ExecutorDir {
   std::optional<ExitRecord> exit;
   bool stop_requested = false;
   bool decommission_requested = false;
+  bool queued = false;  // the queued file exists (its content is read by read_launch_record)
 };
 // kNotFound when `dir` holds no executor.json (no executor, or a launch that never got as far as
 // starting a process); kInvalidArgument when executor.json cannot be parsed.
 StatusOr<ExecutorDir> read_executor_dir(const std::filesystem::path& dir);
+
+// The launch record of a queued executor. kNotFound when there is none.
+StatusOr<LaunchRecord> read_launch_record(const std::filesystem::path& dir);
+
+// Queued and not started (no pid file), ended (exit file) or stopped (stop file) yet.
+bool waiting_for_capacity(const ExecutorDir& dir);
+// Queued and stopped by Berth before it ever started.
+bool stopped_while_queued(const ExecutorDir& dir);
 
 // Whether Berth sent `signal` to the executor, judged by the markers in its directory.
 bool signal_sent_by_berth(const ExecutorDir& dir, int signal);
@@ -100,7 +132,11 @@ bool signal_sent_by_berth(const ExecutorDir& dir, int signal);
 // ("exited", "killed" for SIGKILL, else "signal N") and deleted_externally when the signal was not
 // Berth's.
 BackendObject exited_object(const ExecutorDir& dir, const ExitRecord& exit);
+// The object for an executor stopped while it was queued: ended, no exit code, reason
+// "cancelled", not deleted externally (Berth stopped it).
+BackendObject stopped_while_queued_object(const ExecutorRecord& record);
 // The identity fields of a BackendObject, phase left pending.
+BackendObject base_object(const ExecutorRecord& record);
 BackendObject base_object(const ExecutorDir& dir);
 
 }  // namespace berth::local

@@ -82,35 +82,86 @@ class TargetAndKillTest(BerthTestCase):
 
 
 class ScaleDownTest(BerthTestCase):
+    """A local pool of 2 cores and executors of 1 core: what does not fit waits PENDING, which
+    makes cancellation (target lowered) observable: only executors that never ran are cancelled."""
 
-    def test_lowering_the_target_cancels_only_executors_that_never_ran(self):
-        daemon = self.new_daemon()
-        app = self.app_id("down")
-        self.register(daemon, app)
-        daemon.ctl_ok("target", app, 30)
-        daemon.ctl_ok("target", app, 2)
+    def new_capacity_daemon(self, cores):
+        return self.new_daemon(pools=[{"name": "local", "type": "local",
+                                       "local": {"poll_interval": "100ms", "cores": cores}}])
 
-        # Converged: nothing left in flight, RUNNING executors and live processes agree.
-        def settled():
+    def executor_dir(self, daemon, backend_name):
+        return os.path.join(daemon.config["state_dir"], "local", "local", backend_name)
+
+    def wait_for_states(self, daemon, app, timeout=30, **expected):
+        """Until the ids in each state named are exactly the ones given (RUNNING=[1, 2]) and the
+        live executor processes are as many as the RUNNING executors; returns every executor."""
+        def matched():
             everything = daemon.executors(app)
-            in_flight = [e for e in everything if e["state"] in ("REQUESTED", "LAUNCHING", "PENDING")]
-            running = [e for e in everything if e["state"] == "RUNNING"]
-            live = self.live_executors(app)
-            if in_flight or len(running) != len(live) or len(running) < 2:
+            if any(ids_in(everything, state) != ids for state, ids in expected.items()):
+                return None
+            if len(self.live_executors(app)) != len(ids_in(everything, "RUNNING")):
                 return None
             return everything
-        everything = self.wait_until(settled, 30, "no executor in flight, RUNNING == live processes")
+        return self.wait_until(matched, timeout, "executors of %s: %s" % (app, expected))
 
-        self.assertEqual(target_of(daemon.app(app)), 2)
-        states = {e["state"] for e in everything}
-        self.assertLessEqual(states, {"RUNNING", "CANCELLED"}, "only RUNNING or CANCELLED: %s" % states)
-        for executor in everything:
-            if executor["state"] == "CANCELLED":
-                self.assertNotIn("running", executor.get("times", {}),
-                                 "executor %s was cancelled after it ran" % executor["executorId"])
+    def assert_never_started(self, daemon, executor):
+        """No process was ever started for it: the shim writes a pid file and the log as it starts."""
+        directory = self.executor_dir(daemon, executor["backendName"])
+        self.assertTrue(os.path.isfile(os.path.join(directory, "executor.json")), directory)
+        self.assertTrue(os.path.isfile(os.path.join(directory, "queued")), directory)
+        for name in ("pid", "executor.log"):
+            self.assertFalse(os.path.exists(os.path.join(directory, name)),
+                             "executor %s has a %s file" % (executor["executorId"], name))
+        self.assertNotIn(executor["backendName"], self.live_backend_names())
+
+    def test_lowering_the_target_cancels_pending_executors_and_never_running_ones(self):
+        daemon = self.new_capacity_daemon(2)
+        app = self.app_id("down")
+        self.register(daemon, app, "--cores", "1")
+
+        # 4 asked for, 2 fit: 1 and 2 run, 3 and 4 wait for capacity.
+        daemon.ctl_ok("target", app, 4)
+        everything = self.wait_for_states(daemon, app, RUNNING=[1, 2], PENDING=[3, 4])
+        by_id = {executor_id(e): e for e in everything}
         self.assert_running_match_processes(daemon, app)
-        ids = ids_in(everything)
-        self.assertEqual(ids, list(range(1, len(ids) + 1)), "ids are 1..n without gaps or repeats")
+        pids = sorted(p["pid"] for p in self.live_executors(app))
+        for queued in (3, 4):
+            self.assert_never_started(daemon, by_id[queued])
+        self.assertEqual(counts(daemon.app(app)), {"RUNNING": 2, "PENDING": 2})
+
+        # Target lowered: the 2 PENDING ones are cancelled, the RUNNING ones stay as they are.
+        daemon.ctl_ok("target", app, 2)
+        everything = self.wait_for_states(daemon, app, CANCELLED=[3, 4], RUNNING=[1, 2], PENDING=[])
+        for executor in everything:
+            if executor_id(executor) in (3, 4):
+                self.assertEqual(executor["loss"]["reason"], "cancelled")
+                self.assertNotIn("running", executor.get("times", {}))
+                self.assertFalse(executor.get("hasExitCode", False))
+                self.assert_never_started(daemon, executor)
+                self.assertTrue(os.path.exists(os.path.join(
+                    self.executor_dir(daemon, executor["backendName"]), "stop")))
+        self.assertEqual(ids_in(everything, "RUNNING"), [1, 2])
+        self.assertEqual(ids_in(everything), [1, 2, 3, 4])
+        self.assertEqual(sorted(p["pid"] for p in self.live_executors(app)), pids, "RUNNING ones untouched")
+        self.assertEqual(target_of(daemon.app(app)), 2)
+
+        # Up again: a new id, never a cancelled one brought back; it waits, the host being full.
+        daemon.ctl_ok("target", app, 3)
+        everything = self.wait_for_states(daemon, app, PENDING=[5], RUNNING=[1, 2])
+        self.assertEqual(ids_in(everything), [1, 2, 3, 4, 5])
+        self.assert_never_started(daemon, {executor_id(e): e for e in everything}[5])
+        self.assertEqual(sorted(p["pid"] for p in self.live_executors(app)), pids)
+
+        # A running one killed (target kept): 5 takes its place; its replacement, 6, waits behind it.
+        daemon.ctl_ok("kill", app, 1, "--no-adjust-target")
+        everything = self.wait_for_states(daemon, app, RUNNING=[2, 5], PENDING=[6], KILLED=[1])
+        self.assert_running_match_processes(daemon, app)
+        by_id = {executor_id(e): e for e in everything}
+        self.assert_never_started(daemon, by_id[6])
+        for cancelled in (3, 4):
+            self.assertEqual(by_id[cancelled]["state"], "CANCELLED")
+            self.assert_never_started(daemon, by_id[cancelled])
+        self.assertEqual(target_of(daemon.app(app)), 3)
 
 
 if __name__ == "__main__":

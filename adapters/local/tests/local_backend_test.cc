@@ -519,3 +519,263 @@ TEST_CASE_METHOD(Fixture, "executors of another daemon are listed and never touc
   CHECK(local::process_alive(pid_of("exec-other")));
   CHECK(launch(make_request("exec-other", {"sleep"}, {"1"})).code() == StatusCode::kAlreadyExists);
 }
+
+// ---- Host capacity ------------------------------------------------------------------------------
+
+namespace {
+
+// An executor of `cores` cores and `heap_mib` heap that runs until the test creates the file `go`
+// in its directory, then exits with 0.
+LaunchRequest held(const std::string& name, ExecutorId executor, std::int64_t cores = 1,
+                   std::int64_t heap_mib = 1024) {
+  LaunchRequest request = shell(name, "while [ ! -e go ]; do sleep 0.02; done; exit 0");
+  request.executor = executor;
+  request.profile.cores = cores;
+  request.profile.heap_mib = heap_mib;  // + 384 MiB overhead = 1408 MiB of container memory at 1024
+  return request;
+}
+
+}  // namespace
+
+struct CapacityFixture : Fixture {
+  // A new backend on the same work_dir with `cores` and `memory_mib` of capacity.
+  void restart(std::int64_t cores, std::int64_t memory_mib = 0) {
+    backend.reset();
+    sink.observed.clear();
+    config.cores = cores;
+    config.memory_mib = memory_mib;
+    backend = std::make_unique<LocalBackend>(io.get_executor(), kPool, config, kDaemon);
+    backend->start(&sink);
+  }
+  void release(const std::string& name) { std::ofstream(dir(name) / "go").put('\n'); }
+  BackendObject wait_pending(const std::string& name) {
+    REQUIRE(run_until([&] { return sink.last(name, ObservedPhase::kPending).has_value(); }));
+    return *sink.last(name, ObservedPhase::kPending);
+  }
+  bool started(const std::string& name) const { return fs::exists(dir(name) / local::kPidFile); }
+  // Each `names` executor was reported running, in this order.
+  void check_started_in_order(const std::vector<std::string>& names) {
+    std::vector<std::string> running;
+    for (const auto& o : sink.observed) {
+      if (o.phase == ObservedPhase::kRunning) running.push_back(o.backend_name);
+    }
+    CHECK(running == names);
+  }
+};
+
+TEST_CASE_METHOD(CapacityFixture, "capacity: what does not fit waits pending and starts in launch order") {
+  restart(2);
+  REQUIRE(launch(held("cap-1", 1)).ok());
+  REQUIRE(launch(held("cap-2", 2)).ok());
+  REQUIRE(launch(held("cap-3", 3)).ok());
+  wait_running("cap-1");
+  wait_running("cap-2");
+  auto pending = wait_pending("cap-3");
+  CHECK(pending.reason == "Insufficient capacity");
+  CHECK_THAT(pending.message, Catch::StartsWith("needs 1 core, 0 of 2 free on host "));
+  CHECK(pending.host == sink.last("cap-1", ObservedPhase::kRunning)->host);
+  CHECK(pending.executor == 3);
+  CHECK_FALSE(started("cap-3"));
+  CHECK_FALSE(fs::exists(dir("cap-3") / local::kLogFile));  // no process ever wrote to it
+  CHECK(fs::exists(dir("cap-3") / local::kExecutorFile));
+  CHECK((fs::status(dir("cap-3") / local::kQueuedFile).permissions() & fs::perms::others_read) == fs::perms::none);
+
+  // A later launch queues behind it, and says so.
+  REQUIRE(launch(held("cap-4", 4)).ok());
+  CHECK_THAT(wait_pending("cap-4").message, Catch::Contains("behind 1 executor queued before it"));
+  auto listed_object = listed("cap-3");
+  REQUIRE(listed_object);
+  CHECK(listed_object->phase == ObservedPhase::kPending);
+  CHECK(listed_object->reason == "Insufficient capacity");
+  CHECK(listed("cap-1")->phase == ObservedPhase::kRunning);
+
+  // One ends: the oldest queued one takes its place, the next still waits.
+  release("cap-1");
+  CHECK(wait_exit("cap-1").exit_code == 0);
+  wait_running("cap-3");
+  CHECK(listed("cap-3")->phase == ObservedPhase::kRunning);
+  CHECK(listed("cap-4")->phase == ObservedPhase::kPending);
+  CHECK_FALSE(started("cap-4"));
+
+  release("cap-2");
+  wait_running("cap-4");
+  release("cap-3");
+  release("cap-4");
+  CHECK(wait_exit("cap-3").exit_code == 0);
+  CHECK(wait_exit("cap-4").exit_code == 0);
+  check_started_in_order({"cap-1", "cap-2", "cap-3", "cap-4"});
+}
+
+TEST_CASE_METHOD(CapacityFixture, "capacity: killing a queued executor ends it without ever starting it") {
+  restart(1);
+  REQUIRE(launch(held("q-run", 1)).ok());
+  REQUIRE(launch(held("q-cancel", 2)).ok());
+  REQUIRE(launch(held("q-next", 3)).ok());
+  wait_running("q-run");
+  wait_pending("q-cancel");
+  wait_pending("q-next");
+
+  REQUIRE(kill("q-cancel", 0ms).ok());
+  auto ended = wait_exit("q-cancel");
+  CHECK_FALSE(ended.exit_code.has_value());
+  CHECK_FALSE(ended.deleted_externally);
+  CHECK(ended.reason == "cancelled");
+  CHECK_THAT(ended.message, Catch::Contains("never started"));
+  auto listed_object = listed("q-cancel");
+  REQUIRE(listed_object);
+  CHECK(listed_object->phase == ObservedPhase::kExited);
+  CHECK_FALSE(listed_object->exit_code.has_value());
+  CHECK(listed_object->reason == "cancelled");
+  CHECK(kill("q-cancel", 0ms).ok());  // again: nothing left to do
+  CHECK(launch(held("q-cancel", 2)).code() == StatusCode::kAlreadyExists);
+
+  // Capacity frees: the one behind it starts, the killed one never does.
+  release("q-run");
+  wait_exit("q-run");
+  wait_running("q-next");
+  CHECK(sink.count("q-cancel", ObservedPhase::kRunning) == 0);
+  CHECK_FALSE(started("q-cancel"));
+  CHECK_FALSE(fs::exists(dir("q-cancel") / local::kLogFile));
+  release("q-next");
+  wait_exit("q-next");
+  check_started_in_order({"q-run", "q-next"});
+}
+
+TEST_CASE_METHOD(CapacityFixture, "capacity: killing the head of the queue lets the next one start") {
+  restart(2);
+  REQUIRE(launch(held("h-run", 1)).ok());
+  REQUIRE(launch(held("h-big", 2, 2)).ok());    // 2 cores: waits for h-run
+  REQUIRE(launch(held("h-small", 3, 1)).ok());  // would fit, but waits behind h-big
+  wait_running("h-run");
+  CHECK_THAT(wait_pending("h-big").message, Catch::StartsWith("needs 2 cores, 1 of 2 free"));
+  CHECK_THAT(wait_pending("h-small").message, Catch::StartsWith("fits, but waits behind 1 executor"));
+  REQUIRE(kill("h-big", 0ms).ok());
+  wait_running("h-small");
+  CHECK_FALSE(started("h-big"));
+}
+
+TEST_CASE_METHOD(CapacityFixture, "capacity: the queue survives a restart and keeps its order") {
+  restart(1);
+  REQUIRE(launch(held("r-run", 1)).ok());
+  REQUIRE(launch(held("r-first", 2)).ok());
+  REQUIRE(launch(held("r-second", 3)).ok());
+  wait_running("r-run");
+  wait_pending("r-second");
+
+  restart(1);  // observations cleared: what follows is the new backend's
+  wait_running("r-run");
+  CHECK(wait_pending("r-first").reason == "Insufficient capacity");
+  CHECK_THAT(wait_pending("r-second").message, Catch::Contains("behind 1 executor"));
+  CHECK(listed("r-first")->phase == ObservedPhase::kPending);
+  REQUIRE(launch(held("r-third", 4)).ok());  // queued behind the ones from before the restart
+  wait_pending("r-third");
+
+  release("r-run");  // adopted: its end is seen by polling
+  wait_exit("r-run");
+  wait_running("r-first");
+  CHECK_FALSE(started("r-second"));
+  release("r-first");
+  wait_running("r-second");
+  CHECK_FALSE(started("r-third"));
+  release("r-second");
+  wait_running("r-third");
+  release("r-third");
+  wait_exit("r-third");
+  check_started_in_order({"r-run", "r-first", "r-second", "r-third"});
+}
+
+TEST_CASE_METHOD(CapacityFixture, "capacity: a queued executor fits once capacity is found free at start") {
+  restart(1);
+  REQUIRE(launch(held("s-run", 1)).ok());
+  REQUIRE(launch(held("s-wait", 2)).ok());
+  wait_pending("s-wait");
+  backend.reset();  // berthd is down while the running executor ends
+  release("s-run");
+  REQUIRE(run_until([&] { return fs::exists(dir("s-run") / local::kExitFile); }));
+  restart(1);
+  wait_running("s-wait");
+  release("s-wait");
+  CHECK(wait_exit("s-wait").exit_code == 0);
+}
+
+TEST_CASE_METHOD(CapacityFixture, "capacity: memory is limited likewise") {
+  restart(0, 3000);  // two executors of 1408 MiB fit, a third does not
+  REQUIRE(launch(held("m-1", 1)).ok());
+  REQUIRE(launch(held("m-2", 2)).ok());
+  REQUIRE(launch(held("m-3", 3)).ok());
+  wait_running("m-1");
+  wait_running("m-2");
+  auto pending = wait_pending("m-3");
+  CHECK(pending.reason == "Insufficient capacity");
+  CHECK_THAT(pending.message, Catch::StartsWith("needs 1408 MiB of memory, 184 of 3000 MiB free on host "));
+  CHECK_FALSE(started("m-3"));
+  release("m-2");
+  wait_exit("m-2");
+  wait_running("m-3");
+
+  // Both limits: the message names each that is short.
+  restart(1, 3000);
+  REQUIRE(launch(held("m-4", 4)).ok());
+  CHECK_THAT(wait_pending("m-4").message,
+             Catch::StartsWith("needs 1 core, 0 of 1 free and needs 1408 MiB of memory, 184 of 3000 MiB free"));
+}
+
+TEST_CASE_METHOD(CapacityFixture, "capacity: an executor larger than the whole pool is refused") {
+  restart(2, 4096);
+  Status cores = launch(held("big-cores", 1, 3));
+  CHECK(cores.code() == StatusCode::kFailedPrecondition);
+  CHECK_FALSE(cores.retryable());
+  CHECK_THAT(cores.message(), Catch::Contains("needs 3 cores, more than the 2 of pool local-test"));
+  Status memory = launch(held("big-memory", 2, 1, 8192));
+  CHECK(memory.code() == StatusCode::kFailedPrecondition);
+  CHECK_THAT(memory.message(), Catch::Contains("MiB of memory, more than the 4096 MiB"));
+  CHECK_FALSE(fs::exists(dir("big-cores")));
+  CHECK_FALSE(fs::exists(dir("big-memory")));
+}
+
+TEST_CASE_METHOD(CapacityFixture, "capacity: 0 is unlimited") {
+  for (int i = 1; i <= 4; ++i) REQUIRE(launch(held("u-" + std::to_string(i), i, 64, 65536)).ok());
+  for (int i = 1; i <= 4; ++i) {
+    const std::string name = "u-" + std::to_string(i);
+    wait_running(name);
+    CHECK(sink.count(name, ObservedPhase::kPending) == 1);  // the one report before running
+    CHECK_FALSE(fs::exists(dir(name) / local::kQueuedFile));
+    release(name);
+    wait_exit(name);
+  }
+  // What each needs is recorded all the same, for daemons that do limit capacity.
+  auto record = local::read_executor_dir(dir("u-1"));
+  REQUIRE(record.ok());
+  CHECK(record->record.cores == 64);
+  CHECK(record->record.memory_mib == 65536 + 6553);
+}
+
+TEST_CASE_METHOD(CapacityFixture, "capacity: another daemon's executors count and are never started") {
+  restart(2);
+  LocalBackend other(io.get_executor(), kPool, config, "daemon-other");
+  auto other_launch = [&](const LaunchRequest& request) {
+    std::optional<Status> launched;
+    other.launch(request, [&](Status s) { launched = s; });
+    REQUIRE(run_until([&] { return launched.has_value(); }));
+    return *launched;
+  };
+  REQUIRE(launch(held("mine-1", 1)).ok());
+  wait_running("mine-1");
+  REQUIRE(other_launch(held("theirs-1", 1)).ok());  // the last free core
+  REQUIRE(other_launch(held("theirs-2", 2)).ok());  // queued by the other daemon
+  REQUIRE(started("theirs-1"));
+  REQUIRE_FALSE(started("theirs-2"));
+  REQUIRE(launch(held("mine-2", 2)).ok());
+  CHECK_THAT(wait_pending("mine-2").message, Catch::StartsWith("needs 1 core, 0 of 2 free"));
+  auto theirs = listed("theirs-2");
+  REQUIRE(theirs);
+  CHECK(theirs->phase == ObservedPhase::kPending);
+  CHECK(theirs->daemon_id == "daemon-other");
+  CHECK(kill("theirs-2", 0ms).code() == StatusCode::kFailedPrecondition);
+
+  // Theirs ends (seen by polling): ours starts in its place, theirs stays queued.
+  release("theirs-1");
+  wait_running("mine-2");
+  CHECK_FALSE(started("theirs-2"));
+  CHECK(listed("theirs-2")->phase == ObservedPhase::kPending);
+}

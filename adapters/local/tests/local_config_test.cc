@@ -25,6 +25,8 @@ TEST_CASE("local pool config: defaults") {
   CHECK(parsed.inherit_env == std::vector<std::string>{"PATH", "HOME", "LANG", "JAVA_HOME", "SPARK_HOME"});
   CHECK(parsed.shim_path.filename() == "berth-local-exec");
   CHECK(parsed.shim_path == default_local_exec_path());
+  CHECK(parsed.cores == 0);       // unlimited
+  CHECK(parsed.memory_mib == 0);  // unlimited
 }
 
 TEST_CASE("local pool config: every key") {
@@ -33,13 +35,17 @@ TEST_CASE("local pool config: every key") {
       "work_dir: /srv/executors\n"
       "poll_interval: 250ms\n"
       "inherit_env: [PATH, TZ]\n"
-      "shim_path: /opt/berth/bin/berth-local-exec\n",
+      "shim_path: /opt/berth/bin/berth-local-exec\n"
+      "cores: 16\n"
+      "memory_mib: 65536\n",
       &parsed);
   REQUIRE(status.ok());
   CHECK(parsed.work_dir == "/srv/executors");
   CHECK(parsed.poll_interval == std::chrono::milliseconds(250));
   CHECK(parsed.inherit_env == std::vector<std::string>{"PATH", "TZ"});
   CHECK(parsed.shim_path == "/opt/berth/bin/berth-local-exec");
+  CHECK(parsed.cores == 16);
+  CHECK(parsed.memory_mib == 65536);
 }
 
 TEST_CASE("local pool config: errors name the key and leave the output alone") {
@@ -57,4 +63,11 @@ TEST_CASE("local pool config: errors name the key and leave the output alone") {
   Status bad_env = parse("inherit_env: [PATH, \"A=B\"]\n", &parsed);
   CHECK(bad_env.code() == StatusCode::kInvalidArgument);
   CHECK_THAT(bad_env.message(), Catch::Contains("inherit_env"));
+
+  for (const char* bad : {"cores: -1\n", "cores: two\n", "memory_mib: -5\n", "memory_mib: 1.5\n"}) {
+    INFO(bad);
+    Status status = parse(bad, &parsed);
+    CHECK(status.code() == StatusCode::kInvalidArgument);
+    CHECK_THAT(status.message(), Catch::Contains(std::string(bad).substr(0, std::string(bad).find(':'))));
+  }
 }

@@ -47,6 +47,31 @@ TEST_CASE("pid, exit and executor records round-trip") {
   CHECK(decode_executor_record("{").status().code() == StatusCode::kInvalidArgument);
   CHECK(decode_executor_record("[1]").status().code() == StatusCode::kInvalidArgument);
   CHECK(decode_executor_record(R"({"daemon_id":"d"})").status().code() == StatusCode::kInvalidArgument);
+
+  ExecutorRecord sized{"daemon-a", "pool-1", "app-7", 43, 3, "berth-app-7-exec-43", 4, 9216};
+  decoded = decode_executor_record(encode_executor_record(sized));
+  REQUIRE(decoded.ok());
+  CHECK(*decoded == sized);
+  // Written before capacity was tracked: needs nothing.
+  decoded = decode_executor_record(
+      R"({"version":1,"daemon_id":"d","pool":"p","app":"a","executor":1,"profile":0,"backend_name":"b"})");
+  REQUIRE(decoded.ok());
+  CHECK(decoded->cores == 0);
+  CHECK(decoded->memory_mib == 0);
+}
+
+TEST_CASE("launch records round-trip") {
+  LaunchRecord record{17, {"/bin/sh", "-c", "echo \"hi\"; exit 3"}, {{"A", "1"}, {"SECRET", "x=y z"}}};
+  auto decoded = decode_launch_record(encode_launch_record(record));
+  REQUIRE(decoded.ok());
+  CHECK(*decoded == record);
+  CHECK(decode_launch_record("{").status().code() == StatusCode::kInvalidArgument);
+  CHECK(decode_launch_record(R"({"sequence":1,"command":"sh","env":{}})").status().code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(decode_launch_record(R"({"sequence":1,"command":["sh",2],"env":{}})").status().code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(decode_launch_record(R"({"sequence":-1,"command":[],"env":{}})").status().code() ==
+        StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("exit records map to exit codes, reasons and who sent the signal") {
