@@ -111,13 +111,6 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
     });
   }
 
-  template <typename T>
-  void complete(Callback<T> done, T result) {
-    post([done = std::move(done), result = std::move(result)](Impl&) mutable {
-      done(std::move(result));
-    });
-  }
-
   void start(BackendSink* sink) {
     sink_ = sink;
     started_ = true;
@@ -801,20 +794,25 @@ void LocalBackend::start(BackendSink* sink) { impl_->start(sink); }
 
 void LocalBackend::stop() { impl_->stop(); }
 
+// Each verb runs later on the executor, in call order, and completes as soon as it has run: core
+// learns that a launch was accepted before it observes the executor pending or running (those
+// reports are posted while the launch runs).
 void LocalBackend::launch(const LaunchRequest& request, Callback<Status> done) {
-  impl_->complete(std::move(done), impl_->launch(request));
+  impl_->post([request, done = std::move(done)](Impl& impl) mutable { done(impl.launch(request)); });
 }
 
 void LocalBackend::kill(const KillRequest& request, Callback<Status> done) {
-  impl_->complete(std::move(done), impl_->kill(request));
+  impl_->post([request, done = std::move(done)](Impl& impl) mutable { done(impl.kill(request)); });
 }
 
 void LocalBackend::decommission(const std::string& backend_name, Callback<Status> done) {
-  impl_->complete(std::move(done), impl_->decommission(backend_name));
+  impl_->post([backend_name, done = std::move(done)](Impl& impl) mutable {
+    done(impl.decommission(backend_name));
+  });
 }
 
 void LocalBackend::list(Callback<StatusOr<std::vector<BackendObject>>> done) {
-  impl_->complete(std::move(done), impl_->list());
+  impl_->post([done = std::move(done)](Impl& impl) mutable { done(impl.list()); });
 }
 
 std::unique_ptr<Backend> make_local_backend(boost::asio::any_io_executor executor, PoolName pool,

@@ -19,7 +19,9 @@
 //
 // Thread-safety: not thread-safe. Every method must be called on the executor given at
 // construction (core's strand); completions and BackendSink calls are posted to it, never run
-// inside the call. Destroying the backend drops every completion and observation not yet run.
+// inside the call. launch, kill, decommission and list run later on that executor, in call order,
+// each completing before the observations it causes are delivered. Destroying the backend drops
+// every call, completion and observation not yet run.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <memory>

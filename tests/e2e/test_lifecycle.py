@@ -3,7 +3,7 @@
 import os
 import unittest
 
-from berth_harness import BerthTestCase, counts, executor_id, ids_in, read_text, target_of
+from berth_harness import BerthTestCase, counts, executor_id, ids_in, parse_timestamp, read_text, target_of
 
 
 class TargetAndKillTest(BerthTestCase):
@@ -135,7 +135,10 @@ class ScaleDownTest(BerthTestCase):
         for executor in everything:
             if executor_id(executor) in (3, 4):
                 self.assertEqual(executor["loss"]["reason"], "cancelled")
-                self.assertNotIn("running", executor.get("times", {}))
+                times = executor["times"]
+                self.assertGreater(parse_timestamp(times["launched"]), 0, "launched, then cancelled")
+                self.assertEqual(parse_timestamp(times.get("running", "1970-01-01T00:00:00Z")), 0,
+                                 "executor %s was cancelled after it ran" % executor["executorId"])
                 self.assertFalse(executor.get("hasExitCode", False))
                 self.assert_never_started(daemon, executor)
                 self.assertTrue(os.path.exists(os.path.join(

@@ -257,6 +257,21 @@ TEST_CASE_METHOD(Fixture, "an executor's exit code is observed") {
   CHECK(listed_object->exit_code == 3);
 }
 
+TEST_CASE_METHOD(Fixture, "a launch completes before its executor is observed") {
+  // Core moves the executor to LAUNCHING on the completion, then to PENDING and RUNNING on the
+  // observations; the other order would skip LAUNCHING and its timestamp.
+  std::optional<std::size_t> observed_at_completion;
+  backend->launch(make_request("exec-order", {"sleep"}, {"1000"}),
+                  [&](Status s) {
+                    CHECK(s.ok());
+                    observed_at_completion = sink.observed.size();
+                  });
+  REQUIRE(run_until([&] { return observed_at_completion.has_value(); }));
+  CHECK(*observed_at_completion == 0);
+  wait_running("exec-order");
+  CHECK(sink.observed.front().phase == ObservedPhase::kPending);
+}
+
 TEST_CASE_METHOD(Fixture, "kill stops a running executor with SIGTERM") {
   REQUIRE(launch(make_request("exec-sleep", {"sleep"}, {"1000"})).ok());
   wait_running("exec-sleep");
