@@ -16,9 +16,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <vector>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "adapters/local/local_files.h"
 
