@@ -1,0 +1,131 @@
+// berth-sim: runs one backend simulator on loopback for tests, demos and people trying Berth
+// without a cluster. The first argument names the backend; kSimulators below is the one list of
+// them (each entry adds its subcommand and returns the function that runs it).
+//
+//   berth-sim kubernetes --listen 127.0.0.1:6443 [--tls --cert F --key F [--client-ca F]]
+//                        [--token T] [--config FILE] [--time-scale X] [--port-file F]
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <thread>
+
+#include "sim/kubernetes/simulator.h"
+
+namespace {
+
+using Runner = std::function<int()>;
+
+// Writes the bound address where a test waits for it (atomically: write, then rename).
+bool write_port_file(const std::string& path, const std::string& address) {
+  if (path.empty()) return true;
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary);
+    out << address << "\n";
+    if (!out) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(temporary, path, ec);
+  return !ec;
+}
+
+// Runs `io` on two threads until SIGINT or SIGTERM, then calls `stop`.
+void serve_until_signal(boost::asio::io_context& io, const std::function<void()>& stop) {
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    stop();
+    io.stop();
+  });
+  std::thread helper([&] { io.run(); });
+  io.run();
+  helper.join();
+}
+
+Runner add_kubernetes(CLI::App& app) {
+  auto* command = app.add_subcommand("kubernetes", "Kubernetes API server (pods) with nodes, a scheduler and a kubelet");
+  struct Flags {
+    berth::sim::kubernetes::SimulatorOptions options;
+    bool tls = false;
+    std::string config;
+    std::string port_file;
+  };
+  auto flags = std::make_shared<Flags>();
+  command->add_option("--listen", flags->options.listen, "host:port to listen on (port 0 = any)");
+  command->add_flag("--tls", flags->tls, "serve HTTPS (needs --cert and --key)");
+  command->add_option("--cert", flags->options.tls_cert_file, "server certificate (PEM)");
+  command->add_option("--key", flags->options.tls_key_file, "server private key (PEM)");
+  command->add_option("--client-ca", flags->options.client_ca_file,
+                      "require client certificates signed by this CA (PEM); they authenticate");
+  command->add_option("--token", flags->options.token, "bearer token every request must carry");
+  command->add_option("--config", flags->config, "YAML file: nodes, quotas, behaviours, time_scale, ...");
+  command->add_option("--time-scale", flags->options.time_scale, "simulated seconds per real second")
+      ->check(CLI::PositiveNumber);
+  command->add_option("--seed", flags->options.seed, "seed for names, uids and injected errors");
+  command->add_option("--port-file", flags->port_file, "write the bound host:port to this file");
+  return [command, flags]() -> int {
+    if (!*command) return -1;
+    auto options = flags->options;
+    if (!flags->config.empty()) {
+      // Command-line flags win over the file: load the file over the defaults, then re-apply them.
+      auto loaded = berth::sim::kubernetes::load_config(flags->config, berth::sim::kubernetes::SimulatorOptions{});
+      if (!loaded.ok()) {
+        std::cerr << "berth-sim: " << loaded.status().message() << "\n";
+        return 2;
+      }
+      auto merged = *loaded;
+      const berth::sim::kubernetes::SimulatorOptions defaults;
+      if (options.listen != defaults.listen) merged.listen = options.listen;
+      if (!options.token.empty()) merged.token = options.token;
+      if (!options.tls_cert_file.empty()) merged.tls_cert_file = options.tls_cert_file;
+      if (!options.tls_key_file.empty()) merged.tls_key_file = options.tls_key_file;
+      if (!options.client_ca_file.empty()) merged.client_ca_file = options.client_ca_file;
+      if (options.time_scale != defaults.time_scale) merged.time_scale = options.time_scale;
+      if (options.seed != defaults.seed) merged.seed = options.seed;
+      options = std::move(merged);
+    }
+    if (flags->tls && (options.tls_cert_file.empty() || options.tls_key_file.empty())) {
+      std::cerr << "berth-sim: --tls needs --cert and --key\n";
+      return 2;
+    }
+    if (!flags->tls && !options.tls_cert_file.empty() && flags->config.empty()) {
+      std::cerr << "berth-sim: --cert given without --tls\n";
+      return 2;
+    }
+    boost::asio::io_context io;
+    berth::sim::kubernetes::Simulator simulator(io.get_executor(), options);
+    if (auto status = simulator.start(); !status.ok()) {
+      std::cerr << "berth-sim: " << status.message() << "\n";
+      return 1;
+    }
+    std::cout << simulator.address() << std::endl;
+    if (!write_port_file(flags->port_file, simulator.address())) {
+      std::cerr << "berth-sim: cannot write " << flags->port_file << "\n";
+      return 1;
+    }
+    serve_until_signal(io, [&] { simulator.stop(); });
+    return 0;
+  };
+}
+
+// The simulators berth-sim knows, in the order `--help` lists them.
+const std::vector<std::function<Runner(CLI::App&)>> kSimulators = {add_kubernetes};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"berth-sim: protocol-faithful backend simulators for Berth"};
+  app.require_subcommand(1);
+  std::vector<Runner> runners;
+  for (const auto& add : kSimulators) runners.push_back(add(app));
+  CLI11_PARSE(app, argc, argv);
+  for (const auto& run : runners) {
+    if (int code = run(); code >= 0) return code;
+  }
+  return 2;
+}
