@@ -155,7 +155,9 @@ std::string disruption_by_node(const json::object* status) {
   const json::object* disruption = condition(status, "DisruptionTarget");
   if (disruption == nullptr || string_of(disruption, "status") != "True") return "";
   const std::string reason = string_of(disruption, "reason");
-  if (reason == "DeletionByTaintManager" || reason == "TerminationByKubelet") return reason;
+  if (reason == "DeletionByTaintManager" || reason == "TerminationByKubelet" || reason == "DeletionByPodGC") {
+    return reason;  // node NoExecute taint, kubelet node-pressure / shutdown, node object gone
+  }
   return "";
 }
 
