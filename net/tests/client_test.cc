@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "net/http_client.h"
+#include "net/http_server.h"
 #include "net/tests/client_test_pki.h"
 #include "net/tests/client_test_server.h"
 #include "net/tls.h"
@@ -384,6 +385,52 @@ TEST_CASE("TLS: verified against the CA, with SNI override, client certificates 
     CHECK(ended.get().ok());
     CHECK(joined(result.pieces) == "ab");
   }
+}
+
+// The same client against the project's own server (the simulators run on it).
+TEST_CASE("against net::HttpServer: keep-alive, a chunked stream, reconnect after the server drops connections") {
+  boost::asio::io_context server_io;
+  HttpServer server(server_io.get_executor(), {}, [&](HttpRequest request, std::shared_ptr<ResponseWriter> writer) {
+    if (request.path == "/watch") {
+      writer->start_stream(200, {{"content-type", "application/json"}});
+      writer->write("{\"type\":\"ADDED\"}\n");
+      writer->write("{\"type\":\"DELETED\"}\n");
+      writer->end();
+      return;
+    }
+    writer->respond(HttpResponse{200, {{"content-type", "text/plain"}}, request.method + " " + request.target});
+  });
+  REQUIRE(server.start().ok());
+  auto guard = boost::asio::make_work_guard(server_io);
+  std::thread server_thread([&] { server_io.run(); });
+
+  {
+    ClientLoop loop;
+    HttpClient client(loop.executor(), {.base_url = "http://" + server.address()});
+    REQUIRE(client.init().ok());
+    for (int i = 0; i < 3; ++i) {
+      auto response = fetch(client, get("/api/v1/pods?i=" + std::to_string(i)));
+      REQUIRE(response.ok());
+      CHECK(response->body == "GET /api/v1/pods?i=" + std::to_string(i));
+    }
+    CHECK(server.open_connections() == 1);
+
+    StreamResult result;
+    auto ended = result.ended.get_future();
+    auto stream = client.stream(get("/watch"), collect(result));
+    REQUIRE(ended.wait_for(10s) == std::future_status::ready);
+    CHECK(ended.get().ok());
+    CHECK(joined(result.pieces) == "{\"type\":\"ADDED\"}\n{\"type\":\"DELETED\"}\n");
+
+    server.close_all_connections();
+    auto again = fetch(client, get("/after"));
+    REQUIRE(again.ok());
+    CHECK(again->body == "GET /after");
+  }
+  server.stop();
+  guard.reset();
+  server_io.stop();
+  server_thread.join();
 }
 
 }  // namespace
