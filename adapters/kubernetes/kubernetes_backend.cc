@@ -447,6 +447,7 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
         return self->retry_later(true);
       }
       self->set_health(Status::Ok());
+      self->backoff_ = Duration(0);
       self->replace(std::move(*pods));
       self->start_watch();
     });

@@ -123,6 +123,10 @@ TEST_CASE("pod_to_object maps every pod state") {
        pod(R"({"phase":"Running","conditions":[{"type":"DisruptionTarget","status":"True","reason":"DeletionByTaintManager"}],)" +
                containers(R"({"running":{}})") + "}", node),
        true, false, ObservedPhase::kLost, std::nullopt, "DeletionByTaintManager", false, false, "node-3"},
+      {"removed by the pod garbage collector (node object gone): lost",
+       pod(R"({"phase":"Running","conditions":[{"type":"DisruptionTarget","status":"True","reason":"DeletionByPodGC"}],)" +
+               containers(R"({"running":{}})") + "}", node),
+       true, false, ObservedPhase::kLost, std::nullopt, "DeletionByPodGC", false, false, "node-3"},
       {"deleted by someone else while running: exited, deleted externally",
        pod(R"({"phase":"Running",)" + containers(R"({"running":{}})") + "}", node), true, false,
        ObservedPhase::kExited, std::nullopt, "Deleted", false, true, "node-3", "deleted outside Berth"},
