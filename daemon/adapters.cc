@@ -1,5 +1,7 @@
 #include "daemon/adapters.h"
 
+#include "adapters/kubernetes/kubernetes_backend.h"
+#include "adapters/kubernetes/kubernetes_config.h"
 #include "adapters/local/local_backend.h"
 #include "adapters/local/local_config.h"
 
@@ -14,6 +16,14 @@ StatusOr<LocalPoolConfig> parse_local(const config::PoolConfig& pool, const std:
   return local;
 }
 
+StatusOr<KubernetesPoolConfig> parse_kubernetes(const config::PoolConfig& pool, const std::string& state_dir) {
+  config::Section section = pool.section();
+  KubernetesPoolConfig kubernetes;
+  Status status = parse_kubernetes_pool(section, state_dir, pool.policy.name, &kubernetes);
+  if (!status.ok()) return status;
+  return kubernetes;
+}
+
 Status unsupported(const config::PoolConfig& pool) {
   return Status::FailedPrecondition(pool.file + ": pool " + pool.policy.name + ": backend type " +
                                     pool.policy.type + " is not available in this build of berthd");
@@ -23,6 +33,7 @@ Status unsupported(const config::PoolConfig& pool) {
 
 Status check_pool_section(const config::PoolConfig& pool, const std::string& state_dir) {
   if (pool.policy.type == "local") return parse_local(pool, state_dir).status();
+  if (pool.policy.type == "kubernetes") return parse_kubernetes(pool, state_dir).status();
   return unsupported(pool);
 }
 
@@ -31,6 +42,11 @@ StatusOr<std::unique_ptr<Backend>> make_backend(const config::PoolConfig& pool, 
     auto local = parse_local(pool, context.state_dir);
     if (!local.ok()) return local.status();
     return make_local_backend(context.strand, pool.policy.name, std::move(*local), context.daemon_id);
+  }
+  if (pool.policy.type == "kubernetes") {
+    auto kubernetes = parse_kubernetes(pool, context.state_dir);
+    if (!kubernetes.ok()) return kubernetes.status();
+    return make_kubernetes_backend(context.strand, pool.policy.name, std::move(*kubernetes), context.daemon_id);
   }
   return unsupported(pool);
 }
