@@ -5,8 +5,9 @@ a unique marker that it passes to its executors as BERTH_E2E_MARKER. The executo
 actually alive are found by scanning /proc for that marker, and tearDown kills every process that
 carries it, even when the test failed, so that no test leaks processes into another.
 
-Standard library only. The binaries come from the environment: BERTHD and BERTHCTL (CTest sets
-them); by default the ones under build/bin of the checkout. Run all with `ctest -R e2e -j2`, or one
+Standard library only. The binaries come from the environment: BERTHD, BERTHCTL and BERTH_SIM
+(CTest sets them); by default the ones under build/bin of the checkout. KubernetesSim runs
+`berth-sim kubernetes` beside the daemon for the tests of Kubernetes pools. Run all with `ctest -R e2e -j2`, or one
 module from this folder with `/usr/bin/python3 -m unittest -v test_lifecycle`; BERTH_E2E_KEEP=1
 keeps each test's directory (config, berthd.log, executor dirs) for a post-mortem.
 """
@@ -15,16 +16,21 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import time
 import unittest
+import urllib.error
+import urllib.parse
+import urllib.request
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE_DIR = os.path.dirname(os.path.dirname(HERE))
 BERTHD = os.environ.get("BERTHD", os.path.join(SOURCE_DIR, "build", "bin", "berthd"))
 BERTHCTL = os.environ.get("BERTHCTL", os.path.join(SOURCE_DIR, "build", "bin", "berthctl"))
+BERTH_SIM = os.environ.get("BERTH_SIM", os.path.join(SOURCE_DIR, "build", "bin", "berth-sim"))
 
 MARKER_VAR = "BERTH_E2E_MARKER"
 SHIM_COMM = "berth-local-exec"[:15]  # /proc/PID/comm keeps 15 characters
@@ -381,6 +387,219 @@ def target_of(application, profile=0):
 
 
 # -------------------------------------------------------------------------------------------------
+# Certificates
+# -------------------------------------------------------------------------------------------------
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True, capture_output=True)
+
+
+def make_certificates(directory):
+    """In `directory`: a CA (ca.pem, ca.key), a server certificate for 127.0.0.1 and localhost
+    (server.pem, server.key), a client certificate (client.pem, client.key), and a second CA that
+    signed nothing (other-ca.pem)."""
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=berth-e2e-ca", cwd=directory)
+    for name, usage in (("server", "serverAuth"), ("client", "clientAuth")):
+        with open(os.path.join(directory, name + ".ext"), "w") as f:
+            if name == "server":
+                f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+            f.write("extendedKeyUsage=%s\nbasicConstraints=CA:FALSE\n" % usage)
+        openssl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr",
+                "-subj", "/CN=berth-e2e-" + name, cwd=directory)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", name + ".pem", "-days", "2",
+                "-extfile", name + ".ext", cwd=directory)
+    # A second CA that signed nothing the server trusts.
+    openssl("req", "-x509", *ec, "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "2",
+            "-subj", "/CN=berth-e2e-other-ca", cwd=directory)
+
+
+# -------------------------------------------------------------------------------------------------
+# The Kubernetes API simulator
+# -------------------------------------------------------------------------------------------------
+
+class SimError(AssertionError):
+    """A simulator request that answered an unexpected status."""
+
+    def __init__(self, method, path, status, body):
+        super().__init__("%s %s -> %s: %s" % (method, path, status, str(body)[:2000]))
+        self.status = status
+        self.body = body
+
+
+class KubernetesSim:
+    """One `berth-sim kubernetes` process on an ephemeral loopback port, a direct child of the
+    test, with its config file and log in `directory`. Its pod API and its /sim/ admin endpoints
+    are called with urllib, over HTTPS and with the bearer token when it serves them so.
+
+    `config` is the simulator's YAML config as a dict (nodes, quotas, behaviours, time_scale ...);
+    `tls` a dict with cert, key and ca (PEM paths), optionally client_ca, and client_cert and
+    client_key for this client; `token` the bearer token every request needs."""
+
+    def __init__(self, directory, config=None, name="k8s-sim", tls=None, token=None, args=()):
+        self.directory = directory
+        self.name = name
+        self.config = config
+        self.tls = tls
+        self.token = token
+        self.args = list(args)
+        self.config_path = os.path.join(directory, name + ".yaml")
+        self.port_file = os.path.join(directory, name + ".port")
+        self.log_path = os.path.join(directory, name + ".log")
+        self.process = None
+        self.address = None
+        self._context = None
+        if tls:
+            self._context = ssl.create_default_context(cafile=tls["ca"])
+            if tls.get("client_cert"):
+                self._context.load_cert_chain(tls["client_cert"], tls["client_key"])
+
+    def start(self, timeout=20):
+        assert self.process is None or self.process.poll() is not None, "the simulator is already running"
+        argv = [BERTH_SIM, "kubernetes", "--listen", "127.0.0.1:0", "--port-file", self.port_file]
+        if self.config is not None:
+            with open(self.config_path, "w") as f:
+                f.write(render_yaml(self.config) + "\n")
+            argv += ["--config", self.config_path]
+        if self.tls:
+            argv += ["--tls", "--cert", self.tls["cert"], "--key", self.tls["key"]]
+            if self.tls.get("client_ca"):
+                argv += ["--client-ca", self.tls["client_ca"]]
+        if self.token:
+            argv += ["--token", self.token]
+        argv += self.args
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        log = open(self.log_path, "a")
+        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                        cwd=self.directory)
+        log.close()
+
+        def ready():
+            if self.process.poll() is not None:
+                raise AssertionError("berth-sim exited with %d; its log:\n%s"
+                                     % (self.process.returncode, self.log_tail()))
+            text = _read(self.port_file)
+            return text.strip() if text and text.endswith("\n") else None
+
+        self.address = wait_until(ready, timeout, "berth-sim did not write %s" % self.port_file)
+        return self
+
+    def kill9(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+        if self.process is not None:
+            self.process.wait(timeout=20)
+
+    def log_tail(self, lines=40):
+        return "\n".join((_read(self.log_path) or "").splitlines()[-lines:])
+
+    @property
+    def server(self):
+        """The URL a kubeconfig names."""
+        return ("https://" if self.tls else "http://") + self.address
+
+    # HTTP -------------------------------------------------------------------------------------
+
+    def request(self, method, path, body=None, timeout=10):
+        """(status, parsed JSON or text) of one request; never raises on an HTTP error status."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.server + path, data=data, method=method)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if self.token:
+            request.add_header("Authorization", "Bearer " + self.token)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout, context=self._context) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, raw = error.code, error.read()
+        text = raw.decode(errors="replace")
+        try:
+            return status, json.loads(text) if text.strip() else {}
+        except ValueError:
+            return status, text
+
+    def call(self, method, path, body=None, expect=(200, 201, 202)):
+        """The parsed answer of a request that must answer one of `expect`."""
+        status, answer = self.request(method, path, body)
+        if status not in expect:
+            raise SimError(method, path, status, answer)
+        return answer
+
+    # Pods -------------------------------------------------------------------------------------
+
+    def pods(self, namespace, selector=None):
+        path = "/api/v1/namespaces/%s/pods" % namespace
+        if selector:
+            path += "?" + urllib.parse.urlencode({"labelSelector": selector})
+        return self.call("GET", path).get("items", [])
+
+    def create_pod(self, namespace, pod, expect=(201,)):
+        return self.call("POST", "/api/v1/namespaces/%s/pods" % namespace, pod, expect=expect)
+
+    def pod(self, namespace, name):
+        """The pod, or None when it does not exist."""
+        status, answer = self.request("GET", "/api/v1/namespaces/%s/pods/%s" % (namespace, name))
+        if status == 404:
+            return None
+        if status != 200:
+            raise SimError("GET", name, status, answer)
+        return answer
+
+    # Administration (/sim/) -------------------------------------------------------------------
+
+    def state(self):
+        return self.call("GET", "/sim/state")
+
+    def faults(self, **fields):
+        return self.call("POST", "/sim/faults", fields)
+
+    def exit_pod(self, namespace, name, code=0, oom=False):
+        return self.call("POST", "/sim/pods/%s/%s/exit" % (namespace, name), {"code": code, "oom": oom})
+
+    def kill_node(self, node, mode="fail"):
+        return self.call("POST", "/sim/nodes/%s/kill" % node, {"mode": mode})
+
+    def set_quota(self, namespace, name, hard):
+        return self.call("POST", "/sim/quotas", {"namespace": namespace, "name": name, "hard": hard})
+
+    def delete_quota(self, namespace, name):
+        return self.call("DELETE", "/sim/quotas/%s/%s" % (namespace, name))
+
+    # Clients ----------------------------------------------------------------------------------
+
+    def write_kubeconfig(self, path, namespace=None, token=None, ca=None, client_cert=None, client_key=None):
+        """A kubeconfig (YAML) for this simulator; returns its path. Paths in it are absolute."""
+        cluster = {"server": self.server}
+        if ca:
+            cluster["certificate-authority"] = ca
+        user = {}
+        if token:
+            user["token"] = token
+        if client_cert:
+            user["client-certificate"] = client_cert
+            user["client-key"] = client_key
+        context = {"cluster": "sim", "user": "berth"}
+        if namespace:
+            context["namespace"] = namespace
+        kubeconfig = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "sim", "cluster": cluster}],
+            "users": [{"name": "berth", "user": user}],
+            "contexts": [{"name": "sim", "context": context}],
+            "current-context": "sim",
+        }
+        with open(path, "w") as f:
+            f.write(render_yaml(kubeconfig) + "\n")
+        return path
+
+
+# -------------------------------------------------------------------------------------------------
 # The test case base
 # -------------------------------------------------------------------------------------------------
 
@@ -399,12 +618,18 @@ class BerthTestCase(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="berth-e2e-")
         self.marker = uuid.uuid4().hex
         self.daemons = []
+        self.sims = []
         self.addCleanup(self._cleanup)
 
     def _cleanup(self):
         for daemon in self.daemons:
             try:
                 daemon.kill9()
+            except Exception:  # keep cleaning up
+                pass
+        for sim in self.sims:
+            try:
+                sim.kill9()
             except Exception:  # keep cleaning up
                 pass
         kill_marked(self.marker)
@@ -414,8 +639,10 @@ class BerthTestCase(unittest.TestCase):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def _failure_context(self):
-        return "\n".join("---- %s log (%s) ----\n%s" % (d.name, d.log_path, d.log_tail())
-                         for d in self.daemons)
+        return "\n".join(["---- %s log (%s) ----\n%s" % (d.name, d.log_path, d.log_tail())
+                          for d in self.daemons] +
+                         ["---- %s log (%s) ----\n%s" % (s.name, s.log_path, s.log_tail(20))
+                          for s in self.sims])
 
     def new_daemon(self, start=True, name="berthd", **overrides):
         state_dir = os.path.join(self.tmp, name + "-state")
@@ -424,6 +651,16 @@ class BerthTestCase(unittest.TestCase):
         if start:
             daemon.start()
         return daemon
+
+    def new_kubernetes_sim(self, config=None, name="k8s-sim", start=True, **kwargs):
+        """A `berth-sim kubernetes` (see KubernetesSim), killed at tearDown."""
+        if not os.access(BERTH_SIM, os.X_OK):
+            self.fail("%s is not built (set BERTH_SIM)" % BERTH_SIM)
+        sim = KubernetesSim(self.tmp, config, name=name, **kwargs)
+        self.sims.append(sim)
+        if start:
+            sim.start()
+        return sim
 
     def app_id(self, prefix):
         return "%s-%s" % (prefix, uuid.uuid4().hex[:8])

@@ -2,11 +2,10 @@
 
 import os
 import shutil
-import subprocess
 import tempfile
 import unittest
 
-from berth_harness import BerthTestCase, render_yaml
+from berth_harness import BerthTestCase, make_certificates, render_yaml
 
 TOKENS = {
     "team-a": "a" * 8 + "-team-a-driver-token-0001",
@@ -14,30 +13,6 @@ TOKENS = {
     "operator": "o" * 8 + "-operator-token-000000003",
     "unknown": "u" * 8 + "-nobody-knows-this-token-4",
 }
-
-
-def openssl(*args, cwd):
-    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True, capture_output=True)
-
-
-def make_certificates(directory):
-    """A CA, a server certificate for 127.0.0.1 and localhost, and a client certificate."""
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-            "-subj", "/CN=berth-e2e-ca", cwd=directory)
-    for name, usage in (("server", "serverAuth"), ("client", "clientAuth")):
-        with open(os.path.join(directory, name + ".ext"), "w") as f:
-            if name == "server":
-                f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-            f.write("extendedKeyUsage=%s\nbasicConstraints=CA:FALSE\n" % usage)
-        openssl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr",
-                "-subj", "/CN=berth-e2e-" + name, cwd=directory)
-        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-out", name + ".pem", "-days", "2",
-                "-extfile", name + ".ext", cwd=directory)
-    # A second CA that signed nothing the server trusts.
-    openssl("req", "-x509", *ec, "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "2",
-            "-subj", "/CN=berth-e2e-other-ca", cwd=directory)
 
 
 class SecuredDaemonCase(BerthTestCase):
