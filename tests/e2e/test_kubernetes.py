@@ -10,8 +10,9 @@ only the first executor should fail, by Spark's own `spark-exec-id` label.
 import os
 import time
 import unittest
+import urllib.request
 
-from berth_harness import (BerthTestCase, executor_id, ids_in, make_certificates, target_of)
+from berth_harness import FAST_RECONCILER, BerthTestCase, executor_id, ids_in, make_certificates, target_of
 
 NAMESPACE = "spark-e2e"
 POOL = "k8s"
@@ -391,12 +392,8 @@ class QuotaTest(KubernetesCase):
     BUDGET = 4
 
     def start_quota_cluster(self):
-        self.start_cluster(reconciler=dict(self.fast_reconciler(), failure_budget=self.BUDGET))
+        self.start_cluster(reconciler=dict(FAST_RECONCILER, failure_budget=self.BUDGET))
         self.sim.set_quota(NAMESPACE, "pods-cap", {"pods": "3"})
-
-    def fast_reconciler(self):
-        from berth_harness import FAST_RECONCILER
-        return dict(FAST_RECONCILER)
 
     def quota_exhausted(self, app, target):
         """Target above a 3-pod quota: 3 RUNNING, the rest refused with the API server's message,
@@ -447,24 +444,22 @@ class QuotaTest(KubernetesCase):
         self.assertEqual(len(self.app_pods(app)), 3)
 
     def test_recovery_once_the_quota_is_deleted(self):
-        """Engine (core/engine.cc) today: once FAILURE_BUDGET_EXHAUSTED is set, reconcile_app skips
-        scale-up for good. Nothing clears it: a new target does not, re-registering the same
-        spec returns the existing application unchanged, and QUOTA_EXCEEDED is never cleared
-        either. A driver (Spark re-sends its totals) must be able to get going again once the
-        operator lifts the quota: a raised target is its only lever."""
+        """Once the operator deletes the quota, a driver that asks again (the same registration,
+        a higher total) gets its executors, and QUOTA_EXCEEDED and FAILURE_BUDGET_EXHAUSTED leave
+        the application's conditions. (The budget is meant to stop a hot loop, not the app for
+        good: FAILURE_BUDGET_EXHAUSTED says "until the application is registered again".)"""
         self.start_quota_cluster()
         app = self.app_id("requota")
         refused = self.quota_exhausted(app, 5)
         self.sim.delete_quota(NAMESPACE, "pods-cap")
         self.register_k8s(app)  # the same spec again: idempotent
         self.set_target(app, 6)
-        running = self.wait_converged(app, 6, timeout=20)
+        running = self.wait_converged(app, 6, timeout=10)
         conditions = self.daemon.app(app).get("conditions", [])
         self.assertFalse([c for c in conditions if c.startswith(("QUOTA_EXCEEDED", "FAILURE_BUDGET"))], conditions)
         self.assertTrue(all(executor_id(e) not in ids_in(refused) for e in running))
 
     def metric(self, series):
-        import urllib.request
         with urllib.request.urlopen("http://%s/metrics" % self.daemon.metrics, timeout=5) as response:
             text = response.read().decode()
         for line in text.splitlines():
@@ -532,11 +527,12 @@ class WatchFaultTest(KubernetesCase):
         pool = self.wait_until(lambda: (lambda p: None if p.get("healthy") else p)(self.pool_status()), 6,
                                "pool k8s unhealthy during the outage")
         self.assertTrue(pool.get("lastError"), pool)
-        # Frozen: as long as the outage lasts, nothing is declared lost or killed.
+        # Frozen: as long as the outage lasts, nothing is declared lost or killed. (5 and 6 may
+        # start the moment it ends, between two polls.)
         polls = 0
         while not self.pool_status().get("healthy", False):
             executors = self.daemon.executors(app)
-            self.assertEqual(ids_in(executors, "RUNNING"), [1, 2, 3, 4], executors)
+            self.assertEqual(ids_in(executors, "RUNNING")[:4], [1, 2, 3, 4], executors)
             self.assertFalse([e for e in executors if e["state"] in TERMINAL], executors)
             polls += 1
             self.assertLess(time.monotonic() - down, 30, "the pool stays unhealthy after the outage")
