@@ -181,6 +181,7 @@ void read_engine(Section& section, EngineOptions* engine) {
   engine->failure_budget = static_cast<std::int32_t>(
       section.get_int("failure_budget", engine->failure_budget, 1, kMaxPendingLimit));
   const std::pair<const char*, Duration*> durations[] = {
+      {"failure_window", &engine->failure_window},
       {"launch_timeout", &engine->launch_timeout},
       {"missing_grace", &engine->missing_grace},
       {"orphan_grace", &engine->orphan_grace},
@@ -581,6 +582,7 @@ ReloadPlan plan_reload(const Config& running, const Config& reloaded) {
   diff<std::int64_t>(restart, "reconciler.max_pending_per_app", a.max_pending_per_app,
                      b.max_pending_per_app);
   diff<std::int64_t>(restart, "reconciler.failure_budget", a.failure_budget, b.failure_budget);
+  diff(restart, "reconciler.failure_window", a.failure_window, b.failure_window);
   diff(restart, "reconciler.launch_timeout", a.launch_timeout, b.launch_timeout);
   diff(restart, "reconciler.missing_grace", a.missing_grace, b.missing_grace);
   diff(restart, "reconciler.orphan_grace", a.orphan_grace, b.orphan_grace);

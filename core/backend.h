@@ -73,6 +73,9 @@ struct BackendObject {
   std::optional<std::int32_t> exit_code;
   bool oom_killed = false;
   bool deleted_externally = false;  // removed by someone other than Berth (user, eviction)
+  // With kExited: the executor never started because of its spec or environment (its image
+  // cannot be pulled, ...): a launch failure, counted against the application's failure budget.
+  bool start_failed = false;
   std::string host;
   std::string reason;   // backend's short reason, e.g. "OOMKilled", "ImagePullBackOff"
   std::string message;  // backend's human-readable detail

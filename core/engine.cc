@@ -1,6 +1,7 @@
 #include "core/engine.h"
 
 #include <algorithm>
+#include <deque>
 #include <limits>
 
 namespace berth {
@@ -16,6 +17,7 @@ struct Engine::AppState {
   std::map<ExecutorId, Timestamp> missing_since;       // absent from a full list since
   std::map<ExecutorId, Timestamp> decommission_deadline;
   std::set<ExecutorId> launch_inflight;
+  std::deque<Timestamp> recent_failures;  // refused launches within failure_window (memory only)
 };
 
 struct Engine::PoolState {
@@ -235,12 +237,20 @@ StatusOr<Revision> Engine::set_targets(const AppId& app_id,
     }
   }
   bool changed = false;
+  bool raised = false;
   for (const auto& [profile, total] : totals) {
     std::int32_t& target = app->app.targets[profile];
     if (target != total) {
+      raised |= total > target;
       target = total;
       changed = true;
     }
+  }
+  if (raised) {
+    // The driver asks for more again: give refused launches a fresh try.
+    app->recent_failures.clear();
+    clear_condition(*app, kConditionFailureBudget);
+    clear_condition(*app, kConditionQuotaExceeded);
   }
   if (changed) touch_app(*app);
   schedule_pass();
@@ -621,7 +631,10 @@ void Engine::reconcile_app(AppState& app, Usage& usage) {
       continue;
     }
     if (live == target) continue;
-    if (has_condition(app.app, kConditionFailureBudget)) continue;
+    if (has_condition(app.app, kConditionFailureBudget)) {
+      if (recent_failures(app) >= options_.failure_budget) continue;
+      clear_condition(app, kConditionFailureBudget);  // the failures aged out: try again
+    }
 
     PoolState* pool = choose_pool(app);
     if (pool == nullptr) {
@@ -754,6 +767,7 @@ void Engine::on_launch_done(const ExecutorKey& key, const PoolName& pool_name, c
     pool->backoff = Duration(0);
     pool->backoff_until = Timestamp{};
     apply(*app, executor, event_of(LifecycleEventType::kLaunchAccepted), Duration(0));
+    clear_condition(*app, kConditionQuotaExceeded);  // the quota has room again
     return;
   }
   if (status.retryable()) {
@@ -767,16 +781,29 @@ void Engine::on_launch_done(const ExecutorKey& key, const PoolName& pool_name, c
   }
   LifecycleEvent refused = event_of(LifecycleEventType::kLaunchRefused, status.message());
   apply(*app, executor, refused, Duration(0));
-  app->app.launch_failures++;
+  count_launch_failure(*app, status);
+}
+
+void Engine::count_launch_failure(AppState& app, const Status& status) {
+  const Timestamp now = clock_.now();
+  app.app.launch_failures++;
+  app.recent_failures.push_back(now);
   if (status.code() == StatusCode::kResourceExhausted) {
-    set_condition(*app, kConditionQuotaExceeded, status.message());
+    set_condition(app, kConditionQuotaExceeded, status.message());
   }
-  if (options_.failure_budget > 0 && app->app.launch_failures >= options_.failure_budget) {
-    set_condition(*app, kConditionFailureBudget,
-                  std::to_string(app->app.launch_failures) +
-                      " launches refused; scale-up stopped until the application is registered again");
+  if (options_.failure_budget > 0 && recent_failures(app) >= options_.failure_budget) {
+    set_condition(app, kConditionFailureBudget,
+                  std::to_string(recent_failures(app)) + " launches refused within " +
+                      std::to_string(std::chrono::duration_cast<std::chrono::seconds>(options_.failure_window).count()) +
+                      "s; scale-up resumes when they age out or when the driver raises a target");
   }
-  touch_app(*app);
+  touch_app(app);
+}
+
+std::int32_t Engine::recent_failures(AppState& app) {
+  const Timestamp horizon = clock_.now() - options_.failure_window;
+  while (!app.recent_failures.empty() && app.recent_failures.front() <= horizon) app.recent_failures.pop_front();
+  return static_cast<std::int32_t>(app.recent_failures.size());
 }
 
 void Engine::send_kill(PoolState& pool, const std::string& name, Duration grace) {
@@ -840,6 +867,12 @@ void Engine::observe(PoolState& pool, const BackendObject& object, bool from_lis
   }
   app->missing_since.erase(executor->id);
 
+  if (executor->state == ExecutorState::kRequested && object.phase != ObservedPhase::kGone) {
+    // The object exists, so its launch was accepted, even if the launch's own reply (or, after
+    // a crash, its record) has not arrived: keep the path REQUESTED -> LAUNCHING -> ...
+    apply(*app, *executor, event_of(LifecycleEventType::kLaunchAccepted), Duration(0));
+  }
+
   LifecycleEvent event{LifecycleEventType::kPlaced, object.exit_code, object.oom_killed, object.reason,
                        object.message, object.host};
   switch (object.phase) {
@@ -855,6 +888,13 @@ void Engine::observe(PoolState& pool, const BackendObject& object, bool from_lis
       }
       break;
     case ObservedPhase::kExited:
+      if (object.start_failed) {
+        event.type = LifecycleEventType::kLaunchRefused;
+        if (apply(*app, *executor, event, options_.kill_grace)) {
+          count_launch_failure(*app, Status::FailedPrecondition(object.message));
+        }
+        return;
+      }
       event.type = object.deleted_externally ? LifecycleEventType::kDeletedExternally
                                              : LifecycleEventType::kExited;
       break;

@@ -162,6 +162,9 @@ class Engine final : public BackendSink {
   void send_launches();
   void send_launch(AppState& app, Executor& executor, PoolState& pool);
   void on_launch_done(const ExecutorKey& key, const PoolName& pool, const Status& status);
+  // A launch refused (or an executor that can never start): counts against the failure budget.
+  void count_launch_failure(AppState& app, const Status& status);
+  std::int32_t recent_failures(AppState& app);  // within failure_window, pruning older ones
   void send_kill(PoolState& pool, const std::string& backend_name, Duration grace);
   void list_pool(PoolState& pool);
   void on_list_done(const PoolName& pool, Timestamp started,

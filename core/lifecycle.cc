@@ -93,7 +93,8 @@ Transition transition(ExecutorState from, const LifecycleEvent& event) {
                                 false});
 
     case E::kLaunchRefused:
-      if (from != S::kRequested && from != S::kLaunching) return ignored(from);
+      // PENDING too: placed, but it can never start (its image cannot be pulled).
+      if (!is_pending(from)) return ignored(from);
       return end(S::kLaunchFailed, Loss{"launch_failed", false, event.message, false});
 
     case E::kLaunchTimedOut:

@@ -22,7 +22,7 @@ enum class LifecycleEventType {
   kNodeLost,           // its node is gone (host)
   kVanished,           // absent from the backend past the grace period
   kDeletedExternally,  // removed by someone other than Berth
-  kLaunchRefused,      // non-retryable launch error (message)
+  kLaunchRefused,      // non-retryable launch error, or it can never start (message)
   kLaunchTimedOut,     // never observed within launch_timeout
   kCancel,             // the target dropped below the live count
   kKill,               // killed by the driver, an operator or the lease (reason)

@@ -36,7 +36,9 @@ struct PoolPolicy {
 struct EngineOptions {
   std::string name_prefix = "berth";          // backend names: <prefix>-<app>-exec-<id>
   std::int32_t max_pending_per_app = 100;     // executors not yet running, per application
-  std::int32_t failure_budget = 10;           // non-retryable launch failures before an app stops scaling up
+  std::int32_t failure_budget = 10;           // non-retryable launch failures within failure_window
+                                              // before an app stops scaling up
+  Duration failure_window{std::chrono::minutes(10)};  // failures older than this no longer count
   Duration launch_timeout{std::chrono::minutes(10)};  // requested but never observed
   Duration missing_grace{std::chrono::seconds(30)};   // absent from a full list this long = LOST
   Duration orphan_grace{std::chrono::seconds(30)};    // lease lapsed this long = executors killed

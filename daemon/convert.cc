@@ -53,11 +53,12 @@ void to_proto(const Executor& executor, v1::Executor* out) {
     loss->set_message(executor.loss.message);
     loss->set_host_lost(executor.loss.host_lost);
   }
+  // Unset times stay absent (not 1970-01-01) in the reply.
   auto* times = out->mutable_times();
-  to_proto(executor.requested, times->mutable_requested());
-  to_proto(executor.launched, times->mutable_launched());
-  to_proto(executor.running, times->mutable_running());
-  to_proto(executor.ended, times->mutable_ended());
+  if (executor.requested != Timestamp{}) to_proto(executor.requested, times->mutable_requested());
+  if (executor.launched != Timestamp{}) to_proto(executor.launched, times->mutable_launched());
+  if (executor.running != Timestamp{}) to_proto(executor.running, times->mutable_running());
+  if (executor.ended != Timestamp{}) to_proto(executor.ended, times->mutable_ended());
   out->set_revision(executor.revision);
   out->set_attempt(executor.attempt);
 }
@@ -107,7 +108,9 @@ void to_proto(const Application& app,
       for (const auto& [state, n] : it->second) (*status->mutable_counts())[to_string(state)] = n;
     }
   }
-  if (spec.lease_ttl.count() > 0) to_proto(app.lease_deadline, out->mutable_lease_deadline());
+  if (spec.lease_ttl.count() > 0 && app.lease_deadline != Timestamp{}) {
+    to_proto(app.lease_deadline, out->mutable_lease_deadline());
+  }
   out->set_next_executor_id(app.next_executor_id);
   out->set_launch_failures(app.launch_failures);
   for (const auto& c : app.conditions) out->add_conditions(c);
@@ -126,7 +129,7 @@ void to_proto(const PoolStatus& pool, v1::Pool* out) {
     if (n != 0) (*out->mutable_counts())[to_string(state)] = n;
   }
   out->set_max_pending(pool.policy.max_pending);
-  to_proto(pool.backoff_until, out->mutable_backoff_until());
+  if (pool.backoff_until != Timestamp{}) to_proto(pool.backoff_until, out->mutable_backoff_until());
 }
 
 AppSpec from_proto(const v1::RegisterApplicationRequest& request) {

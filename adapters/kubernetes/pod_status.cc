@@ -295,6 +295,7 @@ BackendObject pod_to_object(const json::object& pod, const PodContext& context) 
     auto deadline = image_pull_deadline(pod, context);
     if (waiting_reason == "InvalidImageName" || (deadline && context.now >= *deadline)) {
       object.phase = ObservedPhase::kExited;
+      object.start_failed = true;
       object.reason = waiting_reason;
       object.message = waiting_reason == "InvalidImageName"
                            ? "image \"" + image + "\" is not a valid image name" +

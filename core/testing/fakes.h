@@ -138,7 +138,17 @@ class FakeBackend final : public Backend {
         objects[request.backend_name] = object;
       }
     }
+    if (hold_launch_replies) {
+      held_replies.push_back([done, status] { done(status); });
+      return;
+    }
     scheduler_.post([done, status] { done(status); });
+  }
+
+  // Delivers the launch replies held back by hold_launch_replies.
+  void release_launch_replies() {
+    for (auto& reply : held_replies) scheduler_.post(std::move(reply));
+    held_replies.clear();
   }
 
   void kill(const KillRequest& request, Callback<Status> done) override {
@@ -173,10 +183,13 @@ class FakeBackend final : public Backend {
   }
 
   // --- scripting -------------------------------------------------------------------------
-  void set_phase(const std::string& name, ObservedPhase phase, std::optional<int> exit_code = std::nullopt) {
+  void set_phase(const std::string& name, ObservedPhase phase, std::optional<int> exit_code = std::nullopt,
+                 bool start_failed = false) {
     BackendObject& object = objects.at(name);
     object.phase = phase;
     object.exit_code = exit_code;
+    object.start_failed = start_failed;
+    if (start_failed) object.message = "image could not be pulled";
     object.host = "host-a";
     BackendObject copy = object;
     if (phase == ObservedPhase::kExited || phase == ObservedPhase::kLost) objects.erase(name);
@@ -204,6 +217,8 @@ class FakeBackend final : public Backend {
   std::optional<Status> list_error;
   std::map<std::string, BackendObject> objects;
   bool decommission_supported = true;
+  bool hold_launch_replies = false;  // launch replies wait for release_launch_replies()
+  std::vector<std::function<void()>> held_replies;
   int lists = 0;
 
  private:

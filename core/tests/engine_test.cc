@@ -594,3 +594,73 @@ TEST_CASE_METHOD(Fixture, "a call that changes nothing is acknowledged without a
   settle();
   CHECK(acknowledged);
 }
+
+TEST_CASE_METHOD(Fixture, "the failure budget lifts when failures age out or the driver raises a target") {
+  options.failure_budget = 2;
+  options.failure_window = 60s;
+  start();
+  register_app();
+  backend.launch_results = {Status::ResourceExhausted("exceeded quota: pods"),
+                            Status::ResourceExhausted("exceeded quota: pods")};
+  target(2);
+  CHECK(count(S::kLaunchFailed) == 2);
+  auto has = [&](const char* c) {
+    for (const auto& x : engine->find_app("app-1")->conditions) {
+      if (x.rfind(c, 0) == 0) return true;
+    }
+    return false;
+  };
+  CHECK(has("FAILURE_BUDGET_EXHAUSTED"));
+  CHECK(has("QUOTA_EXCEEDED"));
+  advance(30s);
+  CHECK(backend.launches.size() == 2);  // still stopped
+  advance(31s);                          // both failures are older than the window
+  CHECK_FALSE(has("FAILURE_BUDGET_EXHAUSTED"));
+  CHECK(backend.launches.size() == 4);
+  CHECK(count(S::kLaunching) == 2);
+  CHECK_FALSE(has("QUOTA_EXCEEDED"));  // launches succeed again
+
+  // Refused again, then the driver raises its target: a fresh try at once.
+  backend.launch_results = {Status::ResourceExhausted("q"), Status::ResourceExhausted("q")};
+  REQUIRE(engine->kill_executors("app-1", ids(S::kLaunching), false, true).ok());
+  settle();
+  CHECK(has("FAILURE_BUDGET_EXHAUSTED"));
+  const auto launches = backend.launches.size();
+  target(3);
+  CHECK_FALSE(has("FAILURE_BUDGET_EXHAUSTED"));
+  CHECK(backend.launches.size() == launches + 3);
+}
+
+TEST_CASE_METHOD(Fixture, "an executor that can never start (image pull) is a launch failure against the budget") {
+  start();
+  register_app();
+  target(1);
+  backend.set_phase("berth-app-1-exec-1", ObservedPhase::kExited, std::nullopt, /*start_failed=*/true);
+  settle();
+  CHECK(executor(1).state == S::kLaunchFailed);
+  CHECK(executor(1).loss.reason == "launch_failed");
+  CHECK(executor(1).loss.message == "image could not be pulled");
+  CHECK(engine->find_app("app-1")->launch_failures == 1);
+  CHECK(executor(2).state == S::kLaunching);  // replaced
+}
+
+TEST_CASE_METHOD(Fixture, "an object seen before its launch reply still passes LAUNCHING with a launch time") {
+  start();
+  register_app();
+  backend.hold_launch_replies = true;
+  target(1);
+  REQUIRE(backend.launches.size() == 1);
+  CHECK(executor(1).state == S::kRequested);
+  Recorder recorder;
+  engine->add_listener(&recorder);
+  backend.set_phase("berth-app-1-exec-1", ObservedPhase::kRunning);
+  settle();
+  CHECK(executor(1).state == S::kRunning);
+  CHECK(executor(1).launched != Timestamp{});
+  REQUIRE(recorder.events.size() >= 2);
+  CHECK(recorder.events[0].executor.state == S::kLaunching);
+  backend.release_launch_replies();
+  settle();
+  CHECK(executor(1).state == S::kRunning);
+  engine->remove_listener(&recorder);
+}

@@ -59,6 +59,7 @@ TEST_CASE("transition table") {
       // launch failures and timeouts
       {S::kRequested, ev(E::kLaunchRefused), true, S::kLaunchFailed, X::kNone, "launch_failed"},
       {S::kLaunching, ev(E::kLaunchRefused), true, S::kLaunchFailed, X::kNone, "launch_failed"},
+      {S::kPending, ev(E::kLaunchRefused), true, S::kLaunchFailed, X::kNone, "launch_failed"},
       {S::kRunning, ev(E::kLaunchRefused), false, S::kRunning, X::kNone, nullptr},
       {S::kRequested, ev(E::kLaunchTimedOut), true, S::kCancelled, X::kKillObject, "launch_timeout"},
       {S::kLaunching, ev(E::kLaunchTimedOut), true, S::kCancelled, X::kKillObject, "launch_timeout"},
