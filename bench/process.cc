@@ -65,6 +65,14 @@ void ChildProcess::kill(int signal) {
   pid_ = -1;
 }
 
+int ChildProcess::wait() {
+  if (pid_ <= 0) return -1;
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 long ChildProcess::rss_kib() const {
   std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
   std::string line;

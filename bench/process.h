@@ -24,6 +24,7 @@ class ChildProcess {
   std::string wait_for_address(const std::string& port_file, const std::string& key,
                                std::chrono::milliseconds timeout);
   void kill(int signal);  // signal and reap
+  int wait();             // waits for the exit; returns the exit status (or -1)
   pid_t pid() const { return pid_; }
   // Resident set size and CPU seconds (user + system) from /proc.
   long rss_kib() const;

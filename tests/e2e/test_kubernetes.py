@@ -356,7 +356,8 @@ class ScriptedFailureTest(KubernetesCase):
 
     def test_image_pull_error_fails_the_executor_after_the_pool_timeout(self):
         failed = self.first_fails_and_is_replaced("pull")
-        self.assertIn(failed["state"], ("FAILED", "LAUNCH_FAILED"))
+        self.assertEqual(failed["state"], "LAUNCH_FAILED")
+        self.assertEqual(failed["loss"]["reason"], "launch_failed")
         self.assertFalse(failed["loss"].get("causedByApp", False))
         self.assertIn("could not be pulled", failed["loss"]["message"])
         self.assertIn(IMAGE, failed["loss"]["message"])
@@ -446,8 +447,7 @@ class QuotaTest(KubernetesCase):
     def test_recovery_once_the_quota_is_deleted(self):
         """Once the operator deletes the quota, a driver that asks again (the same registration,
         a higher total) gets its executors, and QUOTA_EXCEEDED and FAILURE_BUDGET_EXHAUSTED leave
-        the application's conditions. (The budget is meant to stop a hot loop, not the app for
-        good: FAILURE_BUDGET_EXHAUSTED says "until the application is registered again".)"""
+        the application's conditions: a raised target gives refused launches a fresh try."""
         self.start_quota_cluster()
         app = self.app_id("requota")
         refused = self.quota_exhausted(app, 5)
