@@ -10,6 +10,7 @@ packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 libssl-dev libsqlite3-dev libsystemd-dev
   prometheus-cpp-dev libcli11-dev
   openssl procps
+  python3-kubernetes
 )
 
 missing=()
