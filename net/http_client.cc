@@ -331,16 +331,16 @@ class HttpClient::Impl : public std::enable_shared_from_this<Impl> {
         }
         co_return Lease{std::move(connection), false};
       }
-      asio::steady_timer wait(strand_, deadline);
-      auto position = waiters_.insert(waiters_.end(), &wait);
+      Waiter waiter{asio::steady_timer(strand_, deadline), false};
+      auto position = waiters_.insert(waiters_.end(), &waiter);
       error_code ec;
-      co_await wait.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      if (!ec) {
-        waiters_.erase(position);
-        co_return Status::DeadlineExceeded(what + ": no connection free within the request timeout (" +
-                                           std::to_string(options_.max_connections) + " in use)");
-      }
-      // Woken by release(): wake_one() already removed us from waiters_.
+      co_await waiter.timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      // Woken by release() (wake_one() took us off the list; the timer may have expired at the
+      // same moment, so the flag, not the error code, says which happened), else timed out.
+      if (waiter.woken) continue;
+      waiters_.erase(position);
+      co_return Status::DeadlineExceeded(what + ": no connection free within the request timeout (" +
+                                         std::to_string(options_.max_connections) + " in use)");
     }
   }
 
@@ -357,9 +357,10 @@ class HttpClient::Impl : public std::enable_shared_from_this<Impl> {
 
   void wake_one() {
     if (waiters_.empty()) return;
-    asio::steady_timer* waiter = waiters_.front();
+    Waiter* waiter = waiters_.front();
     waiters_.pop_front();
-    waiter->cancel();
+    waiter->woken = true;
+    waiter->timer.cancel();
   }
 
   asio::any_io_executor executor_;
@@ -378,7 +379,12 @@ class HttpClient::Impl : public std::enable_shared_from_this<Impl> {
 
   std::deque<std::unique_ptr<Connection>> idle_;
   std::size_t open_ = 0;  // idle + in use
-  std::list<asio::steady_timer*> waiters_;
+  // Requests waiting for a pooled connection, oldest first.
+  struct Waiter {
+    asio::steady_timer timer;  // expires at the request's deadline
+    bool woken;                // a connection was handed over (set by wake_one)
+  };
+  std::list<Waiter*> waiters_;
 
  public:
   const asio::any_io_executor& executor() const { return executor_; }

@@ -6,6 +6,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -192,6 +193,38 @@ TEST_CASE("max_connections bounds concurrent connections; requests queue for a f
   }
   CHECK(server.accepted() == 2);
   CHECK(server.requests() == 6);
+}
+
+// Regression: a request's wait for a pooled connection could time out at the moment a release
+// handed it a connection; the timeout path then erased it from the waiter list a second time and
+// crashed berthd under a burst of launches. Many short deadlines around busy connections make
+// the two coincide; every request must end exactly once, OK or kDeadlineExceeded.
+TEST_CASE("queued requests whose deadline meets a released connection end once (pool waiter race)") {
+  TestServer server([](const HttpRequest&) { return TestReply{.body = "ok", .delay = 2ms}; });
+  ClientLoop loop;
+  HttpClient client(loop.executor(), {.base_url = server.url(), .max_connections = 2});
+  REQUIRE(client.init().ok());
+  constexpr int kRequests = 400;
+  std::atomic<int> ok{0}, timed_out{0}, other{0};
+  std::vector<std::promise<void>> done(kRequests);
+  for (int i = 0; i < kRequests; ++i) {
+    HttpClientRequest request = get("/");
+    request.timeout = std::chrono::milliseconds(5 + (i % 40));
+    client.request(std::move(request), [&, i](StatusOr<HttpResponse> r) {
+      if (r.ok()) {
+        ok++;
+      } else if (r.status().code() == StatusCode::kDeadlineExceeded) {
+        timed_out++;
+      } else {
+        other++;
+      }
+      done[static_cast<std::size_t>(i)].set_value();
+    });
+  }
+  for (auto& d : done) REQUIRE(d.get_future().wait_for(30s) == std::future_status::ready);
+  CHECK(ok + timed_out + other == kRequests);
+  CHECK(ok > 0);
+  CHECK(timed_out > 0);
 }
 
 TEST_CASE("set_default_header applies to later requests, request headers win") {
