@@ -4,9 +4,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+#include <algorithm>
 #include <deque>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -71,35 +73,6 @@ std::string pod_phase(const json::object& pod) {
   return phase != nullptr && phase->is_string() ? std::string(phase->as_string()) : "";
 }
 
-// What the cache keeps of a pod: what pod_to_object and the image-pull deadline read (metadata,
-// status, the containers' names and images, the node). The rest of a pod (env, volumes,
-// resources, managedFields) is most of its size and is never read back: with 100k pods, the
-// difference is gigabytes.
-json::object slim(json::object pod) {
-  if (auto* spec = pod.if_contains("spec"); spec != nullptr && spec->is_object()) {
-    json::object kept;
-    json::object& full = spec->as_object();
-    if (auto* node = full.if_contains("nodeName")) kept["nodeName"] = *node;
-    if (auto* containers = full.if_contains("containers"); containers != nullptr && containers->is_array()) {
-      json::array slim_containers;
-      for (const auto& container : containers->as_array()) {
-        if (!container.is_object()) continue;
-        json::object c;
-        for (const char* key : {"name", "image"}) {
-          if (auto* v = container.as_object().if_contains(key)) c[key] = *v;
-        }
-        slim_containers.push_back(std::move(c));
-      }
-      kept["containers"] = std::move(slim_containers);
-    }
-    *spec = std::move(kept);
-  }
-  if (auto* metadata = pod.if_contains("metadata"); metadata != nullptr && metadata->is_object()) {
-    metadata->as_object().erase("managedFields");
-  }
-  return pod;
-}
-
 bool has_daemon_label(const json::object& pod) {
   const auto* metadata = pod.if_contains("metadata");
   if (metadata == nullptr || !metadata->is_object()) return false;
@@ -111,9 +84,25 @@ Timestamp wall_now() {
   return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
 }
 
+// One LIST's pods, each converted as its page arrives: a list never holds every pod's JSON.
+template <typename Item>
 struct PodList {
-  std::vector<json::object> items;
+  std::vector<Item> items;
   std::string resource_version;
+};
+
+// What observe() reports and acts on: a pod's state when it was seen.
+struct Observation {
+  BackendObject object;
+  bool failed = false;  // phase Failed (a pod in phase Unknown may come back with its node)
+  std::optional<Timestamp> image_pull_deadline;
+};
+
+// A pod of a relist: how it is now, and what the cache keeps of it.
+struct ListedPod {
+  std::string name;
+  Observation observation;
+  kubernetes::PodRecord record;
 };
 
 }  // namespace
@@ -263,21 +252,22 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
 
   void list(Callback<StatusOr<std::vector<BackendObject>>> done) {
     if (!init_status_.ok()) return fail(std::move(done), init_status_);
-    list_pods(pool_selector_, [weak = weak_from_this(), done = std::move(done)](StatusOr<PodList> pods) {
-      auto self = weak.lock();
-      if (!self) return;
-      if (!pods.ok()) return done(pods.status());
-      std::vector<BackendObject> objects;
-      objects.reserve(pods->items.size());
-      for (const auto& pod : pods->items) {
-        if (!has_daemon_label(pod)) continue;
-        objects.push_back(kubernetes::pod_to_object(pod, self->context(false, false)));
-      }
-      done(std::move(objects));
-    });
+    ToItem<BackendObject> to_object = [](Impl& self, json::object pod) -> std::optional<BackendObject> {
+      if (!has_daemon_label(pod)) return std::nullopt;
+      return kubernetes::pod_to_object(pod, self.context(false, false));
+    };
+    list_pods<BackendObject>(pool_selector_, std::move(to_object),
+                             [done = std::move(done)](StatusOr<PodList<BackendObject>> pods) {
+                               if (!pods.ok()) return done(pods.status());
+                               done(std::move(pods->items));
+                             });
   }
 
  private:
+  // Converts one listed pod as its page arrives; nullopt leaves it out.
+  template <typename Item>
+  using ToItem = std::function<std::optional<Item>(Impl& self, json::object pod)>;
+
   template <typename T>
   void fail(Callback<T> done, Status status) {
     post([done = std::move(done), status = std::move(status)](Impl&) mutable { done(std::move(status)); });
@@ -386,19 +376,23 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
   // LIST (paged)
   // ---------------------------------------------------------------------------------------------
 
-  void list_pods(const std::string& selector, std::function<void(StatusOr<PodList>)> done) {
-    auto list = std::make_shared<PodList>();
-    list_page(selector, "", list, false, std::move(done));
+  template <typename Item>
+  void list_pods(const std::string& selector, ToItem<Item> to_item, std::function<void(StatusOr<PodList<Item>>)> done) {
+    auto list = std::make_shared<PodList<Item>>();
+    list_page(selector, "", std::move(to_item), list, false, std::move(done));
   }
 
-  void list_page(const std::string& selector, const std::string& continue_token, std::shared_ptr<PodList> list,
-                 bool restarted, std::function<void(StatusOr<PodList>)> done) {
+  template <typename Item>
+  void list_page(const std::string& selector, const std::string& continue_token, ToItem<Item> to_item,
+                 std::shared_ptr<PodList<Item>> list, bool restarted,
+                 std::function<void(StatusOr<PodList<Item>>)> done) {
     net::HttpClientRequest http;
     http.target = pods_path_ + "?labelSelector=" + percent_encode(selector) + "&limit=500";
     if (!continue_token.empty()) http.target += "&continue=" + percent_encode(continue_token);
     http.headers["accept"] = "application/json";
     const std::string what = "list pods in namespace " + config_.name_space + " of pool " + pool_;
-    api(std::move(http), [weak = weak_from_this(), selector, list, restarted, done = std::move(done), what,
+    api(std::move(http), [weak = weak_from_this(), selector, to_item = std::move(to_item), list, restarted,
+                          done = std::move(done), what,
                           paged = !continue_token.empty()](StatusOr<net::HttpResponse> response) mutable {
       auto self = weak.lock();
       if (!self) return;
@@ -406,7 +400,7 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
       if (response->status == 410 && paged && !restarted) {
         // The continue token expired: start again for a consistent list.
         list->items.clear();
-        return self->list_page(selector, "", list, true, std::move(done));
+        return self->list_page(selector, "", std::move(to_item), list, true, std::move(done));
       }
       Status status = kubernetes::status_of(*response, what);
       if (!status.ok()) return done(status);
@@ -416,7 +410,8 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
       json::object& object = body.as_object();
       if (auto* items = object.if_contains("items"); items != nullptr && items->is_array()) {
         for (auto& item : items->as_array()) {
-          if (item.is_object()) list->items.push_back(slim(std::move(item.as_object())));
+          if (!item.is_object()) continue;
+          if (auto converted = to_item(*self, std::move(item.as_object()))) list->items.push_back(std::move(*converted));
         }
       }
       std::string next;
@@ -426,7 +421,7 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
           next = std::string(token->as_string());
         }
       }
-      if (!next.empty()) return self->list_page(selector, next, list, restarted, std::move(done));
+      if (!next.empty()) return self->list_page(selector, next, std::move(to_item), list, restarted, std::move(done));
       done(std::move(*list));
     });
   }
@@ -468,7 +463,14 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
     const std::uint64_t generation = ++generation_;
     if (stream_) stream_->cancel();
     stream_.reset();
-    list_pods(watch_selector_, [weak = weak_from_this(), generation](StatusOr<PodList> pods) {
+    ToItem<ListedPod> to_listed = [](Impl& self, json::object pod) -> std::optional<ListedPod> {
+      if (!has_daemon_label(pod)) return std::nullopt;
+      std::string name = name_of(pod);
+      Observation observation = self.observation_of(pod);
+      kubernetes::PodRecord record(std::move(pod), self.context(false, false));
+      return ListedPod{std::move(name), std::move(observation), std::move(record)};
+    };
+    auto listed = [weak = weak_from_this(), generation](StatusOr<PodList<ListedPod>> pods) {
       auto self = weak.lock();
       if (!self || self->stopped_ || generation != self->generation_) return;
       if (!pods.ok()) {
@@ -479,22 +481,30 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
       self->backoff_ = Duration(0);
       self->replace(std::move(*pods));
       self->start_watch();
-    });
+    };
+    list_pods<ListedPod>(watch_selector_, std::move(to_listed), std::move(listed));
   }
 
   // A full list replaces the cache: pods that vanished since were deleted without our seeing it.
-  void replace(PodList pods) {
-    std::map<std::string, json::object> fresh;
-    for (auto& pod : pods.items) {
-      if (!has_daemon_label(pod)) continue;
-      std::string name = name_of(pod);
-      fresh.emplace(std::move(name), slim(std::move(pod)));
+  // The list's pods are reported in name order; a name listed twice counts once, as first listed.
+  void replace(PodList<ListedPod> pods) {
+    std::vector<ListedPod>& listed = pods.items;
+    const auto by_name = [](const ListedPod& a, const ListedPod& b) { return a.name < b.name; };
+    std::stable_sort(listed.begin(), listed.end(), by_name);
+    listed.erase(std::unique(listed.begin(), listed.end(),
+                             [](const ListedPod& a, const ListedPod& b) { return a.name == b.name; }),
+                 listed.end());
+    std::map<std::string, kubernetes::PodRecord> fresh;
+    for (auto& pod : listed) {
+      // Failing to pull its image: its state depends on the time, so it is taken now.
+      if (const json::object* pulling = pod.record.image_pull_pod()) pod.observation = observation_of(*pulling);
+      fresh.emplace_hint(fresh.end(), pod.name, std::move(pod.record));
     }
-    for (auto& [name, pod] : cache_) {
-      if (fresh.count(name) == 0) observe_deleted(name, pod);
+    for (const auto& [name, record] : cache_) {
+      if (fresh.count(name) == 0) observe_deleted(name, record);
     }
     cache_ = std::move(fresh);
-    for (const auto& [name, pod] : cache_) observe(name, pod);
+    for (const auto& pod : listed) observe(pod.name, pod.observation);
     resource_version_ = pods.resource_version;
   }
 
@@ -586,9 +596,9 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
       return;
     }
     if (type == "ADDED" || type == "MODIFIED") {
-      auto& cached = cache_[name];
-      cached = slim(std::move(object));
-      observe(name, cached);
+      const Observation observation = observation_of(object);
+      cache_.insert_or_assign(name, kubernetes::PodRecord(std::move(object), context(false, false)));
+      observe(name, observation);
     }
   }
 
@@ -629,16 +639,21 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
   // Reporting
   // ---------------------------------------------------------------------------------------------
 
-  void observe(const std::string& name, const json::object& pod) {
-    if (sink_ == nullptr) return;
+  Observation observation_of(const json::object& pod) const {
     const kubernetes::PodContext ctx = context(false, false);
-    BackendObject object = kubernetes::pod_to_object(pod, ctx);
+    return Observation{kubernetes::pod_to_object(pod, ctx), pod_phase(pod) == "Failed",
+                       kubernetes::image_pull_deadline(pod, ctx)};
+  }
+
+  void observe(const std::string& name, const Observation& observation) {
+    if (sink_ == nullptr) return;
+    const BackendObject& object = observation.object;
     if (object.daemon_id != daemon_id_) return;
     sink_->on_observed(pool_, object);
     if (object.phase == ObservedPhase::kExited || object.phase == ObservedPhase::kLost) {
       image_pull_deadlines_.erase(name);
       // A pod in phase Unknown may come back with its node: leave it to the node lifecycle.
-      const bool ended = object.phase == ObservedPhase::kExited || pod_phase(pod) == "Failed";
+      const bool ended = object.phase == ObservedPhase::kExited || observation.failed;
       if (config_.delete_terminated_pods && ended && killed_.count(name) == 0) {
         // Its end is reported: remove it, as Spark does, so that ended pods do not pile up and a
         // pod that can never pull its image stops holding quota.
@@ -646,7 +661,7 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
       }
       return;
     }
-    if (auto deadline = kubernetes::image_pull_deadline(pod, ctx)) {
+    if (const auto& deadline = observation.image_pull_deadline) {
       image_pull_deadlines_[name] = *deadline;
       arm_image_pull_check();
     } else {
@@ -654,12 +669,26 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
     }
   }
 
+  // A DELETED event: its object is the pod's last state.
   void observe_deleted(const std::string& name, const json::object& pod) {
+    const bool by_berth = forget(name);
+    report_deleted(kubernetes::pod_to_object(pod, context(true, by_berth)));
+  }
+
+  // Missing from a relist: deleted since the last state the cache kept.
+  void observe_deleted(const std::string& name, const kubernetes::PodRecord& record) {
+    const bool by_berth = forget(name);
+    report_deleted(record.deleted(name, by_berth));
+  }
+
+  // Drops what is kept about a deleted pod; true if Berth deleted it.
+  bool forget(const std::string& name) {
     image_pull_deadlines_.erase(name);
-    const bool by_berth = killed_.erase(name) > 0;
-    if (sink_ == nullptr) return;
-    BackendObject object = kubernetes::pod_to_object(pod, context(true, by_berth));
-    if (object.daemon_id != daemon_id_) return;
+    return killed_.erase(name) > 0;
+  }
+
+  void report_deleted(const BackendObject& object) {
+    if (sink_ == nullptr || object.daemon_id != daemon_id_) return;
     sink_->on_observed(pool_, object);
   }
 
@@ -679,7 +708,9 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
       }
       for (const auto& name : due) {
         self->image_pull_deadlines_.erase(name);
-        if (auto it = self->cache_.find(name); it != self->cache_.end()) self->observe(name, it->second);
+        auto it = self->cache_.find(name);
+        if (it == self->cache_.end() || it->second.image_pull_pod() == nullptr) continue;
+        self->observe(name, self->observation_of(*it->second.image_pull_pod()));
       }
       self->arm_image_pull_check();
     });
@@ -718,8 +749,8 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
   bool health_reported_ = false;
   bool healthy_ = false;
 
-  std::map<std::string, json::object> cache_;  // pod name -> last seen pod (this daemon's)
-  std::set<std::string> killed_;               // pods Berth deleted, until their DELETED is seen
+  std::map<std::string, kubernetes::PodRecord> cache_;  // pod name -> what is kept of this daemon's pods
+  std::set<std::string> killed_;                        // pods Berth deleted, until their DELETED is seen
   std::map<std::string, Timestamp> image_pull_deadlines_;
   boost::asio::steady_timer image_pull_timer_;
   std::mt19937_64 random_;

@@ -161,7 +161,60 @@ std::string disruption_by_node(const json::object* status) {
   return "";
 }
 
+// The report for a pod Berth deleted: `observed`'s identity (what pod_to_object reads from the
+// pod before looking at its state), gone.
+BackendObject deleted_by_berth(const BackendObject& observed, const std::string& pod_name) {
+  BackendObject object;
+  object.backend_name = observed.backend_name;
+  object.daemon_id = observed.daemon_id;
+  object.app = observed.app;
+  object.executor = observed.executor;
+  object.profile = observed.profile;
+  object.host = observed.host;
+  object.phase = ObservedPhase::kGone;
+  object.reason = "Deleted";
+  object.message = "pod " + pod_name + " deleted by Berth";
+  return object;
+}
+
 }  // namespace
+
+json::object slim_pod(json::object pod) {
+  if (auto* spec = pod.if_contains("spec"); spec != nullptr && spec->is_object()) {
+    json::object kept;
+    json::object& full = spec->as_object();
+    if (auto* node = full.if_contains("nodeName")) kept["nodeName"] = *node;
+    if (auto* containers = full.if_contains("containers"); containers != nullptr && containers->is_array()) {
+      json::array slim_containers;
+      for (const auto& container : containers->as_array()) {
+        if (!container.is_object()) continue;
+        json::object c;
+        for (const char* key : {"name", "image"}) {
+          if (auto* v = container.as_object().if_contains(key)) c[key] = *v;
+        }
+        slim_containers.push_back(std::move(c));
+      }
+      kept["containers"] = std::move(slim_containers);
+    }
+    *spec = std::move(kept);
+  }
+  if (auto* metadata = pod.if_contains("metadata"); metadata != nullptr && metadata->is_object()) {
+    metadata->as_object().erase("managedFields");
+  }
+  return pod;
+}
+
+PodRecord::PodRecord(json::object pod, const PodContext& context) {
+  PodContext deleted = context;
+  deleted.deleted = true;
+  deleted.deleted_by_berth = false;
+  deleted_externally_ = pod_to_object(pod, deleted);
+  if (image_pull_deadline(pod, context)) image_pull_pod_ = std::make_unique<const json::object>(slim_pod(std::move(pod)));
+}
+
+BackendObject PodRecord::deleted(const std::string& pod_name, bool by_berth) const {
+  return by_berth ? deleted_by_berth(deleted_externally_, pod_name) : deleted_externally_;
+}
 
 std::optional<Timestamp> parse_time(const std::string& text) {
   int year, month, day, hour, minute, second;
@@ -246,12 +299,7 @@ BackendObject pod_to_object(const json::object& pod, const PodContext& context) 
   const ContainerState state = state_of(executor);
   const bool terminal = phase == "Succeeded" || phase == "Failed";
 
-  if (context.deleted && context.deleted_by_berth) {
-    object.phase = ObservedPhase::kGone;
-    object.reason = "Deleted";
-    object.message = "pod " + pod_name + " deleted by Berth";
-    return object;
-  }
+  if (context.deleted && context.deleted_by_berth) return deleted_by_berth(object, pod_name);
 
   // Node gone or node pressure: LOST with the host, whatever the containers say.
   const std::string node_disruption = disruption_by_node(status);
