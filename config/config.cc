@@ -230,6 +230,8 @@ void read_pools(std::vector<Section>& sections, const std::string& file, Config*
     }
     pool.policy.max_pending = static_cast<std::int32_t>(
         section.get_int("max_pending", pool.policy.max_pending, 1, kMaxPendingLimit));
+    pool.policy.max_inflight_launches = static_cast<std::int32_t>(
+        section.get_int("max_inflight_launches", pool.policy.max_inflight_launches, 1, 100'000));
     for (const char* other : kPoolTypes) {
       if (pool.policy.type != other && section.has(other)) {
         section.error(other, "does not match the pool's type " + quote(pool.policy.type) +
@@ -606,6 +608,8 @@ ReloadPlan plan_reload(const Config& running, const Config& reloaded) {
     diff(restart, key + ".type", before.policy.type, after->policy.type);
     diff<std::int64_t>(restart, key + ".max_pending", before.policy.max_pending,
                        after->policy.max_pending);
+    diff<std::int64_t>(restart, key + ".max_inflight_launches", before.policy.max_inflight_launches,
+                       after->policy.max_inflight_launches);
     if (before.policy.type == after->policy.type &&
         dump(before.adapter_section) != dump(after->adapter_section)) {
       restart.push_back(key + "." + before.policy.type + ": changed");

@@ -35,6 +35,7 @@ struct Engine::PoolState {
   std::int32_t pending = 0;
   std::map<ExecutorState, std::int32_t> counts;
   std::set<std::string> kills_inflight;
+  std::int32_t launches_inflight = 0;
   std::uint64_t launch_errors = 0;
   std::uint64_t kill_errors = 0;
   std::uint64_t list_errors = 0;
@@ -42,13 +43,6 @@ struct Engine::PoolState {
   bool launchable(Timestamp now) const { return synced && healthy && now >= backoff_until; }
 };
 
-// What a tenant uses right now, for its limits.
-struct Engine::Usage {
-  std::int32_t live = 0;
-  std::int32_t pending = 0;
-  std::int64_t cores = 0;
-  std::int64_t memory_mib = 0;
-};
 
 namespace {
 
@@ -95,6 +89,7 @@ void Engine::add_pool(PoolPolicy policy, Backend* backend) {
 
 void Engine::set_tenants(std::vector<TenantPolicy> tenants) {
   tenants_ = std::move(tenants);
+  reconcile_all_ = true;
   schedule_pass();
 }
 
@@ -365,6 +360,7 @@ Status Engine::drain_pool(const PoolName& name, bool drain) {
   PoolState* pool = pool_state(name);
   if (pool == nullptr) return Status::NotFound("pool " + name + " is not configured");
   pool->draining = drain;
+  reconcile_all_ = true;
   schedule_pass();
   return Status::Ok();
 }
@@ -459,6 +455,7 @@ void Engine::remove_listener(EngineListener* listener) {
 void Engine::touch_executor(Executor& executor) {
   executor.revision = ++revision_;
   dirty_executors_.insert({executor.app, executor.id});
+  to_reconcile_.insert(executor.app);
   Event event;
   event.type = Event::Type::kExecutor;
   event.revision = revision_;
@@ -471,6 +468,7 @@ void Engine::touch_executor(Executor& executor) {
 void Engine::touch_app(AppState& app) {
   app.app.revision = ++revision_;
   dirty_apps_.insert(app.app.spec.id);
+  to_reconcile_.insert(app.app.spec.id);
   Event event;
   event.type = Event::Type::kApplication;
   event.revision = revision_;
@@ -509,9 +507,20 @@ void Engine::account(AppState& app, const Executor& executor, int sign) {
   PoolState* pool = pool_state(executor.pool);
   if (pool != nullptr) pool->counts[executor.state] += sign;
   if (is_terminal(executor.state)) return;
-  if (executor.state != ExecutorState::kDecommissioning) app.live_by_profile[executor.profile] += sign;
+  Usage& tenant = tenant_usage_[app.app.spec.tenant];
+  if (executor.state != ExecutorState::kDecommissioning) {
+    // Decommissioning executors still hold resources but are on their way out: they count for
+    // neither the target nor the tenant's limits.
+    app.live_by_profile[executor.profile] += sign;
+    tenant.live += sign;
+    if (const ResourceProfile* profile = app.app.spec.profile(executor.profile)) {
+      tenant.cores += sign * static_cast<std::int64_t>(profile->cores);
+      tenant.memory_mib += sign * profile->container_memory_mib();
+    }
+  }
   if (is_pending(executor.state)) {
     app.pending += sign;
+    tenant.pending += sign;
     if (pool != nullptr) pool->pending += sign;
   }
 }
@@ -588,22 +597,19 @@ void Engine::pass() {
 }
 
 void Engine::reconcile() {
-  // Tenant usage, summed from the per-app counters (O(apps x profiles)). Decommissioning
-  // executors still hold resources but are not counted here: they are on their way out.
-  std::map<TenantName, Usage> usage;
-  for (auto& [id, app] : apps_) {
-    Usage& u = usage[app->app.spec.tenant];
-    u.pending += app->pending;
-    for (const auto& [profile_id, live] : app->live_by_profile) {
-      const ResourceProfile* profile = app->app.spec.profile(profile_id);
-      u.live += live;
-      if (profile != nullptr) {
-        u.cores += static_cast<std::int64_t>(live) * profile->cores;
-        u.memory_mib += static_cast<std::int64_t>(live) * profile->container_memory_mib();
-      }
-    }
+  // Applications that changed since the last pass; all of them on a tick or when a pool or the
+  // tenants changed. A pass after one observation thus costs O(1 app), not O(apps).
+  if (reconcile_all_) {
+    reconcile_all_ = false;
+    to_reconcile_.clear();
+    for (auto& [id, app] : apps_) reconcile_app(*app, tenant_usage_[app->app.spec.tenant]);
+    return;
   }
-  for (auto& [id, app] : apps_) reconcile_app(*app, usage[app->app.spec.tenant]);
+  std::set<AppId> batch;
+  batch.swap(to_reconcile_);
+  for (const AppId& id : batch) {
+    if (AppState* app = app_state(id)) reconcile_app(*app, tenant_usage_[app->app.spec.tenant]);
+  }
 }
 
 Engine::PoolState* Engine::choose_pool(const AppState& app) {
@@ -689,11 +695,7 @@ void Engine::reconcile_app(AppState& app, Usage& usage) {
       auto [it, inserted] = app.executors.emplace(executor.id, std::move(executor));
       (void)inserted;
       Executor& created = it->second;
-      account(app, created, +1);
-      usage.pending++;
-      usage.live++;
-      usage.cores += profile->cores;
-      usage.memory_mib += profile->container_memory_mib();
+      account(app, created, +1);  // counts it in `usage` (the tenant's) too
       created_since_commit_.push_back({created.app, created.id});
       touch_executor(created);
     }
@@ -703,6 +705,15 @@ void Engine::reconcile_app(AppState& app, Usage& usage) {
 
 void Engine::send_launches() {
   const Timestamp now = clock_.now();
+  auto has_room = [&](const PoolState& pool) {
+    return pool.launchable(now) && pool.launches_inflight < pool.policy.max_inflight_launches;
+  };
+  auto any_room = [&] {
+    return std::any_of(pools_.begin(), pools_.end(), [&](const auto& p) { return has_room(*p.second); });
+  };
+  // Oldest first (by app, then id). Stops as soon as no pool can take another launch, so a pass
+  // costs O(launches sent), not O(executors waiting).
+  if (to_launch_.empty() || !any_room()) return;
   for (auto it = to_launch_.begin(); it != to_launch_.end();) {
     const ExecutorKey key = *it;
     AppState* app = app_state(key.app);
@@ -713,12 +724,13 @@ void Engine::send_launches() {
       continue;
     }
     PoolState* pool = pool_state(executor_it->second.pool);
-    if (pool == nullptr || !pool->launchable(now) || app->app.phase != AppPhase::kActive) {
+    if (pool == nullptr || !has_room(*pool) || app->app.phase != AppPhase::kActive) {
       ++it;
       continue;
     }
     it = to_launch_.erase(it);
     send_launch(*app, executor_it->second, *pool);
+    if (!has_room(*pool) && !any_room()) return;
   }
 }
 
@@ -737,6 +749,7 @@ void Engine::send_launch(AppState& app, Executor& executor, PoolState& pool) {
   executor.attempt++;
   dirty_executors_.insert({executor.app, executor.id});
   app.launch_inflight.insert(executor.id);
+  pool.launches_inflight++;
   std::weak_ptr<bool> alive = alive_;
   ExecutorKey key{executor.app, executor.id};
   PoolName pool_name = pool.policy.name;
@@ -748,8 +761,11 @@ void Engine::send_launch(AppState& app, Executor& executor, PoolState& pool) {
 
 void Engine::on_launch_done(const ExecutorKey& key, const PoolName& pool_name, const Status& status) {
   PoolState* pool = pool_state(pool_name);
+  if (pool == nullptr) return;
+  pool->launches_inflight--;
+  schedule_pass();  // a launch slot is free
   AppState* app = app_state(key.app);
-  if (app == nullptr || pool == nullptr) return;
+  if (app == nullptr) return;
   app->launch_inflight.erase(key.id);
   auto it = app->executors.find(key.id);
   if (it == app->executors.end()) return;
@@ -839,6 +855,7 @@ void Engine::on_health(const PoolName& pool_name, const Status& status) {
   if (pool == nullptr) return;
   const bool was_healthy = pool->healthy;
   pool->healthy = status.ok();
+  reconcile_all_ = true;
   if (!status.ok()) pool->last_error = status.to_string();
   if (pool->healthy && !was_healthy && pool->synced) {
     // Back after an outage: relist at once rather than trusting the watch alone.
@@ -928,6 +945,7 @@ void Engine::on_list_done(const PoolName& pool_name, Timestamp started,
   const Timestamp now = clock_.now();
   pool->list_inflight = false;
   pool->answered = true;
+  reconcile_all_ = true;
   if (!result.ok()) {
     // Frozen: nothing is declared lost while the backend cannot be listed.
     pool->healthy = false;
@@ -983,6 +1001,7 @@ void Engine::tick() {
   for (auto& [name, pool] : pools_) {
     if (now >= pool->next_list) list_pool(*pool);
   }
+  reconcile_all_ = true;
   if (store_failed_) {
     // Retry a failed commit from the timer, not in a hot loop.
     store_failed_ = false;

@@ -137,7 +137,13 @@ class Engine final : public BackendSink {
  private:
   struct AppState;
   struct PoolState;
-  struct Usage;
+  // What a tenant uses right now, for its limits (kept by account()).
+  struct Usage {
+    std::int32_t live = 0;
+    std::int32_t pending = 0;
+    std::int64_t cores = 0;
+    std::int64_t memory_mib = 0;
+  };
 
   AppState* app_state(const AppId& app);
   PoolState* pool_state(const PoolName& pool);
@@ -189,6 +195,9 @@ class Engine final : public BackendSink {
   std::map<PoolName, std::unique_ptr<PoolState>> pools_;
   std::vector<TenantPolicy> tenants_;
   std::vector<EngineListener*> listeners_;
+  std::map<TenantName, Usage> tenant_usage_;  // kept by account()
+  std::set<AppId> to_reconcile_;              // apps changed since the last pass
+  bool reconcile_all_ = true;                 // a tick, a pool or the tenants changed
   Revision revision_ = 0;
   bool started_ = false;
   bool stopped_ = false;

@@ -30,6 +30,9 @@ struct PoolPolicy {
   PoolName name;
   std::string type;                  // local, kubernetes, nomad, mesos
   std::int32_t max_pending = 1000;   // executors not yet running in this pool
+  // Launch calls outstanding at the backend at once. More only queue inside the adapter (behind
+  // its connections and rate limiter) where they would time out and trigger back-off.
+  std::int32_t max_inflight_launches = 64;
   bool operator==(const PoolPolicy&) const = default;
 };
 

@@ -664,3 +664,30 @@ TEST_CASE_METHOD(Fixture, "an object seen before its launch reply still passes L
   CHECK(executor(1).state == S::kRunning);
   engine->remove_listener(&recorder);
 }
+
+TEST_CASE_METHOD(Fixture, "launch calls outstanding at a backend are bounded per pool") {
+  start();
+  engine = std::make_unique<Engine>(options, "daemon-1", clock, store, scheduler);
+  FakeBackend slow{"pool-a", scheduler};
+  slow.hold_launch_replies = true;
+  PoolPolicy policy{"pool-a", "fake", 1000};
+  policy.max_inflight_launches = 4;
+  engine->add_pool(policy, &slow);
+  engine->set_tenants(tenants);
+  REQUIRE(engine->restore(*store.load()).ok());
+  engine->start();
+  settle();
+  register_app();
+  target(10);
+  CHECK(slow.launches.size() == 4);
+  CHECK(count(S::kRequested) == 10);
+  slow.release_launch_replies();
+  settle();
+  CHECK(slow.launches.size() == 8);
+  slow.release_launch_replies();
+  settle();
+  slow.release_launch_replies();
+  settle();
+  CHECK(slow.launches.size() == 10);
+  CHECK(count(S::kLaunching) == 10);
+}
