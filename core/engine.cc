@@ -270,13 +270,7 @@ StatusOr<KillOutcome> Engine::kill_executors(const AppId& app_id, const std::vec
     const ProfileId profile = executor.profile;
     apply(*app, executor, kill, force ? Duration(0) : options_.kill_grace);
     outcome.done.push_back(id);
-    if (adjust_target) {
-      std::int32_t& target = app->app.targets[profile];
-      if (target > 0) {
-        --target;
-        targets_changed = true;
-      }
-    }
+    if (adjust_target) targets_changed |= lower_target(*app, profile);
   }
   if (targets_changed) touch_app(*app);
   return outcome;
@@ -304,16 +298,17 @@ StatusOr<KillOutcome> Engine::decommission_executors(const AppId& app_id,
       app->decommission_deadline[id] = clock_.now() + grace;
     }
     outcome.done.push_back(id);
-    if (adjust_target) {
-      std::int32_t& target = app->app.targets[profile];
-      if (target > 0) {
-        --target;
-        targets_changed = true;
-      }
-    }
+    if (adjust_target) targets_changed |= lower_target(*app, profile);
   }
   if (targets_changed) touch_app(*app);
   return outcome;
+}
+
+bool Engine::lower_target(AppState& app, ProfileId profile) {
+  std::int32_t& target = app.app.targets[profile];
+  if (target == 0) return false;
+  --target;
+  return true;
 }
 
 StatusOr<Timestamp> Engine::keep_alive(const AppId& app_id) {

@@ -179,6 +179,8 @@ class Engine final : public BackendSink {
   void check_leases();
   void check_timeouts();
   void forget_ended_apps();
+  // Lowers a profile's target by one (Spark's adjustTargetNumExecutors); false if already 0.
+  bool lower_target(AppState& app, ProfileId profile);
   void end_app(AppState& app, const std::string& reason, const std::string& loss_reason);
 
   void commit();

@@ -117,6 +117,17 @@ void on_app(const ServiceContext& context, std::shared_ptr<UnaryCall> call, AppI
   });
 }
 
+// Authenticates and validates a call; the returned call is already finished when either failed.
+template <typename Request>
+std::shared_ptr<UnaryCall> begin(const ServiceContext& context, grpc::CallbackServerContext* ctx, const char* method,
+                                 const Request& request) {
+  auto call = std::make_shared<UnaryCall>(context, ctx, method);
+  if (!call->finished()) {
+    if (auto status = validate(request); !status.ok()) call->finish(status);
+  }
+  return call;
+}
+
 void finish_when_durable(Engine& engine, std::shared_ptr<UnaryCall> call) {
   engine.when_durable([call](const berth::Status& status) { call->finish(status); });
 }
@@ -130,12 +141,8 @@ void finish_when_durable(Engine& engine, std::shared_ptr<UnaryCall> call) {
 grpc::ServerUnaryReactor* ExecutorsService::RegisterApplication(grpc::CallbackServerContext* ctx,
                                                                 const v1::RegisterApplicationRequest* request,
                                                                 v1::Application* response) {
-  auto call = std::make_shared<UnaryCall>(context_, ctx, "RegisterApplication");
+  auto call = begin(context_, ctx, "RegisterApplication", *request);
   if (call->finished()) return call->reactor();
-  if (auto status = validate(*request); !status.ok()) {
-    call->finish(status);
-    return call->reactor();
-  }
   AppSpec spec = from_proto(*request);
   const Caller& caller = call->caller();
   if (spec.tenant.empty()) spec.tenant = caller.anonymous || caller.is_operator ? context_.default_tenant : caller.tenant;
@@ -163,12 +170,8 @@ grpc::ServerUnaryReactor* ExecutorsService::RegisterApplication(grpc::CallbackSe
 grpc::ServerUnaryReactor* ExecutorsService::RequestTotalExecutors(grpc::CallbackServerContext* ctx,
                                                                   const v1::RequestTotalExecutorsRequest* request,
                                                                   v1::RequestTotalExecutorsResponse* response) {
-  auto call = std::make_shared<UnaryCall>(context_, ctx, "RequestTotalExecutors");
+  auto call = begin(context_, ctx, "RequestTotalExecutors", *request);
   if (call->finished()) return call->reactor();
-  if (auto status = validate(*request); !status.ok()) {
-    call->finish(status);
-    return call->reactor();
-  }
   std::map<ProfileId, std::int32_t> totals(request->totals().begin(), request->totals().end());
   on_app(context_, call, request->app_id(), [call, response, totals](Engine& engine, const Application& app) {
     auto revision = engine.set_targets(app.spec.id, totals);
@@ -186,12 +189,8 @@ grpc::ServerUnaryReactor* ExecutorsService::RequestTotalExecutors(grpc::Callback
 grpc::ServerUnaryReactor* ExecutorsService::KillExecutors(grpc::CallbackServerContext* ctx,
                                                           const v1::KillExecutorsRequest* request,
                                                           v1::KillExecutorsResponse* response) {
-  auto call = std::make_shared<UnaryCall>(context_, ctx, "KillExecutors");
+  auto call = begin(context_, ctx, "KillExecutors", *request);
   if (call->finished()) return call->reactor();
-  if (auto status = validate(*request); !status.ok()) {
-    call->finish(status);
-    return call->reactor();
-  }
   std::vector<ExecutorId> ids(request->executor_ids().begin(), request->executor_ids().end());
   const bool adjust = request->adjust_target();
   const bool force = request->force();
@@ -211,12 +210,8 @@ grpc::ServerUnaryReactor* ExecutorsService::KillExecutors(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* ExecutorsService::DecommissionExecutors(grpc::CallbackServerContext* ctx,
                                                                   const v1::DecommissionExecutorsRequest* request,
                                                                   v1::DecommissionExecutorsResponse* response) {
-  auto call = std::make_shared<UnaryCall>(context_, ctx, "DecommissionExecutors");
+  auto call = begin(context_, ctx, "DecommissionExecutors", *request);
   if (call->finished()) return call->reactor();
-  if (auto status = validate(*request); !status.ok()) {
-    call->finish(status);
-    return call->reactor();
-  }
   std::vector<ExecutorId> ids(request->executor_ids().begin(), request->executor_ids().end());
   const Duration grace = std::chrono::seconds(request->grace_seconds());
   const bool adjust = request->adjust_target();
@@ -236,12 +231,8 @@ grpc::ServerUnaryReactor* ExecutorsService::DecommissionExecutors(grpc::Callback
 grpc::ServerUnaryReactor* ExecutorsService::GetApplication(grpc::CallbackServerContext* ctx,
                                                            const v1::GetApplicationRequest* request,
                                                            v1::Application* response) {
-  auto call = std::make_shared<UnaryCall>(context_, ctx, "GetApplication");
+  auto call = begin(context_, ctx, "GetApplication", *request);
   if (call->finished()) return call->reactor();
-  if (auto status = validate(*request); !status.ok()) {
-    call->finish(status);
-    return call->reactor();
-  }
   on_app(context_, call, request->app_id(), [call, response](Engine& engine, const Application& app) {
     to_proto(app, engine.counts(app.spec.id), response);
     call->finish(berth::Status::Ok());
@@ -252,12 +243,8 @@ grpc::ServerUnaryReactor* ExecutorsService::GetApplication(grpc::CallbackServerC
 grpc::ServerUnaryReactor* ExecutorsService::ListExecutors(grpc::CallbackServerContext* ctx,
                                                           const v1::ListExecutorsRequest* request,
                                                           v1::ListExecutorsResponse* response) {
-  auto call = std::make_shared<UnaryCall>(context_, ctx, "ListExecutors");
+  auto call = begin(context_, ctx, "ListExecutors", *request);
   if (call->finished()) return call->reactor();
-  if (auto status = validate(*request); !status.ok()) {
-    call->finish(status);
-    return call->reactor();
-  }
   std::set<ExecutorState> states;
   for (int s : request->states()) states.insert(from_proto(static_cast<v1::ExecutorState>(s)));
   on_app(context_, call, request->app_id(), [call, response, states](Engine& engine, const Application& app) {
@@ -274,12 +261,8 @@ grpc::ServerUnaryReactor* ExecutorsService::ListExecutors(grpc::CallbackServerCo
 grpc::ServerUnaryReactor* ExecutorsService::KeepAlive(grpc::CallbackServerContext* ctx,
                                                       const v1::KeepAliveRequest* request,
                                                       v1::KeepAliveResponse* response) {
-  auto call = std::make_shared<UnaryCall>(context_, ctx, "KeepAlive");
+  auto call = begin(context_, ctx, "KeepAlive", *request);
   if (call->finished()) return call->reactor();
-  if (auto status = validate(*request); !status.ok()) {
-    call->finish(status);
-    return call->reactor();
-  }
   on_app(context_, call, request->app_id(), [call, response](Engine& engine, const Application& app) {
     auto deadline = engine.keep_alive(app.spec.id);
     if (!deadline.ok()) {
@@ -295,12 +278,8 @@ grpc::ServerUnaryReactor* ExecutorsService::KeepAlive(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* ExecutorsService::UnregisterApplication(grpc::CallbackServerContext* ctx,
                                                                   const v1::UnregisterApplicationRequest* request,
                                                                   v1::UnregisterApplicationResponse*) {
-  auto call = std::make_shared<UnaryCall>(context_, ctx, "UnregisterApplication");
+  auto call = begin(context_, ctx, "UnregisterApplication", *request);
   if (call->finished()) return call->reactor();
-  if (auto status = validate(*request); !status.ok()) {
-    call->finish(status);
-    return call->reactor();
-  }
   std::string reason = request->reason();
   on_app(context_, call, request->app_id(), [call, reason](Engine& engine, const Application& app) {
     auto status = engine.unregister_app(app.spec.id, reason);
