@@ -124,6 +124,7 @@ class Simulator {
   }
 
   net::HttpClient& client() { return *client_; }
+  double cpu_seconds() const { return process_.cpu_seconds(); }
   const std::string& dir() const { return dir_; }
   const std::string& address() const { return address_; }
 
@@ -403,6 +404,7 @@ void run_kubernetes_figures(const KubernetesBenchOptions& options, Report& repor
     for (int a = 0; a < options.scale_apps; ++a) berthd.register_app("app-" + std::to_string(a));
     const long rss_empty_kib = berthd.process().rss_kib();
     const double cpu_before = berthd.process().cpu_seconds();
+    const double sim_cpu_before = sim.cpu_seconds();
     const auto ramp_start = Clock::now();
     for (int a = 0; a < options.scale_apps; ++a) berthd.target("app-" + std::to_string(a), per_app);
     const long live = static_cast<long>(per_app) * options.scale_apps;
@@ -414,13 +416,16 @@ void run_kubernetes_figures(const KubernetesBenchOptions& options, Report& repor
     const double ramp_wall = seconds_since(ramp_start);
     const long rss_kib = berthd.process().rss_kib();
     const double cpu = berthd.process().cpu_seconds() - cpu_before;
+    const double sim_cpu = sim.cpu_seconds() - sim_cpu_before;
     const std::string label = std::to_string(live) + " live executors across " + std::to_string(options.scale_apps) + " applications";
     report.add({"berthd RSS with " + label, Spread::of({rss_kib / 1024.0}), "", {}, "MiB", false,
                 "RSS with the applications registered and no executor: " + std::to_string(rss_empty_kib / 1024) + " MiB"});
     report.add({"memory per live executor", Spread::of({(rss_kib - rss_empty_kib) * 1024.0 / live}), "", {}, "bytes",
                 false, ""});
     report.add({"ramp to " + label + " (all RUNNING)", Spread::of({ramp_wall}), "", {}, "s", false,
-                "berthd used " + std::to_string(cpu).substr(0, 5) + " CPU seconds for it"});
+                "berthd used " + std::to_string(cpu).substr(0, 5) + " CPU seconds for it, the simulator " +
+                    std::to_string(sim_cpu).substr(0, 5) + " (it is single-threaded: when it nears the ramp's "
+                    "wall time, the simulator is the limit)"});
 
     // Recovery: kill -9 and restart on the same state.
     berthd.process().kill(SIGKILL);
