@@ -94,6 +94,7 @@ class BackendSink {
 
 struct BackendCapabilities {
   bool decommission = false;  // can signal an executor to leave gracefully
+  bool kill_app = false;      // can stop every object of an application in one call
 };
 
 class Backend {
@@ -120,6 +121,13 @@ class Backend {
   virtual void decommission(const std::string& backend_name, Callback<Status> done) {
     done(Status::FailedPrecondition("decommission is not supported by backend " + type() +
                                     " for " + backend_name));
+  }
+
+  // Stops every object of `app` created by this daemon, in one call (Kubernetes: a
+  // deletecollection by label). Only when capabilities().kill_app; core falls back to kill()
+  // per executor when it fails.
+  virtual void kill_app(const AppId& app, Duration /*grace*/, Callback<Status> done) {
+    done(Status::FailedPrecondition("bulk kill is not supported by backend " + type() + " for " + app));
   }
 
   // A full list of Berth's objects on this backend (every daemon id; core filters). Used at

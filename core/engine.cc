@@ -338,11 +338,36 @@ Status Engine::unregister_app(const AppId& app_id, const std::string& reason) {
 }
 
 void Engine::end_app(AppState& app, const std::string& reason, const std::string& loss_reason) {
+  // Pools that stop all of an app's objects in one call get that call instead of one kill per
+  // executor; if it fails, the executors are killed one by one after all.
+  std::map<PoolName, std::vector<std::string>> bulk;
+  for (const auto& [id, executor] : app.executors) {
+    PoolState* pool = pool_state(executor.pool);
+    if (!is_terminal(executor.state) && pool != nullptr && pool->backend->capabilities().kill_app) {
+      bulk[executor.pool].push_back(executor.backend_name);
+    }
+  }
   for (auto& [id, executor] : app.executors) {
     if (is_terminal(executor.state)) continue;
     LifecycleEvent kill = event_of(LifecycleEventType::kKill, reason);
     kill.reason = loss_reason;
+    bulk_kill_ = bulk.count(executor.pool) > 0;
     apply(app, executor, kill, options_.kill_grace);
+    bulk_kill_ = false;
+  }
+  for (auto& entry : bulk) {
+    const PoolName pool_name = entry.first;
+    PoolState& pool = *pool_state(pool_name);
+    std::weak_ptr<bool> alive = alive_;
+    pool.backend->kill_app(app.app.spec.id, options_.kill_grace,
+                           [this, alive, pool_name, names = std::move(entry.second)](Status status) {
+                             if (alive.expired() || status.ok()) return;
+                             PoolState* pool = pool_state(pool_name);
+                             if (pool == nullptr) return;
+                             pool->kill_errors++;
+                             pool->last_error = status.to_string();
+                             for (const auto& name : names) send_kill(*pool, name, options_.kill_grace);
+                           });
   }
   app.app.phase = AppPhase::kEnded;
   app.app.ended_at = clock_.now();
@@ -552,7 +577,9 @@ void Engine::perform(AppState& app, Executor& executor, SideEffect effect, Durat
     case SideEffect::kNone:
       return;
     case SideEffect::kKillObject:
-      // Nothing to stop when no launch was ever sent (a later list still sweeps strays).
+      // Nothing to stop when no launch was ever sent (a later list still sweeps strays), or
+      // when end_app() stops the whole application in one call.
+      if (bulk_kill_) return;
       if (executor.attempt == 0 && app.launch_inflight.count(executor.id) == 0) return;
       send_kill(*pool, executor.backend_name, grace);
       return;

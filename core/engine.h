@@ -200,6 +200,7 @@ class Engine final : public BackendSink {
   std::map<TenantName, Usage> tenant_usage_;  // kept by account()
   std::set<AppId> to_reconcile_;              // apps changed since the last pass
   bool reconcile_all_ = true;                 // a tick, a pool or the tenants changed
+  bool bulk_kill_ = false;                    // end_app() kills per pool, not per executor
   Revision revision_ = 0;
   bool started_ = false;
   bool stopped_ = false;

@@ -42,6 +42,7 @@ class KubernetesBackend final : public Backend {
   KubernetesBackend& operator=(const KubernetesBackend&) = delete;
 
   std::string type() const override { return "kubernetes"; }
+  BackendCapabilities capabilities() const override { return {.decommission = false, .kill_app = true}; }
 
   void start(BackendSink* sink) override;
   void stop() override;
@@ -50,8 +51,11 @@ class KubernetesBackend final : public Backend {
   void list(Callback<StatusOr<std::vector<BackendObject>>> done) override;
 
   // Deletes every pod of `app` that this daemon created in this pool, in one request
-  // (deletecollection by label). Core kills executors one by one; this is for bulk clean-up.
+  // (deletecollection by label): what core asks when an application ends.
   void delete_app_pods(const AppId& app, Duration grace, Callback<Status> done);
+  void kill_app(const AppId& app, Duration grace, Callback<Status> done) override {
+    delete_app_pods(app, grace, std::move(done));
+  }
 
  private:
   class Impl;

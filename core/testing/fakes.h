@@ -113,7 +113,7 @@ class FakeBackend final : public Backend {
   FakeBackend(PoolName pool, Scheduler& scheduler) : pool_(std::move(pool)), scheduler_(scheduler) {}
 
   std::string type() const override { return "fake"; }
-  BackendCapabilities capabilities() const override { return {decommission_supported}; }
+  BackendCapabilities capabilities() const override { return {decommission_supported, kill_app_supported}; }
   void start(BackendSink* sink) override { sink_ = sink; }
   void stop() override { sink_ = nullptr; }
 
@@ -161,6 +161,24 @@ class FakeBackend final : public Backend {
       gone.phase = ObservedPhase::kExited;
       gone.exit_code = 143;
       notify(gone);
+    }
+    scheduler_.post([done, status] { done(status); });
+  }
+
+  void kill_app(const AppId& app, Duration, Callback<Status> done) override {
+    app_kills.push_back(app);
+    Status status = kill_app_result;
+    if (status.ok()) {
+      std::vector<std::string> names;
+      for (const auto& [name, object] : objects) {
+        if (object.app == app) names.push_back(name);
+      }
+      for (const auto& name : names) {
+        BackendObject gone = objects.at(name);
+        objects.erase(name);
+        gone.phase = ObservedPhase::kGone;
+        notify(gone);
+      }
     }
     scheduler_.post([done, status] { done(status); });
   }
@@ -217,6 +235,9 @@ class FakeBackend final : public Backend {
   std::optional<Status> list_error;
   std::map<std::string, BackendObject> objects;
   bool decommission_supported = true;
+  bool kill_app_supported = false;
+  Status kill_app_result;              // what kill_app answers
+  std::vector<AppId> app_kills;
   bool hold_launch_replies = false;  // launch replies wait for release_launch_replies()
   std::vector<std::function<void()>> held_replies;
   int lists = 0;

@@ -691,3 +691,27 @@ TEST_CASE_METHOD(Fixture, "launch calls outstanding at a backend are bounded per
   CHECK(slow.launches.size() == 10);
   CHECK(count(S::kLaunching) == 10);
 }
+
+TEST_CASE_METHOD(Fixture, "unregister stops all of an app's objects in one call where the backend can") {
+  backend.kill_app_supported = true;
+  start();
+  register_app();
+  register_app("app-2");
+  target(3);
+  target(1, "app-2");
+  backend.run_all_pending();
+  settle();
+  REQUIRE(engine->unregister_app("app-1", "").ok());
+  settle();
+  CHECK(backend.app_kills == std::vector<AppId>{"app-1"});
+  CHECK(backend.kills.empty());  // no per-executor kill
+  CHECK(count(S::kKilled) == 3);
+  CHECK(backend.objects.size() == 1);  // app-2's executor is untouched
+
+  // A failed bulk kill falls back to one kill per executor.
+  backend.kill_app_result = Status::Unavailable("API server down");
+  REQUIRE(engine->unregister_app("app-2", "").ok());
+  settle();
+  CHECK(backend.kills.size() == 1);
+  CHECK(backend.objects.empty());
+}

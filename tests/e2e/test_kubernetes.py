@@ -249,6 +249,26 @@ class RampTest(KubernetesCase):
 
 class KillAndTargetTest(KubernetesCase):
 
+    def test_unregister_deletes_the_apps_pods_in_one_deletecollection(self):
+        """Unregister removes every pod of the application with one request by label; single
+        pod deletes are made to fail, so only the bulk path can have removed them."""
+        self.start_cluster()
+        app, other = self.app_id("gone"), self.app_id("stays")
+        for a, n in ((app, 4), (other, 2)):
+            self.register_k8s(a)
+            self.set_target(a, n)
+        self.wait_converged(app, 4)
+        self.wait_converged(other, 2)
+        self.sim.faults(fail_next={"delete": 100})
+        self.daemon.ctl_ok("app", "unregister", app)
+        self.wait_until(lambda: not self.app_pods(app), 20, "every pod of %s deleted" % app)
+        self.sim.faults(reset=True)
+        for number in range(1, 5):
+            ended = self.wait_ended(app, number)
+            self.assertEqual(ended["state"], "KILLED")
+            self.assertEqual(ended["loss"]["reason"], "app_unregistered")
+        self.assertEqual(len(self.app_pods(other)), 2)
+
     def test_kill_by_id_with_and_without_adjusting_the_target(self):
         self.start_cluster()
         app = self.app_id("kill")
