@@ -13,6 +13,16 @@ namespace berth::sim::kubernetes {
 namespace asio = boost::asio;
 namespace {
 
+// The event a watch shows for a stored event, given whether the object matches the watch's
+// selectors now and before the change: objects entering a selector are ADDED for it, objects
+// leaving it DELETED, as the API server's watch cache does. "" = not shown.
+std::string type_seen_by_watch(const std::string& stored_type, bool now_match, bool was_match) {
+  if (stored_type == "ADDED") return now_match ? "ADDED" : "";
+  if (stored_type == "DELETED") return now_match ? "DELETED" : "";
+  if (now_match) return was_match ? "MODIFIED" : "ADDED";
+  return was_match ? "DELETED" : "";
+}
+
 constexpr const char* kJson = "application/json";
 
 net::HttpResponse json_response(int code, const json::value& body) {
@@ -676,16 +686,7 @@ void SimulatorImpl::serve_watch(net::HttpRequest& request, std::shared_ptr<net::
       if (event.resource_version <= *from) continue;
       const bool now_match = matches(*event.object);
       const bool was_match = event.previous && matches(*event.previous);
-      std::string type;
-      if (event.type == "ADDED") {
-        if (now_match) type = "ADDED";
-      } else if (event.type == "DELETED") {
-        if (now_match) type = "DELETED";
-      } else if (now_match) {
-        type = was_match ? "MODIFIED" : "ADDED";
-      } else if (was_match) {
-        type = "DELETED";
-      }
+      const std::string type = type_seen_by_watch(event.type, now_match, was_match);
       if (!type.empty()) initial += event_line(watcher, type, *event.object);
     }
   }
@@ -725,16 +726,7 @@ void SimulatorImpl::publish(const HistoryEvent& event) {
     };
     const bool now_match = matches(*event.object);
     const bool was_match = event.previous && matches(*event.previous);
-    std::string type;
-    if (event.type == "ADDED") {
-      if (now_match) type = "ADDED";
-    } else if (event.type == "DELETED") {
-      if (now_match) type = "DELETED";
-    } else if (now_match) {
-      type = was_match ? "MODIFIED" : "ADDED";
-    } else if (was_match) {
-      type = "DELETED";
-    }
+    const std::string type = type_seen_by_watch(event.type, now_match, was_match);
     watcher.after_rv = event.resource_version;
     if (!type.empty()) watcher.writer->write(event_line(watcher, type, *event.object));
   }
