@@ -209,7 +209,7 @@ TEST_CASE("queued requests whose deadline meets a released connection end once (
   std::vector<std::promise<void>> done(kRequests);
   for (int i = 0; i < kRequests; ++i) {
     HttpClientRequest request = get("/");
-    request.timeout = std::chrono::milliseconds(5 + (i % 40));
+    request.timeout = std::chrono::milliseconds(5 + (i % 100));
     client.request(std::move(request), [&, i](StatusOr<HttpResponse> r) {
       if (r.ok()) {
         ok++;
@@ -223,8 +223,10 @@ TEST_CASE("queued requests whose deadline meets a released connection end once (
   }
   for (auto& d : done) REQUIRE(d.get_future().wait_for(30s) == std::future_status::ready);
   CHECK(ok + timed_out + other == kRequests);
-  CHECK(ok > 0);
-  CHECK(timed_out > 0);
+  CHECK(other == 0);
+  // Both outcomes are what makes the race likely; on a very busy machine one may not occur,
+  // which weakens this run but is not a failure.
+  if (ok == 0 || timed_out == 0) WARN("only one outcome occurred: ok " << ok << ", timed out " << timed_out);
 }
 
 TEST_CASE("set_default_header applies to later requests, request headers win") {
