@@ -291,17 +291,17 @@ TEST_CASE_METHOD(Fixture, "kill stops a running executor with SIGTERM") {
 }
 
 TEST_CASE_METHOD(Fixture, "an executor that ignores SIGTERM is SIGKILLed after the grace") {
-  REQUIRE(launch(shell("exec-stubborn", "trap '' TERM; touch ready; sleep 1000")).ok());
-  wait_file(dir("exec-stubborn") / "ready");
+  REQUIRE(launch(shell("exec-ignores-term", "trap '' TERM; touch ready; sleep 1000")).ok());
+  wait_file(dir("exec-ignores-term") / "ready");
   auto started = std::chrono::steady_clock::now();
-  REQUIRE(kill("exec-stubborn", 300ms).ok());
-  auto exited = wait_exit("exec-stubborn");
+  REQUIRE(kill("exec-ignores-term", 300ms).ok());
+  auto exited = wait_exit("exec-ignores-term");
   CHECK(std::chrono::steady_clock::now() - started >= 300ms);
   CHECK(exited.exit_code == 137);
   CHECK(exited.reason == "killed");
   CHECK_FALSE(exited.deleted_externally);
   // The report is recorded, so later lists agree with it.
-  auto listed_object = listed("exec-stubborn");
+  auto listed_object = listed("exec-ignores-term");
   REQUIRE(listed_object);
   CHECK(listed_object->exit_code == 137);
 }
