@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "config/yaml_json.h"
 #include "core/status.h"
 #include "core/types.h"
 
@@ -99,8 +100,5 @@ Status parse_kubernetes_pool(config::Section& section, const std::string& state_
 
 // A pod template file (YAML or JSON) as a Pod object; a PodTemplate's `template` is accepted too.
 StatusOr<boost::json::object> load_pod_template(const std::string& path);
-// YAML text as JSON (plain scalars typed as YAML 1.2 core: null, bools, numbers; quoted ones
-// stay strings). kInvalidArgument with line:column on a syntax error.
-StatusOr<boost::json::value> yaml_to_json(const std::string& text);
 
 }  // namespace berth
