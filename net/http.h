@@ -28,6 +28,10 @@ struct HttpRequest {
   std::optional<std::string> header(const std::string& lower_case_name) const;
 };
 
+// Percent-encodes everything but RFC 3986's unreserved characters: for a query value or a path
+// segment.
+std::string percent_encode(const std::string& text);
+
 struct HttpResponse {
   int status = 200;
   Headers headers;

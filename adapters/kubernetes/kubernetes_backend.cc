@@ -26,21 +26,7 @@ namespace json = boost::json;
 using SteadyClock = std::chrono::steady_clock;
 using kubernetes::pod_name;
 using kubernetes::label_value;
-
-std::string percent_encode(const std::string& text) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(hex[c >> 4]);
-      out.push_back(hex[c & 15]);
-    }
-  }
-  return out;
-}
+using net::percent_encode;
 
 std::string read_token(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

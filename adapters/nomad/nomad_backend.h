@@ -1,0 +1,63 @@
+#pragma once
+// NomadBackend: executors as Nomad batch jobs (job_spec.h), one per executor, in one namespace
+// and region, reached over HTTP(S) with keep-alive pooling and an ACL token.
+//
+// Observation: a snapshot (jobs whose ID starts with "<name_prefix>-", with their Meta, and the
+// namespace's allocations) followed by the event stream (topics Job, Allocation and Evaluation)
+// from the snapshot's index + 1. The stream is lossy by design, so every reconnect starts with a
+// new snapshot, and core's periodic list() is a snapshot that also corrects the cache. Changes are
+// deduplicated by ModifyIndex, so a snapshot older than the events already applied changes
+// nothing. When the event stream is refused (an ACL token without the right, an agent without
+// /v1/event/stream), blocking queries on the allocations list replace it. on_health reports the
+// pool unavailable while Nomad cannot be listed or streamed, and OK once it can.
+//
+// Launch registers the job create-only (EnforceIndex with index 0): 200 OK; "job already exists"
+// kAlreadyExists (adoption; a stopped job is never started again); validation errors (HTTP 500
+// "1 error occurred: ...") and 400 kInvalidArgument; 403 kPermissionDenied (after re-reading a
+// token file and trying once more); 429, "No cluster leader" and other 5xx kUnavailable.
+// Placement failures are not errors: the executor stays pending with the blocked evaluation's
+// reason until Nomad places it or core's launch timeout ends it.
+//
+// Kill deregisters the job (purge when configured); Nomad stops the task with the job's
+// KillTimeout (SIGTERM, then SIGKILL), so core's per-kill grace is not used. Jobs without Berth's
+// Meta are never listed or touched.
+//
+// Thread-safety: not thread-safe. Every method must be called on the executor given at
+// construction (core's strand); completions and BackendSink calls run on it, never inside the
+// call. stop() and the destructor end the stream; jobs keep running.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <memory>
+#include <string>
+
+#include "adapters/nomad/nomad_config.h"
+#include "core/backend.h"
+
+namespace berth {
+
+class NomadBackend final : public Backend {
+ public:
+  // `name_prefix`: core's prefix of backend names; Berth's jobs are listed by it.
+  NomadBackend(boost::asio::any_io_executor strand, PoolName pool, NomadPoolConfig config, std::string daemon_id,
+               std::string name_prefix);
+  ~NomadBackend() override;
+  NomadBackend(const NomadBackend&) = delete;
+  NomadBackend& operator=(const NomadBackend&) = delete;
+
+  std::string type() const override { return "nomad"; }
+
+  void start(BackendSink* sink) override;
+  void stop() override;
+  void launch(const LaunchRequest& request, Callback<Status> done) override;
+  void kill(const KillRequest& request, Callback<Status> done) override;
+  void list(Callback<StatusOr<std::vector<BackendObject>>> done) override;
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+std::unique_ptr<Backend> make_nomad_backend(boost::asio::any_io_executor strand, PoolName pool, NomadPoolConfig config,
+                                            std::string daemon_id, std::string name_prefix);
+
+}  // namespace berth
