@@ -15,6 +15,7 @@ struct BackendContext {
   boost::asio::any_io_executor strand;  // where the backend delivers completions
   std::string state_dir;
   std::string daemon_id;
+  std::string name_prefix;  // core's prefix of backend names (<prefix>-<app>-exec-<id>)
 };
 
 // Parses and checks a pool's adapter section; errors carry file:line:col.

@@ -80,7 +80,7 @@ Status Runtime::start(const StoreSnapshot& snapshot, Duration timeout) {
   impl.engine_ = std::make_unique<Engine>(config.engine, impl.options_.daemon_id, impl.clock_,
                                           *impl.store_, impl.scheduler_);
   engine_ = impl.engine_.get();
-  BackendContext context{impl.strand_, config.state_dir, impl.options_.daemon_id};
+  BackendContext context{impl.strand_, config.state_dir, impl.options_.daemon_id, config.engine.name_prefix};
   for (const config::PoolConfig& pool : config.pools) {
     auto backend = make_backend(pool, context);
     if (!backend.ok()) return backend.status();
