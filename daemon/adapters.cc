@@ -3,6 +3,8 @@
 #include "adapters/kubernetes/kubernetes_backend.h"
 #include "adapters/kubernetes/kubernetes_config.h"
 #include "adapters/local/local_backend.h"
+#include "adapters/mesos/mesos_backend.h"
+#include "adapters/mesos/mesos_config.h"
 #include "adapters/nomad/nomad_backend.h"
 #include "adapters/nomad/nomad_config.h"
 #include "adapters/local/local_config.h"
@@ -34,6 +36,14 @@ StatusOr<NomadPoolConfig> parse_nomad(const config::PoolConfig& pool) {
   return nomad;
 }
 
+StatusOr<MesosPoolConfig> parse_mesos(const config::PoolConfig& pool) {
+  config::Section section = pool.section();
+  MesosPoolConfig mesos;
+  Status status = parse_mesos_pool(section, &mesos);
+  if (!status.ok()) return status;
+  return mesos;
+}
+
 Status unsupported(const config::PoolConfig& pool) {
   return Status::FailedPrecondition(pool.file + ": pool " + pool.policy.name + ": backend type " +
                                     pool.policy.type + " is not available in this build of berthd");
@@ -45,6 +55,7 @@ Status check_pool_section(const config::PoolConfig& pool, const std::string& sta
   if (pool.policy.type == "local") return parse_local(pool, state_dir).status();
   if (pool.policy.type == "kubernetes") return parse_kubernetes(pool, state_dir).status();
   if (pool.policy.type == "nomad") return parse_nomad(pool).status();
+  if (pool.policy.type == "mesos") return parse_mesos(pool).status();
   return unsupported(pool);
 }
 
@@ -64,6 +75,20 @@ StatusOr<std::unique_ptr<Backend>> make_backend(const config::PoolConfig& pool, 
     if (!nomad.ok()) return nomad.status();
     return make_nomad_backend(context.strand, pool.policy.name, std::move(*nomad), context.daemon_id,
                               context.name_prefix);
+  }
+  if (pool.policy.type == "mesos") {
+    auto mesos = parse_mesos(pool);
+    if (!mesos.ok()) return mesos.status();
+    const std::string key = mesos_framework_id_key(pool.policy.name);
+    auto stored = context.stored_meta.find(key);
+    std::string framework_id = stored != context.stored_meta.end() ? stored->second : "";
+    SaveFrameworkId save = [save_meta = context.save_meta, key](const std::string& id, std::function<void(Status)> done) {
+      if (!save_meta) return done(Status::FailedPrecondition("no store to keep the Mesos framework id in"));
+      save_meta(key, id, std::move(done));
+    };
+    return std::unique_ptr<Backend>(std::make_unique<MesosBackend>(context.strand, pool.policy.name, std::move(*mesos),
+                                                                   context.daemon_id, context.name_prefix,
+                                                                   std::move(framework_id), std::move(save)));
   }
   return unsupported(pool);
 }

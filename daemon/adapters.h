@@ -3,6 +3,8 @@
 // pool-section parser (for --check-config and start-up) and its factory.
 
 #include <boost/asio/any_io_executor.hpp>
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -16,6 +18,10 @@ struct BackendContext {
   std::string state_dir;
   std::string daemon_id;
   std::string name_prefix;  // core's prefix of backend names (<prefix>-<app>-exec-<id>)
+  // Adapter state kept in the store's meta (a Mesos framework id): what was saved, and how to
+  // save more (durably; `done` runs on `strand`).
+  std::map<std::string, std::string> stored_meta;
+  std::function<void(const std::string& key, const std::string& value, std::function<void(Status)> done)> save_meta;
 };
 
 // Parses and checks a pool's adapter section; errors carry file:line:col.

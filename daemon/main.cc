@@ -85,7 +85,7 @@ berth::Status check_config(const std::string& path, berth::config::Config* out) 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App cli{"berthd: executors for Apache Spark drivers, as Kubernetes pods, Nomad jobs or local processes"};
+  CLI::App cli{"berthd: executors for Apache Spark drivers, as Kubernetes pods, Nomad jobs, Mesos tasks or local processes"};
   std::string config_path;
   std::string check_path;
   std::string port_file;

@@ -80,7 +80,20 @@ Status Runtime::start(const StoreSnapshot& snapshot, Duration timeout) {
   impl.engine_ = std::make_unique<Engine>(config.engine, impl.options_.daemon_id, impl.clock_,
                                           *impl.store_, impl.scheduler_);
   engine_ = impl.engine_.get();
-  BackendContext context{impl.strand_, config.state_dir, impl.options_.daemon_id, config.engine.name_prefix};
+  BackendContext context;
+  context.strand = impl.strand_;
+  context.state_dir = config.state_dir;
+  context.daemon_id = impl.options_.daemon_id;
+  context.name_prefix = config.engine.name_prefix;
+  context.stored_meta = snapshot.meta;
+  context.save_meta = [store = impl.store_.get(), strand = impl.strand_](const std::string& key, const std::string& value,
+                                                                        std::function<void(Status)> done) {
+    StoreBatch batch;
+    batch.put_meta[key] = value;
+    store->commit(std::move(batch), [strand, done = std::move(done)](Status status) {
+      boost::asio::post(strand, [done, status] { done(status); });
+    });
+  };
   for (const config::PoolConfig& pool : config.pools) {
     auto backend = make_backend(pool, context);
     if (!backend.ok()) return backend.status();

@@ -1,0 +1,818 @@
+#include "adapters/mesos/mesos_backend.h"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <deque>
+#include <map>
+#include <random>
+#include <set>
+#include <unordered_map>
+
+#include "adapters/mesos/offers.h"
+#include "adapters/mesos/recordio.h"
+#include "adapters/mesos/tasks.h"
+#include "net/http_client.h"
+
+namespace berth {
+namespace {
+
+namespace json = boost::json;
+using SteadyClock = std::chrono::steady_clock;
+using mesos::TaskName;
+using mesos::TaskUpdate;
+
+constexpr const char* kSchedulerPath = "/api/v1/scheduler";
+constexpr int kMissedHeartbeats = 5;  // silent for this many intervals: the subscription is dead
+
+std::string base64(const std::string& text) {
+  std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
+  const int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                      reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
+  out.resize(static_cast<std::size_t>(written));
+  return out;
+}
+
+std::string string_of(const json::object& object, const char* key) {
+  const auto* value = object.if_contains(key);
+  return value != nullptr && value->is_string() ? std::string(value->as_string()) : "";
+}
+
+const json::object* object_of(const json::object& object, const char* key) {
+  const auto* value = object.if_contains(key);
+  return value != nullptr && value->is_object() ? &value->as_object() : nullptr;
+}
+
+json::object id(const std::string& value) { return json::object{{"value", value}}; }
+
+std::string hostname() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  return name;
+}
+
+// "//leader:5050/api/v1/scheduler" (or an absolute URL) -> "http://leader:5050".
+std::string redirect_base(const std::string& location, const std::string& current) {
+  std::string url = location;
+  if (url.rfind("//", 0) == 0) url = current.substr(0, current.find("//")) + url;
+  const auto scheme_end = url.find("//");
+  if (scheme_end == std::string::npos) return "";
+  const auto path = url.find('/', scheme_end + 2);
+  return path == std::string::npos ? url : url.substr(0, path);
+}
+
+bool terminal(const TaskUpdate& update) {
+  // TASK_UNREACHABLE may come back; everything else that is not pending or running is final.
+  return update.phase == ObservedPhase::kExited || update.phase == ObservedPhase::kGone ||
+         (update.phase == ObservedPhase::kLost && update.state != "TASK_UNREACHABLE");
+}
+
+}  // namespace
+
+std::string mesos_framework_id_key(const PoolName& pool) { return "mesos.framework_id." + pool; }
+
+class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
+ public:
+  Impl(boost::asio::any_io_executor executor, PoolName pool, MesosPoolConfig config, std::string daemon_id,
+       std::string name_prefix, std::string framework_id, SaveFrameworkId save_framework_id)
+      : executor_(std::move(executor)),
+        pool_(std::move(pool)),
+        config_(std::move(config)),
+        daemon_id_(std::move(daemon_id)),
+        task_prefix_(std::move(name_prefix) + "-"),
+        framework_id_(std::move(framework_id)),
+        save_framework_id_(std::move(save_framework_id)),
+        watchdog_(executor_),
+        retry_timer_(executor_),
+        reconcile_timer_(executor_),
+        settle_timer_(executor_),
+        list_timer_(executor_),
+        random_(std::random_device{}()) {
+    auto constraints = mesos::parse_constraints(config_.constraints);
+    if (constraints.ok()) {
+      constraints_ = std::move(*constraints);
+    } else {
+      init_status_ = Status::FailedPrecondition("pool " + pool_ + ": constraints: " + constraints.status().message());
+    }
+    if (config_.masters.empty()) init_status_ = Status::FailedPrecondition("pool " + pool_ + ": no Mesos master configured");
+    framework_saved_ = !framework_id_.empty();
+  }
+
+  template <typename Fn>
+  void post(Fn fn) {
+    boost::asio::post(executor_, [weak = weak_from_this(), fn = std::move(fn)]() mutable {
+      if (auto self = weak.lock()) fn(*self);
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Lifecycle
+  // ---------------------------------------------------------------------------------------------
+
+  void start(BackendSink* sink) {
+    sink_ = sink;
+    stopped_ = false;
+    if (!init_status_.ok()) {
+      post([](Impl& self) { self.set_health(self.init_status_); });
+      return;
+    }
+    post([](Impl& self) {
+      self.use_master(self.config_.masters.front());
+      self.subscribe();
+    });
+  }
+
+  void stop() {
+    stopped_ = true;
+    ++generation_;
+    if (stream_) stream_->cancel();
+    stream_.reset();
+    watchdog_.cancel();
+    retry_timer_.cancel();
+    reconcile_timer_.cancel();
+    settle_timer_.cancel();
+    list_timer_.cancel();
+    for (auto& launch : pending_) {
+      if (launch.done) launch.done(Status::Unavailable("pool " + pool_ + " is stopping"));
+    }
+    pending_.clear();
+  }
+
+  std::string framework_id() const { return framework_id_; }
+
+  // ---------------------------------------------------------------------------------------------
+  // Verbs
+  // ---------------------------------------------------------------------------------------------
+
+  void launch(const LaunchRequest& request, Callback<Status> done) {
+    if (!init_status_.ok()) return fail(std::move(done), init_status_);
+    if (tasks_.count(request.backend_name) > 0) {
+      return fail(std::move(done), Status::AlreadyExists("task " + request.backend_name + " exists on pool " + pool_));
+    }
+    pending_.push_back(PendingLaunch{request, mesos::demand_of(request.profile), std::move(done)});
+    if (suppressed_ && subscribed_) revive();
+  }
+
+  void kill(const KillRequest& request, Callback<Status> done) {
+    if (!init_status_.ok()) return fail(std::move(done), init_status_);
+    const std::string& task_id = request.backend_name;
+    for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+      if (it->request.backend_name != task_id) continue;
+      // Never launched: dropping it from the queue is the whole kill.
+      auto launch_done = std::move(it->done);
+      pending_.erase(it);
+      post([launch_done = std::move(launch_done), task_id](Impl& self) {
+        launch_done(Status::FailedPrecondition("launch of task " + task_id + " on pool " + self.pool_ +
+                                               " cancelled before an offer fitted it"));
+      });
+      return fail(std::move(done), Status::Ok());
+    }
+    if (!subscribed_) return fail(std::move(done), Status::Unavailable("pool " + pool_ + ": not subscribed to Mesos"));
+    json::object kill{{"task_id", id(task_id)}};
+    auto it = tasks_.find(task_id);
+    if (it != tasks_.end()) {
+      it->second.killed = true;
+      if (!it->second.agent_id.empty()) kill["agent_id"] = id(it->second.agent_id);
+    }
+    const Duration grace = std::max(config_.kill_grace, request.grace);
+    const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(grace).count();
+    kill["kill_policy"] = json::object{{"grace_period", json::object{{"nanoseconds", nanos}}}};
+    const bool known = it != tasks_.end();
+    call("KILL", "kill", std::move(kill), [done = std::move(done), known, task_id](Status status) {
+      if (status.ok() && !known) {
+        // The master answers an unknown task by reconciling it; there is nothing to stop.
+        return done(Status::NotFound("task " + task_id + " is not known"));
+      }
+      done(std::move(status));
+    });
+  }
+
+  void list(Callback<StatusOr<std::vector<BackendObject>>> done) {
+    if (!init_status_.ok()) return fail(std::move(done), init_status_);
+    if (subscribed_ && reconciled_) return fail(std::move(done), StatusOr<std::vector<BackendObject>>(objects()));
+    list_waiters_.push_back(std::move(done));
+    list_timer_.expires_after(config_.request_timeout);
+    list_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self) return;
+      self->answer_lists(Status::Unavailable("pool " + self->pool_ + ": not subscribed to a Mesos master (" +
+                                             self->last_error_ + ")"));
+    });
+  }
+
+ private:
+  struct PendingLaunch {
+    LaunchRequest request;
+    mesos::TaskDemand demand;
+    Callback<Status> done;
+  };
+
+  struct TaskRecord {
+    TaskName name;
+    std::string agent_id;
+    TaskUpdate last;
+    bool killed = false;  // Berth sent KILL
+  };
+
+  template <typename T>
+  void fail(Callback<T> done, T value) {
+    post([done = std::move(done), value = std::move(value)](Impl&) mutable { done(std::move(value)); });
+  }
+  void fail(Callback<Status> done, Status status) { fail<Status>(std::move(done), std::move(status)); }
+  void fail(Callback<StatusOr<std::vector<BackendObject>>> done, Status status) {
+    fail<StatusOr<std::vector<BackendObject>>>(std::move(done), std::move(status));
+  }
+
+  std::vector<BackendObject> objects() const {
+    std::vector<BackendObject> result;
+    result.reserve(tasks_.size());
+    for (const auto& [task_id, record] : tasks_) result.push_back(object_of_task(task_id, record));
+    return result;
+  }
+
+  BackendObject object_of_task(const std::string& task_id, const TaskRecord& record) const {
+    return mesos::to_object(record.last, record.name, task_id, daemon_id_, host_of(record.agent_id), record.killed);
+  }
+
+  std::string host_of(const std::string& agent_id) const {
+    auto it = agent_hosts_.find(agent_id);
+    return it != agent_hosts_.end() ? it->second : agent_id;
+  }
+
+  void answer_lists(StatusOr<std::vector<BackendObject>> answer) {
+    list_timer_.cancel();
+    auto waiters = std::move(list_waiters_);
+    list_waiters_.clear();
+    for (auto& waiter : waiters) waiter(answer);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Connection
+  // ---------------------------------------------------------------------------------------------
+
+  void use_master(const std::string& base_url) {
+    master_ = base_url;
+    net::HttpClientOptions options;
+    options.base_url = base_url;
+    options.ca_pem = config_.ca_pem;
+    options.server_name = config_.server_name;
+    options.insecure_skip_verify = config_.insecure_skip_verify;
+    options.max_connections = config_.max_connections;
+    options.request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.request_timeout);
+    client_ = std::make_unique<net::HttpClient>(executor_, std::move(options));
+    Status status = client_->init();
+    if (!status.ok()) last_error_ = status.message();
+    if (!config_.principal.empty()) {
+      client_->set_default_header("authorization", "Basic " + base64(config_.principal + ":" + config_.secret));
+    }
+  }
+
+  void next_master() {
+    master_index_ = (master_index_ + 1) % config_.masters.size();
+    use_master(config_.masters[master_index_]);
+  }
+
+  json::object framework_info() const {
+    json::array roles;
+    for (const auto& role : config_.roles) roles.emplace_back(role);
+    json::array capabilities;
+    for (const char* capability : {"MULTI_ROLE", "GPU_RESOURCES", "PARTITION_AWARE", "TASK_KILLING_STATE"}) {
+      capabilities.push_back(json::object{{"type", capability}});
+    }
+    json::object info{
+        {"user", config_.user},
+        {"name", config_.framework_name + " (pool " + pool_ + ")"},
+        {"hostname", hostname()},
+        {"roles", std::move(roles)},
+        {"capabilities", std::move(capabilities)},
+        {"failover_timeout", std::chrono::duration<double>(config_.failover_timeout).count()},
+        {"checkpoint", true},
+        {"labels", json::object{{"labels", json::array{json::object{{"key", kLabelDaemon}, {"value", daemon_id_}},
+                                                       json::object{{"key", kLabelPool}, {"value", pool_}}}}}}};
+    if (!config_.principal.empty()) info["principal"] = config_.principal;
+    if (!framework_id_.empty()) info["id"] = id(framework_id_);
+    return info;
+  }
+
+  void subscribe() {
+    if (stopped_) return;
+    const std::uint64_t generation = ++generation_;
+    if (stream_) stream_->cancel();
+    stream_.reset();
+    subscribed_ = false;
+    stream_id_.clear();
+    reader_ = mesos::RecordIoReader();
+    stream_status_ = 0;
+    stream_error_body_.clear();
+    redirect_.clear();
+    json::object body{{"type", "SUBSCRIBE"}, {"subscribe", json::object{{"framework_info", framework_info()}}}};
+    if (!framework_id_.empty()) body["framework_id"] = id(framework_id_);
+    net::HttpClientRequest http;
+    http.method = "POST";
+    http.target = kSchedulerPath;
+    http.headers["content-type"] = "application/json";
+    http.headers["accept"] = "application/json";
+    http.body = json::serialize(body);
+    net::StreamCallbacks callbacks;
+    callbacks.on_headers = [weak = weak_from_this(), generation](int status, const net::Headers& headers) {
+      auto self = weak.lock();
+      if (!self || generation != self->generation_) return;
+      self->stream_status_ = status;
+      if (auto it = headers.find("mesos-stream-id"); it != headers.end()) self->stream_id_ = it->second;
+      if (auto it = headers.find("location"); it != headers.end()) self->redirect_ = it->second;
+    };
+    callbacks.on_data = [weak = weak_from_this(), generation](std::string_view bytes) {
+      auto self = weak.lock();
+      if (!self || generation != self->generation_) return;
+      self->on_stream_data(bytes);
+    };
+    callbacks.on_end = [weak = weak_from_this(), generation](Status status) {
+      auto self = weak.lock();
+      if (!self || generation != self->generation_) return;
+      self->on_stream_end(std::move(status));
+    };
+    last_event_ = SteadyClock::now();
+    // The idle timeout is a backstop; the watchdog uses the interval SUBSCRIBED announces.
+    stream_ = client_->stream(std::move(http), std::move(callbacks), std::chrono::minutes(5));
+  }
+
+  void on_stream_data(std::string_view bytes) {
+    if (stream_status_ != 200) {
+      if (stream_error_body_.size() < 16 * 1024) stream_error_body_.append(bytes);
+      return;
+    }
+    last_event_ = SteadyClock::now();
+    const std::uint64_t generation = generation_;
+    Status status = reader_.feed(bytes, [this, generation](std::string_view record) {
+      if (generation != generation_) return;  // an event ended this subscription
+      boost::system::error_code ec;
+      json::value event = json::parse(record, ec);
+      if (!ec && event.is_object()) on_event(event.as_object());
+    });
+    if (!status.ok() && generation == generation_) disconnected(status);
+  }
+
+  void on_stream_end(Status status) {
+    stream_.reset();
+    if (stream_status_ == 307 && !redirect_.empty()) {
+      const std::string leader = redirect_base(redirect_, master_);
+      if (!leader.empty() && ++redirects_ <= 3) {
+        use_master(leader);
+        return subscribe();
+      }
+    }
+    if (stream_status_ != 0 && stream_status_ != 200) {
+      std::string text = stream_error_body_;
+      while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+      Status error = Status::Unavailable("pool " + pool_ + ": SUBSCRIBE to " + master_ + " answered " +
+                                         std::to_string(stream_status_) + (text.empty() ? "" : ": " + text));
+      if (stream_status_ == 401 || stream_status_ == 400 || stream_status_ == 403) {
+        error = Status::PermissionDenied(error.message());
+      }
+      return disconnected(error);
+    }
+    disconnected(status.ok() ? Status::Unavailable("pool " + pool_ + ": the Mesos master " + master_ +
+                                                   " closed the subscription")
+                             : status);
+  }
+
+  void disconnected(const Status& why) {
+    ++generation_;
+    if (stream_) stream_->cancel();
+    stream_.reset();
+    subscribed_ = false;
+    reconciled_ = false;
+    last_error_ = why.message();
+    watchdog_.cancel();
+    reconcile_timer_.cancel();
+    set_health(why);
+    if (stopped_) return;
+    // A refused or broken connection may mean this master is gone: try the next one.
+    if (config_.masters.size() > 1 && (stream_status_ == 0 || stream_status_ >= 500)) next_master();
+    redirects_ = 0;
+    retry_timer_.expires_after(next_backoff());
+    const std::uint64_t generation = generation_;
+    retry_timer_.async_wait([weak = weak_from_this(), generation](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped_ || generation != self->generation_) return;
+      self->subscribe();
+    });
+  }
+
+  Duration next_backoff() {
+    backoff_ = backoff_.count() == 0 ? Duration(std::chrono::milliseconds(250))
+                                     : std::min(config_.retry_max_backoff, backoff_ * 2);
+    std::uniform_int_distribution<std::int64_t> jitter(0, backoff_.count() / 5);
+    return backoff_ + Duration(jitter(random_));
+  }
+
+  void set_health(const Status& status) {
+    if (sink_ == nullptr) return;
+    if (health_reported_ && healthy_ == status.ok()) return;
+    health_reported_ = true;
+    healthy_ = status.ok();
+    sink_->on_health(pool_, status);
+  }
+
+  void arm_watchdog() {
+    watchdog_.expires_after(heartbeat_interval_);
+    const std::uint64_t generation = generation_;
+    watchdog_.async_wait([weak = weak_from_this(), generation](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped_ || generation != self->generation_) return;
+      if (SteadyClock::now() - self->last_event_ > kMissedHeartbeats * self->heartbeat_interval_) {
+        return self->disconnected(Status::Unavailable("pool " + self->pool_ + ": no heartbeat from " + self->master_ +
+                                                      " for " + std::to_string(kMissedHeartbeats) + " intervals"));
+      }
+      self->arm_watchdog();
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Calls (each on a pooled connection, never the subscription's)
+  // ---------------------------------------------------------------------------------------------
+
+  void call(const std::string& type, const std::string& field, json::object payload, std::function<void(Status)> done) {
+    if (!subscribed_) {
+      return done(Status::Unavailable("pool " + pool_ + ": " + type + " while not subscribed to Mesos"));
+    }
+    json::object body{{"framework_id", id(framework_id_)}, {"type", type}};
+    if (!field.empty()) body[field] = std::move(payload);
+    net::HttpClientRequest http;
+    http.method = "POST";
+    http.target = kSchedulerPath;
+    http.headers["content-type"] = "application/json";
+    http.headers["mesos-stream-id"] = stream_id_;
+    http.body = json::serialize(body);
+    const std::uint64_t generation = generation_;
+    client_->request(std::move(http), [weak = weak_from_this(), type, done = std::move(done),
+                                       generation](StatusOr<net::HttpResponse> response) {
+      auto self = weak.lock();
+      if (!self) return;
+      if (!response.ok()) return done(response.status());
+      const int code = response->status;
+      if (code == 202 || code == 200) return done(Status::Ok());
+      const std::string what = "pool " + self->pool_ + ": " + type + " answered " + std::to_string(code) + ": " +
+                               response->body;
+      if ((code == 307 || code == 403) && generation == self->generation_) {
+        // A new leader, or the master no longer knows this subscription: subscribe again.
+        self->disconnected(Status::Unavailable(what));
+      }
+      done(code == 400 ? Status::InvalidArgument(what) : Status::Unavailable(what));
+    });
+  }
+
+  void ignore_errors(Status status) {
+    if (!status.ok()) last_error_ = status.message();
+  }
+
+  void revive() {
+    suppressed_ = false;
+    call("REVIVE", "revive", json::object{}, [weak = weak_from_this()](Status status) {
+      if (auto self = weak.lock()) self->ignore_errors(status);
+    });
+  }
+
+  void suppress() {
+    suppressed_ = true;
+    call("SUPPRESS", "suppress", json::object{}, [weak = weak_from_this()](Status status) {
+      if (auto self = weak.lock()) self->ignore_errors(status);
+    });
+  }
+
+  void acknowledge(const TaskUpdate& update) {
+    json::object ack{{"agent_id", id(update.agent_id)}, {"task_id", id(update.task_id)}, {"uuid", update.uuid}};
+    call("ACKNOWLEDGE", "acknowledge", std::move(ack), [weak = weak_from_this()](Status status) {
+      // An acknowledgement lost here is harmless: the agent resends the update.
+      if (auto self = weak.lock()) self->ignore_errors(status);
+    });
+  }
+
+  void reconcile(bool explicit_too) {
+    auto ignore = [weak = weak_from_this()](Status status) {
+      if (auto self = weak.lock()) self->ignore_errors(status);
+    };
+    call("RECONCILE", "reconcile", json::object{{"tasks", json::array{}}}, ignore);
+    if (!explicit_too || tasks_.empty()) return;
+    json::array tasks;
+    for (const auto& [task_id, record] : tasks_) {
+      json::object task{{"task_id", id(task_id)}};
+      if (!record.agent_id.empty()) task["agent_id"] = id(record.agent_id);
+      tasks.push_back(std::move(task));
+    }
+    call("RECONCILE", "reconcile", json::object{{"tasks", std::move(tasks)}}, ignore);
+  }
+
+  void arm_reconcile() {
+    reconcile_timer_.expires_after(config_.reconcile_interval);
+    const std::uint64_t generation = generation_;
+    reconcile_timer_.async_wait([weak = weak_from_this(), generation](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped_ || generation != self->generation_) return;
+      self->reconcile(false);
+      self->arm_reconcile();
+    });
+  }
+
+  // The reconciliation answers come as a burst of updates; a short quiet spell ends it.
+  void arm_settle() {
+    settle_timer_.expires_after(kSettleQuiet);
+    const std::uint64_t generation = generation_;
+    settle_timer_.async_wait([weak = weak_from_this(), generation](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped_ || generation != self->generation_) return;
+      self->reconciled_ = true;
+      self->answer_lists(self->objects());
+    });
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // Events
+  // ---------------------------------------------------------------------------------------------
+
+  void on_event(const json::object& event) {
+    const std::string type = string_of(event, "type");
+    if (type == "SUBSCRIBED") {
+      if (const json::object* subscribed = object_of(event, "subscribed")) on_subscribed(*subscribed);
+    } else if (type == "OFFERS") {
+      const json::object* offers = object_of(event, "offers");
+      const auto* list = offers != nullptr ? offers->if_contains("offers") : nullptr;
+      if (list != nullptr && list->is_array()) on_offers(list->as_array());
+    } else if (type == "UPDATE") {
+      const json::object* update = object_of(event, "update");
+      const json::object* status = update != nullptr ? object_of(*update, "status") : nullptr;
+      if (status != nullptr) on_update(*status);
+    } else if (type == "ERROR") {
+      const json::object* error = object_of(event, "error");
+      const std::string message = error != nullptr ? string_of(*error, "message") : "";
+      if (message.find("removed") != std::string::npos) {
+        // Torn down (or its failover timeout passed): its tasks are gone; register anew.
+        forget_framework();
+      }
+      disconnected(Status::Unavailable("pool " + pool_ + ": Mesos master " + master_ + " ended the subscription: " + message));
+    }
+    // HEARTBEAT: last_event_ is enough. RESCIND: offers are never held. FAILURE: task updates follow.
+  }
+
+  void on_subscribed(const json::object& subscribed) {
+    const json::object* framework = object_of(subscribed, "framework_id");
+    const std::string assigned = framework != nullptr ? string_of(*framework, "value") : "";
+    if (const auto* interval = subscribed.if_contains("heartbeat_interval_seconds"); interval != nullptr &&
+                                                                                   interval->is_number()) {
+      heartbeat_interval_ = std::max(Duration(std::chrono::milliseconds(100)),
+                                     std::chrono::duration_cast<Duration>(std::chrono::duration<double>(
+                                         interval->to_number<double>())));
+    }
+    subscribed_ = true;
+    redirects_ = 0;
+    backoff_ = Duration(0);
+    last_error_.clear();
+    set_health(Status::Ok());
+    arm_watchdog();
+    if (assigned != framework_id_ || !framework_saved_) {
+      framework_id_ = assigned;
+      framework_saved_ = false;
+      const std::uint64_t generation = generation_;
+      save_framework_id_(assigned, [weak = weak_from_this(), generation, assigned](Status status) {
+        auto self = weak.lock();
+        if (!self || generation != self->generation_ || self->framework_id_ != assigned) return;
+        if (!status.ok()) {
+          // Never launch under a framework id a restart could not find again.
+          return self->disconnected(Status::Unavailable("pool " + self->pool_ + ": cannot save the framework id: " +
+                                                        status.message()));
+        }
+        self->framework_saved_ = true;
+      });
+    }
+    reconcile(true);
+    arm_settle();
+    arm_reconcile();
+    if (pending_.empty()) {
+      suppress();
+    } else {
+      suppressed_ = false;
+    }
+  }
+
+  void forget_framework() {
+    framework_id_.clear();
+    framework_saved_ = false;
+    save_framework_id_("", [](Status) {});
+  }
+
+  void on_offers(const json::array& list) {
+    std::vector<mesos::Offer> offers;
+    offers.reserve(list.size());
+    for (const auto& item : list) {
+      if (!item.is_object()) continue;
+      offers.push_back(mesos::parse_offer(item.as_object()));
+      agent_hosts_[offers.back().agent_id] = offers.back().hostname;
+    }
+    if (offers.empty()) return;
+    if (!framework_saved_ || pending_.empty()) {
+      decline(offers, {}, framework_saved_ ? config_.refuse : Duration(std::chrono::seconds(1)));
+      if (framework_saved_ && !suppressed_) suppress();
+      return;
+    }
+    const auto now = SteadyClock::now();
+    std::vector<bool> usable(offers.size());
+    for (std::size_t i = 0; i < offers.size(); ++i) {
+      auto excluded = excluded_until_.find(offers[i].agent_id);
+      usable[i] = mesos::satisfies(offers[i], constraints_) && (excluded == excluded_until_.end() || excluded->second <= now);
+    }
+    std::vector<mesos::PendingTask> tasks;
+    tasks.reserve(pending_.size());
+    for (const auto& launch : pending_) tasks.push_back({launch.request.app, launch.demand});
+    auto assignments = mesos::assign(tasks, offers, usable);
+
+    // Group the assignments by offer; take the launched executors out of the queue.
+    std::map<std::size_t, std::vector<std::pair<PendingLaunch, json::array>>> by_offer;
+    std::set<std::size_t> launched;
+    for (auto& assignment : assignments) launched.insert(assignment.task);
+    std::vector<PendingLaunch> taken(pending_.size());
+    std::deque<PendingLaunch> still;
+    for (std::size_t i = 0; i < pending_.size(); ++i) {
+      if (launched.count(i) > 0) {
+        taken[i] = std::move(pending_[i]);
+      } else {
+        still.push_back(std::move(pending_[i]));
+      }
+    }
+    pending_ = std::move(still);
+    for (auto& assignment : assignments) {
+      by_offer[assignment.offer].emplace_back(std::move(taken[assignment.task]), std::move(assignment.resources));
+    }
+    std::set<std::size_t> used;
+    for (auto& [offer_index, launches] : by_offer) {
+      used.insert(offer_index);
+      accept(offers[offer_index], std::move(launches));
+    }
+    decline(offers, used, config_.refuse);
+    if (pending_.empty() && !suppressed_) suppress();
+  }
+
+  void decline(const std::vector<mesos::Offer>& offers, const std::set<std::size_t>& used, Duration refuse) {
+    json::array ids;
+    for (std::size_t i = 0; i < offers.size(); ++i) {
+      if (used.count(i) == 0) ids.push_back(id(offers[i].id));
+    }
+    if (ids.empty()) return;
+    json::object decline{{"offer_ids", std::move(ids)},
+                         {"filters", json::object{{"refuse_seconds", std::chrono::duration<double>(refuse).count()}}}};
+    call("DECLINE", "decline", std::move(decline), [weak = weak_from_this()](Status status) {
+      if (auto self = weak.lock()) self->ignore_errors(status);
+    });
+  }
+
+  void accept(const mesos::Offer& offer, std::vector<std::pair<PendingLaunch, json::array>> launches) {
+    json::array task_infos;
+    auto accepted = std::make_shared<std::vector<PendingLaunch>>();
+    for (auto& [launch, resources] : launches) {
+      task_infos.push_back(mesos::build_task_info(launch.request, config_, offer, std::move(resources), framework_id_));
+      // Known from now on: a second launch of it is an adoption, and its updates are ours.
+      TaskRecord record;
+      record.name = TaskName{launch.request.app, launch.request.executor};
+      record.agent_id = offer.agent_id;
+      record.last.task_id = launch.request.backend_name;
+      record.last.state = "TASK_STAGING";
+      record.last.agent_id = offer.agent_id;
+      tasks_.insert_or_assign(launch.request.backend_name, std::move(record));
+      accepted->push_back(std::move(launch));
+    }
+    json::object operation{{"type", "LAUNCH"}, {"launch", json::object{{"task_infos", std::move(task_infos)}}}};
+    json::object accept{{"offer_ids", json::array{id(offer.id)}},
+                        {"operations", json::array{std::move(operation)}},
+                        {"filters", json::object{{"refuse_seconds", std::chrono::duration<double>(config_.refuse).count()}}}};
+    call("ACCEPT", "accept", std::move(accept), [weak = weak_from_this(), accepted](Status status) {
+      auto self = weak.lock();
+      if (!self) return;
+      if (status.ok() || status.code() != StatusCode::kInvalidArgument) {
+        // Accepted, or lost on the way with no way to tell: the tasks may exist. Reconciliation
+        // settles which (an unknown task comes back TASK_GONE or TASK_UNKNOWN).
+        if (!status.ok()) self->reconcile_tasks(*accepted);
+        for (auto& launch : *accepted) launch.done(Status::Ok());
+        return;
+      }
+      for (auto& launch : *accepted) {
+        self->tasks_.erase(launch.request.backend_name);
+        launch.done(status);
+      }
+    });
+  }
+
+  void reconcile_tasks(const std::vector<PendingLaunch>& launches) {
+    json::array tasks;
+    for (const auto& launch : launches) tasks.push_back(json::object{{"task_id", id(launch.request.backend_name)}});
+    call("RECONCILE", "reconcile", json::object{{"tasks", std::move(tasks)}}, [weak = weak_from_this()](Status status) {
+      if (auto self = weak.lock()) self->ignore_errors(status);
+    });
+  }
+
+  void on_update(const json::object& status) {
+    TaskUpdate update = mesos::parse_status(status);
+    auto name = mesos::parse_task_id(update.task_id, task_prefix_);
+    if (name) {
+      auto [it, inserted] = tasks_.try_emplace(update.task_id);
+      TaskRecord& record = it->second;
+      if (inserted) record.name = *name;
+      if (!update.agent_id.empty()) record.agent_id = update.agent_id;
+      record.last = update;
+      const BackendObject object = object_of_task(update.task_id, record);
+      count_agent_failure(update, record);
+      if (terminal(update)) tasks_.erase(it);
+      if (sink_ != nullptr && !stopped_) sink_->on_observed(pool_, object);
+    }
+    if (update.reason == "REASON_RECONCILIATION" && !reconciled_) arm_settle();
+    // Acknowledge after reporting, and only what the agent will resend (a uuid); never the
+    // master's own updates.
+    if (!update.uuid.empty()) acknowledge(update);
+  }
+
+  void count_agent_failure(const TaskUpdate& update, const TaskRecord& record) {
+    if (config_.agent_exclusion.count() <= 0 || record.killed || record.agent_id.empty()) return;
+    if (update.end != mesos::TaskEnd::kFailed && update.end != mesos::TaskEnd::kLaunchFailed) return;
+    if (update.state == "TASK_DROPPED") return;  // the offer's fault, not the agent's
+    const auto now = SteadyClock::now();
+    auto& failures = agent_failures_[record.agent_id];
+    failures.push_back(now);
+    while (!failures.empty() && now - failures.front() > config_.agent_exclusion) failures.pop_front();
+    if (static_cast<int>(failures.size()) >= config_.agent_failure_limit) {
+      excluded_until_[record.agent_id] = now + config_.agent_exclusion;
+      failures.clear();
+    }
+  }
+
+  static constexpr Duration kSettleQuiet{std::chrono::milliseconds(500)};
+
+  boost::asio::any_io_executor executor_;
+  PoolName pool_;
+  MesosPoolConfig config_;
+  std::string daemon_id_;
+  std::string task_prefix_;  // "<name_prefix>-": every Berth task id starts with it
+  Status init_status_;
+  BackendSink* sink_ = nullptr;
+  bool stopped_ = false;
+
+  // Connection and subscription.
+  std::unique_ptr<net::HttpClient> client_;
+  std::string master_;           // the base URL subscribed to (or tried)
+  std::size_t master_index_ = 0;
+  int redirects_ = 0;            // 307s followed in a row
+  std::string framework_id_;
+  bool framework_saved_ = false; // the id is durable: tasks may be launched under it
+  SaveFrameworkId save_framework_id_;
+  std::uint64_t generation_ = 0; // of the current subscription; older callbacks are dropped
+  std::shared_ptr<net::HttpStream> stream_;
+  int stream_status_ = 0;
+  std::string stream_error_body_;
+  std::string redirect_;
+  std::string stream_id_;
+  mesos::RecordIoReader reader_;
+  bool subscribed_ = false;
+  bool reconciled_ = false;      // the reconciliation after subscribing has settled
+  Duration heartbeat_interval_{std::chrono::seconds(15)};
+  SteadyClock::time_point last_event_{};
+  boost::asio::steady_timer watchdog_;
+  boost::asio::steady_timer retry_timer_;
+  boost::asio::steady_timer reconcile_timer_;
+  boost::asio::steady_timer settle_timer_;
+  boost::asio::steady_timer list_timer_;
+  Duration backoff_{0};
+  bool health_reported_ = false;
+  bool healthy_ = false;
+  std::string last_error_ = "not subscribed yet";
+
+  // Executors.
+  std::deque<PendingLaunch> pending_;  // waiting for an offer, in launch order
+  bool suppressed_ = false;
+  std::unordered_map<std::string, TaskRecord> tasks_;  // live tasks by id
+  std::map<std::string, std::string> agent_hosts_;     // agent id -> hostname, from offers
+  std::vector<mesos::Constraint> constraints_;
+  std::map<std::string, std::deque<SteadyClock::time_point>> agent_failures_;
+  std::map<std::string, SteadyClock::time_point> excluded_until_;
+  std::vector<Callback<StatusOr<std::vector<BackendObject>>>> list_waiters_;
+  std::mt19937_64 random_;
+};
+
+MesosBackend::MesosBackend(boost::asio::any_io_executor strand, PoolName pool, MesosPoolConfig config,
+                           std::string daemon_id, std::string name_prefix, std::string framework_id,
+                           SaveFrameworkId save_framework_id)
+    : impl_(std::make_shared<Impl>(std::move(strand), std::move(pool), std::move(config), std::move(daemon_id),
+                                   std::move(name_prefix), std::move(framework_id), std::move(save_framework_id))) {}
+
+MesosBackend::~MesosBackend() { impl_->stop(); }
+
+void MesosBackend::start(BackendSink* sink) { impl_->start(sink); }
+void MesosBackend::stop() { impl_->stop(); }
+void MesosBackend::launch(const LaunchRequest& request, Callback<Status> done) {
+  impl_->launch(request, std::move(done));
+}
+void MesosBackend::kill(const KillRequest& request, Callback<Status> done) { impl_->kill(request, std::move(done)); }
+void MesosBackend::list(Callback<StatusOr<std::vector<BackendObject>>> done) { impl_->list(std::move(done)); }
+std::string MesosBackend::framework_id() const { return impl_->framework_id(); }
+
+}  // namespace berth

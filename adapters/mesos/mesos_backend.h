@@ -1,0 +1,72 @@
+#pragma once
+// MesosBackend: one Mesos framework per pool, for every application of the daemon. It subscribes
+// once over the v1 scheduler HTTP API (JSON, RecordIO stream), places the pending executors of
+// all applications on the offers it receives, and reports task status updates.
+//
+// Subscription: SUBSCRIBE with capabilities MULTI_ROLE, GPU_RESOURCES, PARTITION_AWARE and
+// TASK_KILLING_STATE, a long failover timeout and checkpointing, so that executors survive a
+// berthd restart; the framework id Mesos assigns is saved (through `save_framework_id`, i.e. the
+// state store) before any task is launched, and every later subscription re-registers as the same
+// framework. A non-leading master's 307 is followed (its Location is protocol-relative);
+// connection errors rotate through the configured masters with a capped backoff; a subscription
+// that is silent for five heartbeat intervals is dropped and re-made. Every (re)subscription
+// starts with reconciliation (implicit, and explicit for the tasks known), and reconciliation
+// repeats every reconcile_interval. While unsubscribed the pool is reported unavailable (frozen).
+//
+// Launch queues the executor until an offer fits it: its completion comes when the ACCEPT that
+// launches it is accepted (so a crash before that leaves core to launch it again under the same
+// task id). Offers are matched fairly between applications (offers.h), several executors per
+// offer, honouring Spark's attribute constraints and skipping agents excluded after
+// agent_failure_limit failures; the rest are declined for `refuse`. With nothing pending the
+// framework SUPPRESSes offers, and REVIVEs when a launch arrives.
+//
+// Status updates are acknowledged when they carry a uuid (never otherwise), after being reported.
+// Kill sends KILL with the pool's kill grace (or core's, when longer); a queued launch is simply
+// dropped. list() answers once the reconciliation after subscribing has settled.
+//
+// Thread-safety: not thread-safe. Every method must be called on the executor given at
+// construction (core's strand); completions and BackendSink calls run on it, never inside the
+// call. stop() closes the subscription; the framework and its tasks stay until failover_timeout.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "adapters/mesos/mesos_config.h"
+#include "core/backend.h"
+
+namespace berth {
+
+// Saves the framework id durably; `done` runs on the backend's executor.
+using SaveFrameworkId = std::function<void(const std::string& framework_id, std::function<void(Status)> done)>;
+
+class MesosBackend final : public Backend {
+ public:
+  // `framework_id`: the one saved by an earlier run ("" = register a new framework).
+  MesosBackend(boost::asio::any_io_executor strand, PoolName pool, MesosPoolConfig config, std::string daemon_id,
+               std::string name_prefix, std::string framework_id, SaveFrameworkId save_framework_id);
+  ~MesosBackend() override;
+  MesosBackend(const MesosBackend&) = delete;
+  MesosBackend& operator=(const MesosBackend&) = delete;
+
+  std::string type() const override { return "mesos"; }
+
+  void start(BackendSink* sink) override;
+  void stop() override;
+  void launch(const LaunchRequest& request, Callback<Status> done) override;
+  void kill(const KillRequest& request, Callback<Status> done) override;
+  void list(Callback<StatusOr<std::vector<BackendObject>>> done) override;
+
+  // The framework id of the current (or last) subscription; "" before the first.
+  std::string framework_id() const;
+
+ private:
+  class Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// The store meta key under which a pool's framework id is kept.
+std::string mesos_framework_id_key(const PoolName& pool);
+
+}  // namespace berth

@@ -1,0 +1,112 @@
+// Offers: constraints in Spark's syntax, carving resources with their allocation_info, fairness.
+
+#include <catch2/catch.hpp>
+
+#include <boost/json/parse.hpp>
+#include <set>
+
+#include "adapters/mesos/offers.h"
+
+namespace berth::mesos {
+namespace {
+
+namespace json = boost::json;
+
+Offer offer(const std::string& agent, double cpus, double mem, double gpus = 0, const std::string& extra = "") {
+  std::string text = R"({"id":{"value":"O-)" + agent + R"("},"agent_id":{"value":")" + agent + R"("},"hostname":"host-)" +
+                     agent + R"(","resources":[
+      {"name":"cpus","type":"SCALAR","scalar":{"value":)" + std::to_string(cpus) + R"(},"role":"*","allocation_info":{"role":"spark"}},
+      {"name":"mem","type":"SCALAR","scalar":{"value":)" + std::to_string(mem) + R"(},"role":"*","allocation_info":{"role":"spark"}},
+      {"name":"gpus","type":"SCALAR","scalar":{"value":)" + std::to_string(gpus) + R"(},"role":"*","allocation_info":{"role":"spark"}},
+      {"name":"ports","type":"RANGES","ranges":{"range":[{"begin":31000,"end":32000}]},"role":"*","allocation_info":{"role":"spark"}})" +
+                     extra + R"(],
+    "attributes":[{"name":"rack","type":"TEXT","text":{"value":"r7"}},{"name":"gen","type":"SCALAR","scalar":{"value":3}},
+                  {"name":"slots","type":"RANGES","ranges":{"range":[{"begin":1,"end":4}]}},
+                  {"name":"zones","type":"SET","set":{"item":["a","b"]}}]})";
+  return parse_offer(json::parse(text).as_object());
+}
+
+double scalar(const json::array& resources, const std::string& name) {
+  double total = 0;
+  for (const auto& r : resources) {
+    if (r.at("name") == name.c_str()) total += r.at("scalar").at("value").to_number<double>();
+  }
+  return total;
+}
+
+TEST_CASE("Spark's constraint syntax: text, scalar, ranges, sets and presence") {
+  const Offer o = offer("S1", 8, 16384);
+  CHECK(o.id == "O-S1");
+  CHECK(o.agent_id == "S1");
+  CHECK(o.hostname == "host-S1");
+  auto check = [&](const std::string& text) {
+    auto constraints = parse_constraints(text);
+    REQUIRE(constraints.ok());
+    return satisfies(o, *constraints);
+  };
+  CHECK(check(""));
+  CHECK(check("rack:r7"));
+  CHECK(check("rack:r1,r7"));
+  CHECK_FALSE(check("rack:r1"));
+  CHECK(check("gen:3"));
+  CHECK_FALSE(check("gen:4"));
+  CHECK(check("slots:2"));
+  CHECK_FALSE(check("slots:9"));
+  CHECK(check("zones:b"));
+  CHECK(check("rack"));
+  CHECK_FALSE(check("gpu"));
+  CHECK(check("rack:r7;gen:3"));
+  CHECK_FALSE(check("rack:r7;gen:2"));
+  CHECK_FALSE(parse_constraints("rack:").ok());
+  CHECK_FALSE(parse_constraints(":x").ok());
+}
+
+TEST_CASE("a task's resources are carved from the offer with their role and allocation_info") {
+  OfferResources left(offer("S1", 4, 4096).resources);
+  auto first = left.take(TaskDemand{2, 1408, 0, 0});
+  REQUIRE(first);
+  CHECK(scalar(*first, "cpus") == Approx(2));
+  CHECK(scalar(*first, "mem") == Approx(1408));
+  for (const auto& r : *first) CHECK(r.at("allocation_info").at("role") == "spark");
+  auto second = left.take(TaskDemand{2, 1408, 0, 0});
+  REQUIRE(second);
+  CHECK_FALSE(left.take(TaskDemand{1, 100, 0, 0}));  // no cpus left
+  CHECK_FALSE(OfferResources(offer("S2", 8, 8192).resources).take(TaskDemand{1, 100, 1, 0}));  // no GPU
+  auto gpu = OfferResources(offer("S3", 8, 8192, 2).resources).take(TaskDemand{1, 100, 2, 0});
+  REQUIRE(gpu);
+  CHECK(scalar(*gpu, "gpus") == Approx(2));
+}
+
+TEST_CASE("revocable and persistent-volume resources are never used") {
+  const std::string revocable = R"(,{"name":"cpus","type":"SCALAR","scalar":{"value":32},"revocable":{}})";
+  OfferResources left(offer("S1", 1, 4096, 0, revocable).resources);
+  CHECK_FALSE(left.take(TaskDemand{2, 100, 0, 0}));
+}
+
+TEST_CASE("assignment takes one task of each application in turn and packs offers") {
+  std::vector<PendingTask> tasks;
+  for (int i = 0; i < 6; ++i) tasks.push_back({"big", TaskDemand{1, 1000, 0, 0}});
+  for (int i = 0; i < 2; ++i) tasks.push_back({"small", TaskDemand{1, 1000, 0, 0}});
+  std::vector<Offer> offers = {offer("S1", 2, 4096), offer("S2", 2, 4096)};
+  auto assignments = assign(tasks, offers, {true, true});
+  REQUIRE(assignments.size() == 4);  // 4 cpus in all
+  int small = 0;
+  for (const auto& a : assignments) small += tasks[a.task].app == "small" ? 1 : 0;
+  CHECK(small == 2);  // the application with fewer tasks is not starved by the larger one
+  std::set<std::size_t> used_offers;
+  for (const auto& a : assignments) used_offers.insert(a.offer);
+  CHECK(used_offers.size() == 2);
+}
+
+TEST_CASE("assignment skips unusable offers and tasks that fit nowhere") {
+  std::vector<PendingTask> tasks = {{"a", TaskDemand{16, 1000, 0, 0}}, {"a", TaskDemand{1, 1000, 0, 0}}};
+  std::vector<Offer> offers = {offer("S1", 8, 8192), offer("S2", 8, 8192)};
+  auto assignments = assign(tasks, offers, {false, true});
+  REQUIRE(assignments.size() == 1);
+  CHECK(assignments[0].task == 1);
+  CHECK(assignments[0].offer == 1);
+  CHECK(assign(tasks, {}, {}).empty());
+}
+
+}  // namespace
+}  // namespace berth::mesos

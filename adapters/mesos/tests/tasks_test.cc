@@ -1,0 +1,145 @@
+// Task ids, TaskInfo and TaskStatus with Spark's loss reasons.
+
+#include <catch2/catch.hpp>
+
+#include <boost/json/parse.hpp>
+
+#include "adapters/mesos/tasks.h"
+
+namespace berth::mesos {
+namespace {
+
+namespace json = boost::json;
+
+LaunchRequest request() {
+  LaunchRequest r;
+  r.backend_name = "berth-app-1-exec-7";
+  r.daemon_id = "edge-1";
+  r.pool = "mesos";
+  r.app = "app-1";
+  r.executor = 7;
+  r.profile.id = 0;
+  r.profile.cores = 2;
+  r.profile.heap_mib = 1024;
+  r.spec.env = {{"FOO", "bar"}};
+  r.spec.annotations = {{"sim.berth.dev/run-for", "5s"}};
+  r.driver.url = "spark://CoarseGrainedScheduler@driver:7078";
+  return r;
+}
+
+TaskUpdate update(const std::string& state, const std::string& reason = "", const std::string& message = "",
+                  const std::string& uuid = "") {
+  std::string text = R"({"task_id":{"value":"berth-app-1-exec-7"},"agent_id":{"value":"S3"},"state":")" + state + "\"";
+  if (!reason.empty()) text += R"(,"reason":")" + reason + "\"";
+  if (!message.empty()) text += R"(,"message":")" + message + "\"";
+  if (!uuid.empty()) text += R"(,"uuid":")" + uuid + "\"";
+  return parse_status(json::parse(text + "}").as_object());
+}
+
+BackendObject object(const TaskUpdate& u, bool killed = false) {
+  return to_object(u, TaskName{"app-1", 7}, u.task_id, "edge-1", "host-3", killed);
+}
+
+TEST_CASE("task ids name the application and executor") {
+  auto name = parse_task_id("berth-my-app-exec-12-exec-7", "berth-");
+  REQUIRE(name);
+  CHECK(name->app == "my-app-exec-12");
+  CHECK(name->executor == 7);
+  CHECK_FALSE(parse_task_id("other-app-exec-7", "berth-"));
+  CHECK_FALSE(parse_task_id("berth-app-exec-x", "berth-"));
+  CHECK_FALSE(parse_task_id("berth--exec-3", "berth-"));
+}
+
+TEST_CASE("TaskInfo: Spark's executor command, env, labels, image and kill policy") {
+  MesosPoolConfig config;
+  config.user = "spark";
+  config.image = "apache/spark:3.5.1";
+  config.uris = {"https://repo/spark.tgz"};
+  Offer offer;
+  offer.agent_id = "S3";
+  offer.hostname = "host-3";
+  auto task = build_task_info(request(), config, offer, json::array{}, "F-1");
+  CHECK(task.at("task_id").at("value") == "berth-app-1-exec-7");
+  CHECK(task.at("agent_id").at("value") == "S3");
+  const auto& command = task.at("command").as_object();
+  CHECK(command.at("shell") == true);
+  const std::string line(command.at("value").as_string());
+  CHECK_THAT(line, Catch::StartsWith("'/opt/spark/bin/spark-class' org.apache.spark.executor.CoarseGrainedExecutorBackend"));
+  CHECK_THAT(line, Catch::Contains("--driver-url 'spark://CoarseGrainedScheduler@driver:7078'"));
+  CHECK_THAT(line, Catch::Contains("--executor-id 7 --cores 2 --app-id 'app-1' --hostname 'host-3'"));
+  CHECK(command.at("user") == "spark");
+  CHECK(command.at("uris").as_array().size() == 1);
+  bool found = false;
+  for (const auto& v : command.at("environment").at("variables").as_array()) {
+    if (v.at("name") == "SPARK_EXECUTOR_ID") found = v.at("value") == "7";
+  }
+  CHECK(found);
+  CHECK(task.at("container").at("type") == "MESOS");
+  CHECK(task.at("container").at("mesos").at("image").at("docker").at("name") == "apache/spark:3.5.1");
+  std::map<std::string, std::string> labels;
+  for (const auto& l : task.at("labels").at("labels").as_array()) {
+    labels[std::string(l.at("key").as_string())] = std::string(l.at("value").as_string());
+  }
+  CHECK(labels.at(kLabelDaemon) == "edge-1");
+  CHECK(labels.at(kLabelApp) == "app-1");
+  CHECK(labels.at(kLabelExecutor) == "7");
+  CHECK(labels.at("sim.berth.dev/run-for") == "5s");
+  CHECK(task.at("kill_policy").at("grace_period").at("nanoseconds") == std::int64_t{30'000'000'000});
+
+  auto r = request();
+  r.spec.command = {"/bin/executor", "--x"};
+  r.spec.args = {"y"};
+  config.containerizer = MesosContainerizer::kDocker;
+  auto own = build_task_info(r, config, offer, json::array{}, "F-1");
+  CHECK(own.at("command").at("shell") == false);
+  CHECK(own.at("command").at("value") == "/bin/executor");
+  CHECK(own.at("command").at("arguments").as_array().size() == 3);
+  CHECK(own.at("container").at("type") == "DOCKER");
+}
+
+TEST_CASE("status updates map to phases with Spark's loss reasons") {
+  CHECK(update("TASK_STAGING").phase == ObservedPhase::kPending);
+  CHECK(update("TASK_RUNNING", "", "", "dXVpZA==").uuid == "dXVpZA==");
+  CHECK(object(update("TASK_RUNNING")).phase == ObservedPhase::kRunning);
+  CHECK(object(update("TASK_KILLING")).phase == ObservedPhase::kRunning);
+
+  auto finished = object(update("TASK_FINISHED"));
+  CHECK(finished.phase == ObservedPhase::kExited);
+  CHECK(finished.exit_code == 0);
+
+  auto failed = object(update("TASK_FAILED", "REASON_COMMAND_EXECUTOR_FAILED", "Command exited with status 3"));
+  CHECK(failed.phase == ObservedPhase::kExited);
+  CHECK(failed.exit_code == 3);
+  CHECK_FALSE(failed.start_failed);
+  CHECK(failed.host == "host-3");
+  CHECK(failed.reason == "TASK_FAILED/REASON_COMMAND_EXECUTOR_FAILED");
+  CHECK(failed.message == "Command exited with status 3");
+
+  auto oom = object(update("TASK_FAILED", "REASON_CONTAINER_LIMITATION_MEMORY", "Memory limit exceeded"));
+  CHECK(oom.exit_code == 137);
+  CHECK(oom.oom_killed);
+
+  auto signalled = object(update("TASK_FAILED", "REASON_COMMAND_EXECUTOR_FAILED", "Command terminated with signal Killed"));
+  CHECK(signalled.exit_code == 137);
+
+  auto launch = object(update("TASK_FAILED", "REASON_CONTAINER_LAUNCH_FAILED", "Failed to fetch image"));
+  CHECK(launch.start_failed);
+  CHECK(object(update("TASK_ERROR", "REASON_TASK_INVALID", "bad")).start_failed);
+  CHECK(object(update("TASK_DROPPED", "REASON_INVALID_OFFERS")).start_failed);
+
+  auto killed_by_us = object(update("TASK_KILLED"), true);
+  CHECK(killed_by_us.phase == ObservedPhase::kExited);
+  CHECK_FALSE(killed_by_us.deleted_externally);
+  CHECK(object(update("TASK_KILLED"), false).deleted_externally);
+
+  for (const char* state : {"TASK_LOST", "TASK_UNREACHABLE", "TASK_GONE", "TASK_GONE_BY_OPERATOR"}) {
+    auto lost = object(update(state, "REASON_AGENT_REMOVED"));
+    INFO(state);
+    CHECK(lost.phase == ObservedPhase::kLost);
+    CHECK(lost.host == "host-3");
+  }
+  CHECK(object(update("TASK_UNKNOWN", "REASON_RECONCILIATION")).phase == ObservedPhase::kGone);
+}
+
+}  // namespace
+}  // namespace berth::mesos
