@@ -4,6 +4,9 @@
 //
 //   berth-sim kubernetes --listen 127.0.0.1:6443 [--tls --cert F --key F [--client-ca F]]
 //                        [--token T] [--config FILE] [--time-scale X] [--port-file F]
+//   berth-sim mesos --listen 127.0.0.1:5050 [--agents N] [--principal P --secret S]
+//                   [--tls --cert F --key F] [--config FILE] [--time-scale X] [--seed N] [--port-file F]
+//                   [--standby-listen 127.0.0.1:0 --standby-port-file F]
 
 #include <CLI/CLI.hpp>
 #include <boost/asio/io_context.hpp>
@@ -16,6 +19,7 @@
 #include <thread>
 
 #include "sim/kubernetes/simulator.h"
+#include "sim/mesos/simulator.h"
 
 namespace {
 
@@ -113,8 +117,92 @@ Runner add_kubernetes(CLI::App& app) {
   };
 }
 
+Runner add_mesos(CLI::App& app) {
+  auto* command = app.add_subcommand("mesos", "Mesos master (v1 scheduler HTTP API) with agents, offers and a standby");
+  struct Flags {
+    berth::sim::mesos::SimulatorOptions options;
+    bool tls = false;
+    std::string config;
+    std::string port_file;
+    std::string standby_port_file;
+    double heartbeat_seconds = 0;
+  };
+  auto flags = std::make_shared<Flags>();
+  command->add_option("--listen", flags->options.listen, "host:port to listen on (port 0 = any)");
+  command->add_option("--standby-listen", flags->options.standby_listen,
+                      "host:port of a standby master in this process (answers 307 to the leader)");
+  command->add_option("--standby-port-file", flags->standby_port_file, "write the standby's host:port to this file");
+  command->add_option("--agents", flags->options.agents, "number of default agents")->check(CLI::NonNegativeNumber);
+  command->add_option("--principal", flags->options.principal, "require HTTP basic authentication as this principal");
+  command->add_option("--secret", flags->options.secret, "the principal's secret");
+  command->add_flag("--tls", flags->tls, "serve HTTPS (needs --cert and --key)");
+  command->add_option("--cert", flags->options.tls_cert_file, "server certificate (PEM)");
+  command->add_option("--key", flags->options.tls_key_file, "server private key (PEM)");
+  command->add_option("--config", flags->config, "YAML file: agents, behaviours, heartbeat_interval, ...");
+  command->add_option("--time-scale", flags->options.time_scale, "simulated seconds per real second")
+      ->check(CLI::PositiveNumber);
+  command->add_option("--heartbeat", flags->heartbeat_seconds, "seconds between HEARTBEAT events (default 15)")
+      ->check(CLI::PositiveNumber);
+  command->add_option("--seed", flags->options.seed, "seed for ids, uuids and injected errors");
+  command->add_option("--port-file", flags->port_file, "write the bound host:port to this file");
+  return [command, flags]() -> int {
+    if (!*command) return -1;
+    namespace mesos = berth::sim::mesos;
+    auto options = flags->options;
+    if (!flags->config.empty()) {
+      // Command-line flags win over the file: load the file over the defaults, then re-apply them.
+      auto loaded = mesos::load_config(flags->config, mesos::SimulatorOptions{});
+      if (!loaded.ok()) {
+        std::cerr << "berth-sim: " << loaded.status().message() << "\n";
+        return 2;
+      }
+      auto merged = *loaded;
+      const mesos::SimulatorOptions defaults;
+      if (options.listen != defaults.listen) merged.listen = options.listen;
+      if (!options.standby_listen.empty()) merged.standby_listen = options.standby_listen;
+      if (options.agents != defaults.agents) merged.agents = options.agents;
+      if (!options.principal.empty()) merged.principal = options.principal;
+      if (!options.secret.empty()) merged.secret = options.secret;
+      if (!options.tls_cert_file.empty()) merged.tls_cert_file = options.tls_cert_file;
+      if (!options.tls_key_file.empty()) merged.tls_key_file = options.tls_key_file;
+      if (options.time_scale != defaults.time_scale) merged.time_scale = options.time_scale;
+      if (options.seed != defaults.seed) merged.seed = options.seed;
+      options = std::move(merged);
+    }
+    if (flags->heartbeat_seconds > 0) {
+      options.heartbeat_interval = std::chrono::milliseconds(static_cast<std::int64_t>(flags->heartbeat_seconds * 1000));
+    }
+    if (options.principal.empty() != options.secret.empty()) {
+      std::cerr << "berth-sim: --principal and --secret go together\n";
+      return 2;
+    }
+    if (flags->tls && (options.tls_cert_file.empty() || options.tls_key_file.empty())) {
+      std::cerr << "berth-sim: --tls needs --cert and --key\n";
+      return 2;
+    }
+    if (!flags->tls && !options.tls_cert_file.empty() && flags->config.empty()) {
+      std::cerr << "berth-sim: --cert given without --tls\n";
+      return 2;
+    }
+    boost::asio::io_context io;
+    mesos::Simulator simulator(io.get_executor(), options);
+    if (auto status = simulator.start(); !status.ok()) {
+      std::cerr << "berth-sim: " << status.message() << "\n";
+      return 1;
+    }
+    std::cout << simulator.address() << std::endl;
+    if (!write_port_file(flags->port_file, simulator.address()) ||
+        !write_port_file(flags->standby_port_file, simulator.standby_address())) {
+      std::cerr << "berth-sim: cannot write a port file\n";
+      return 1;
+    }
+    serve_until_signal(io, [&] { simulator.stop(); });
+    return 0;
+  };
+}
+
 // The simulators berth-sim knows, in the order `--help` lists them.
-const std::vector<std::function<Runner(CLI::App&)>> kSimulators = {add_kubernetes};
+const std::vector<std::function<Runner(CLI::App&)>> kSimulators = {add_kubernetes, add_mesos};
 
 }  // namespace
 
