@@ -1,0 +1,328 @@
+// Conformance of MesosBackend against the Mesos master simulator (sim/mesos) over loopback: the
+// shared scenarios, then what is Mesos's own: fair placement between applications, suppressing
+// offers when idle, agent loss, redirects from a standby and a leader change, basic
+// authentication, a framework that survives a backend restart under its saved id, cancelling a
+// launch no offer fits, and excluding an agent where executors keep failing.
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <catch2/catch.hpp>
+#include <mutex>
+
+#include "adapters/mesos/mesos_backend.h"
+#include "adapters/testing/conformance.h"
+#include "net/http_client.h"
+#include "sim/mesos/simulator.h"
+
+// Options are written as designated initializers naming only what a test sets; gcc 12 warns
+// about the fields left to their defaults, clang does not.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace berth {
+namespace {
+
+using namespace std::chrono_literals;
+using conformance::BackendHarness;
+using conformance::eventually;
+namespace json = boost::json;
+
+// The simulator on its own thread, an administration client, and what a pool's framework id
+// store would keep.
+class MesosSim {
+ public:
+  explicit MesosSim(sim::mesos::SimulatorOptions options = {}) : simulator_(io_.executor(), adjust(std::move(options))) {
+    REQUIRE(simulator_.start().ok());
+    net::HttpClientOptions client;
+    client.base_url = "http://" + simulator_.address();
+    admin_ = std::make_unique<net::HttpClient>(io_.executor(), client);
+    REQUIRE(admin_->init().ok());
+  }
+
+  ~MesosSim() {
+    admin_.reset();
+    simulator_.stop();
+    io_.stop();
+  }
+
+  void set_basic(const std::string& encoded) { admin_->set_default_header("authorization", "Basic " + encoded); }
+
+  MesosPoolConfig config() const {
+    MesosPoolConfig config;
+    config.masters = {"http://" + simulator_.address()};
+    config.user = "spark";
+    config.refuse = 1s;
+    config.retry_max_backoff = 300ms;
+    config.request_timeout = 5s;
+    config.kill_grace = 1s;
+    return config;
+  }
+
+  std::string address() const { return simulator_.address(); }
+  std::string standby() const { return simulator_.standby_address(); }
+
+  json::value admin(const std::string& method, const std::string& target, const std::string& body = "") {
+    std::promise<StatusOr<net::HttpResponse>> result;
+    net::HttpClientRequest request;
+    request.method = method;
+    request.target = target;
+    request.body = body;
+    if (!body.empty()) request.headers["content-type"] = "application/json";
+    admin_->request(request, [&](StatusOr<net::HttpResponse> r) { result.set_value(std::move(r)); });
+    auto future = result.get_future();
+    REQUIRE(future.wait_for(20s) == std::future_status::ready);
+    auto response = future.get();
+    REQUIRE(response.ok());
+    INFO(target << " -> " << response->status << " " << response->body);
+    REQUIRE(response->status < 300);
+    boost::system::error_code ec;
+    json::value value = json::parse(response->body, ec);
+    return ec ? json::value() : value;
+  }
+
+  json::object state() { return admin("GET", "/sim/state").as_object(); }
+
+  const json::object* task(const std::string& id) {
+    state_ = state();
+    for (const auto& item : state_.at("tasks").as_array()) {
+      if (item.at("id") == id.c_str()) return &item.as_object();
+    }
+    return nullptr;
+  }
+
+  // What berthd's store keeps for the pool: the framework id across backend restarts.
+  SaveFrameworkId saver() {
+    return [this](const std::string& id, std::function<void(Status)> done) {
+      {
+        std::lock_guard lock(mutex_);
+        saved_ = id;
+        ++saves_;
+      }
+      done(Status::Ok());
+    };
+  }
+  std::string saved() {
+    std::lock_guard lock(mutex_);
+    return saved_;
+  }
+  int saves() {
+    std::lock_guard lock(mutex_);
+    return saves_;
+  }
+
+  conformance::ConformanceTarget target(std::function<void(MesosPoolConfig&)> adjust = {}) {
+    conformance::ConformanceTarget target;
+    target.pool = "mesos";
+    MesosPoolConfig config = this->config();
+    if (adjust) adjust(config);
+    target.make_backend = [this, config](boost::asio::any_io_executor strand) {
+      return std::make_unique<MesosBackend>(strand, "mesos", config, "edge-1", "berth", saved(), saver());
+    };
+    target.exit_executor = [this](const std::string& name, int code, bool oom) {
+      admin("POST", "/sim/tasks/" + name + "/exit",
+            json::serialize(json::object{{"code", code}, {"oom", oom}}));
+    };
+    target.outage = [this](std::chrono::milliseconds duration) {
+      admin("POST", "/sim/faults", json::serialize(json::object{{"down_for_ms", duration.count()}}));
+    };
+    return target;
+  }
+
+ private:
+  sim::mesos::SimulatorOptions adjust(sim::mesos::SimulatorOptions options) {
+    options.time_scale = options.time_scale == 1.0 ? 10.0 : options.time_scale;
+    options.heartbeat_interval = 500ms;
+    return options;
+  }
+
+  conformance::IoThread io_;
+  sim::mesos::Simulator simulator_;
+  std::unique_ptr<net::HttpClient> admin_;
+  json::object state_;
+  std::mutex mutex_;
+  std::string saved_;
+  int saves_ = 0;
+};
+
+TEST_CASE("mesos conformance: launch, run, adopt, list, kill") {
+  MesosSim sim;
+  auto target = sim.target();
+  conformance::launch_run_kill(target);
+  CHECK_FALSE(sim.saved().empty());
+}
+
+TEST_CASE("mesos conformance: exit codes and OOM") {
+  MesosSim sim;
+  auto target = sim.target();
+  conformance::exit_codes(target);
+}
+
+TEST_CASE("mesos conformance: an outage freezes the pool; nothing is reported lost") {
+  MesosSim sim;
+  auto target = sim.target();
+  conformance::outage_freezes(target);
+}
+
+TEST_CASE("mesos conformance: a restarted backend re-registers as the same framework and adopts its tasks") {
+  MesosSim sim;
+  auto target = sim.target();
+  conformance::restart_adopts(target);
+  const json::object state = sim.state();
+  REQUIRE(state.at("frameworks").as_array().size() == 1);  // one framework, never a second
+  CHECK(state.at("frameworks").as_array()[0].at("id") == sim.saved().c_str());
+  CHECK(sim.saves() == 1);
+}
+
+TEST_CASE("mesos: two applications both progress when offers are scarce") {
+  sim::mesos::SimulatorOptions options;
+  options.agent_specs = {sim::mesos::AgentSpec{.hostname = "small-1", .cpus = 4, .mem = 65536}};
+  MesosSim sim(options);
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  std::vector<std::shared_future<Status>> big;
+  for (int i = 1; i <= 10; ++i) big.push_back(harness.launch_async(target.request(i, "big")));
+  std::vector<std::shared_future<Status>> small;
+  for (int i = 1; i <= 2; ++i) small.push_back(harness.launch_async(target.request(i, "small")));
+  // Four cpus: both applications get executors although "big" asked first and for more.
+  REQUIRE(eventually([&] {
+    return harness.phase_is("berth-small-exec-1", ObservedPhase::kRunning) &&
+           harness.phase_is("berth-small-exec-2", ObservedPhase::kRunning);
+  }));
+  int big_running = 0;
+  for (int i = 1; i <= 10; ++i) big_running += harness.phase_is("berth-big-exec-" + std::to_string(i), ObservedPhase::kRunning);
+  CHECK(big_running == 2);
+  // Capacity freed by one of them lets the queue move on.
+  REQUIRE(harness.kill("berth-small-exec-1").ok());
+  REQUIRE(eventually([&] {
+    int running = 0;
+    for (int i = 1; i <= 10; ++i) running += harness.phase_is("berth-big-exec-" + std::to_string(i), ObservedPhase::kRunning);
+    return running == 3;
+  }));
+}
+
+TEST_CASE("mesos: offers are suppressed when nothing is pending and revived for a launch") {
+  MesosSim sim;
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  auto suppressed = [&] {
+    const json::object state = sim.state();
+    const auto& frameworks = state.at("frameworks").as_array();
+    return !frameworks.empty() && !frameworks[0].at("suppressed_roles").as_array().empty() &&
+           frameworks[0].at("outstanding_offers").to_number<int>() == 0;
+  };
+  REQUIRE(eventually(suppressed));
+  REQUIRE(harness.launch(target.request(1)).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
+  REQUIRE(eventually(suppressed));
+}
+
+TEST_CASE("mesos: a lost agent makes its executors LOST with the host") {
+  MesosSim sim;
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  REQUIRE(harness.launch(target.request(1)).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
+  const std::string agent(sim.task("berth-app-1-exec-1")->at("agent_id").as_string());
+  const std::string host = harness.sink().latest("berth-app-1-exec-1")->host;
+  CHECK_THAT(host, Catch::StartsWith("sim-agent-"));
+  sim.admin("POST", "/sim/agents/" + agent + "/remove", R"({"mode":"unreachable"})");
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kLost); }));
+  const BackendObject lost = *harness.sink().latest("berth-app-1-exec-1");
+  CHECK(lost.host == host);
+  CHECK_THAT(lost.reason, Catch::Contains("TASK_UNREACHABLE"));
+}
+
+TEST_CASE("mesos: a standby redirects to the leader, and a leader change is followed") {
+  sim::mesos::SimulatorOptions options;
+  options.standby_listen = "127.0.0.1:0";
+  MesosSim sim(options);
+  auto target = sim.target([&](MesosPoolConfig& config) { config.masters = {"http://" + sim.standby()}; });
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  REQUIRE(harness.launch(target.request(1)).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
+  const std::size_t health_reports = harness.sink().health().size();
+  sim.admin("POST", "/sim/leader");
+  // The subscription breaks, the old leader redirects, the backend subscribes to the new one.
+  REQUIRE(eventually([&] { return harness.sink().health().size() >= health_reports + 2 && harness.sink().healthy(); }));
+  REQUIRE(harness.launch(target.request(2)).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-2", ObservedPhase::kRunning); }));
+  CHECK(harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning));
+  const json::object state = sim.state();
+  CHECK(state.at("frameworks").as_array().size() == 1);
+}
+
+TEST_CASE("mesos: basic authentication with the principal and secret") {
+  sim::mesos::SimulatorOptions options;
+  options.principal = "berth";
+  options.secret = "s3cret";
+  MesosSim sim(options);
+  sim.set_basic("YmVydGg6czNjcmV0");  // berth:s3cret
+  auto good = sim.target([](MesosPoolConfig& config) {
+    config.principal = "berth";
+    config.secret = "s3cret";
+  });
+  BackendHarness harness;
+  harness.start_backend(good.make_backend);
+  REQUIRE(harness.launch(good.request(1)).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
+
+  auto bad = sim.target([](MesosPoolConfig& config) {
+    config.principal = "berth";
+    config.secret = "wrong";
+  });
+  BackendHarness refused;
+  refused.start_backend(bad.make_backend, false);
+  REQUIRE(eventually([&] { return !refused.sink().health().empty(); }));
+  CHECK_FALSE(refused.sink().health().back().ok());
+  CHECK_THAT(refused.sink().health().back().message(), Catch::Contains("401"));
+}
+
+TEST_CASE("mesos: killing a launch that no offer fits cancels it without a task") {
+  MesosSim sim;
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  LaunchRequest huge = target.request(1);
+  huge.profile.cores = 64;  // more than any agent
+  auto launch = harness.launch_async(huge);
+  CHECK(launch.wait_for(300ms) == std::future_status::timeout);
+  REQUIRE(harness.kill(huge.backend_name).ok());
+  const Status cancelled = BackendHarness::wait(launch);
+  CHECK_FALSE(cancelled.ok());
+  CHECK_FALSE(cancelled.retryable());
+  CHECK(sim.task(huge.backend_name) == nullptr);
+}
+
+TEST_CASE("mesos: an agent where executors keep failing is excluded for a while") {
+  sim::mesos::SimulatorOptions options;
+  options.agent_specs = {sim::mesos::AgentSpec{.hostname = "bad-1", .cpus = 4, .attributes = {{"rack", "r1"}}}};
+  MesosSim sim(options);
+  auto target = sim.target([](MesosPoolConfig& config) {
+    config.agent_failure_limit = 2;
+    config.agent_exclusion = 1h;
+  });
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  for (int i = 1; i <= 2; ++i) {
+    LaunchRequest crash = target.request(i);
+    crash.spec.annotations = {{"sim.berth.dev/run-for", "1s"}, {"sim.berth.dev/exit-code", "1"}};
+    REQUIRE(harness.launch(crash).ok());
+  }
+  REQUIRE(eventually([&] {
+    return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kExited) &&
+           harness.phase_is("berth-app-1-exec-2", ObservedPhase::kExited);
+  }));
+  // The only agent is now excluded: the next executor waits rather than failing there again.
+  auto next = harness.launch_async(target.request(3));
+  CHECK(next.wait_for(1500ms) == std::future_status::timeout);
+  sim.admin("POST", "/sim/agents", R"({"hostname":"good-1","cpus":4,"mem":8192})");
+  REQUIRE(BackendHarness::wait(next).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-3", ObservedPhase::kRunning); }));
+  CHECK(harness.sink().latest("berth-app-1-exec-3")->host == "good-1");
+}
+
+}  // namespace
+}  // namespace berth
