@@ -500,6 +500,31 @@ TEST_CASE("invalid launches: TASK_ERROR for bad tasks, TASK_DROPPED / TASK_LOST 
   }
 }
 
+TEST_CASE("LAUNCH_GROUP: executor and tasks share the offer; killing one task kills the group") {
+  Fixture f;
+  auto s = f.subscribe();
+  auto offer = offers_of(s->next("OFFERS")).at(0).as_object();
+  auto group_task = [&](const std::string& id) {
+    std::string task = task_info(id, offer);
+    const auto command = task.find(R"(,"command":{"value":"sleep 1000"})");
+    return task.erase(command, std::string(R"(,"command":{"value":"sleep 1000"})").size());
+  };
+  f.call(*s, "ACCEPT",
+         R"({"offer_ids":[{"value":")" + str(offer, {"id", "value"}) +
+             R"("}],"operations":[{"type":"LAUNCH_GROUP","launch_group":{"executor":{"type":"DEFAULT",)"
+             R"("executor_id":{"value":"exec-1"},"resources":[{"name":"cpus","type":"SCALAR","scalar":{"value":0.1}}]},)"
+             R"("task_group":{"tasks":[)" + group_task("g1") + "," + group_task("g2") + "]}}}]}");
+  auto g1 = ack_until(f, *s, "g1", "TASK_RUNNING");
+  CHECK(str(g1, {"update", "status", "executor_id", "value"}) == "exec-1");
+  ack_until(f, *s, "g2", "TASK_RUNNING");
+  auto state = f.state();
+  CHECK(str(*task_state(state, "g1"), {"resources", "cpus"}) == "1.1E0");  // the executor's share goes with the first
+  f.call(*s, "KILL", R"({"task_id":{"value":"g2"}})");
+  f.advance(1);
+  ack_until(f, *s, "g1", "TASK_KILLED");
+  ack_until(f, *s, "g2", "TASK_KILLED");
+}
+
 TEST_CASE("MULTI_ROLE: offers carry the role; task resources must keep allocation_info; reserved resources") {
   SimulatorOptions options = Fixture::defaults();
   options.agents = 0;
