@@ -283,10 +283,19 @@ void SimulatorImpl::handle(int master, net::HttpRequest request, std::shared_ptr
   if (!admin && faults_.latency_ms > 0) {
     auto timer = std::make_shared<asio::steady_timer>(strand_, std::chrono::milliseconds(faults_.latency_ms));
     timer->async_wait([self = shared_from_this(), timer, master, request = std::move(request),
-                       writer](boost::system::error_code) mutable { self->serve(master, request, writer); });
+                       writer](boost::system::error_code) mutable { self->serve_guarded(master, request, writer); });
     return;
   }
-  serve(master, request, writer);
+  serve_guarded(master, request, writer);
+}
+
+void SimulatorImpl::serve_guarded(int master, net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer) {
+  // A body of an unexpected shape must not take the simulator down: the request fails alone.
+  try {
+    serve(master, request, writer);
+  } catch (const std::exception& e) {
+    writer->respond(text_response(500, std::string("berth-sim: internal error: ") + e.what()));
+  }
 }
 
 std::optional<std::string> SimulatorImpl::authenticate(const net::HttpRequest& request) const {

@@ -190,6 +190,7 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
  private:
   friend class Simulator;
   // api.cc
+  void serve_guarded(int master, net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer);
   void serve(int master, net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer);
   void serve_call(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer,
                   const std::string& principal);

@@ -623,8 +623,11 @@ void SimulatorImpl::accept(Framework& framework, const json::object& payload) {
         launch(framework, *task, needed, role, "");
       }
     } else if (type == "LAUNCH_GROUP") {
-      const auto& group = operation.at("launch_group").as_object();
-      const auto& executor = group.at("executor").as_object();
+      const auto* group_value = operation.if_contains("launch_group");
+      const json::value* executor_value =
+          group_value && group_value->is_object() ? group_value->as_object().if_contains("executor") : nullptr;
+      if (!executor_value || !executor_value->is_object()) continue;
+      const auto& executor = executor_value->as_object();
       const std::string executor_id = string_at(executor, {"executor_id", "value"});
       std::optional<std::string> failure;
       Resources executor_resources;

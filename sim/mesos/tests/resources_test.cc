@@ -40,7 +40,7 @@ TEST_CASE("scalars are exact to three decimals and kept per role") {
   CHECK_FALSE(agent.contains(too_much));
 }
 
-TEST_CASE("TaskInfo resources parse with roles and allocation_info; gpus must be whole") {
+TEST_CASE("TaskInfo resources parse with roles and allocation_info, gpus must be whole") {
   auto value = boost::json::parse(R"([
     {"name":"cpus","type":"SCALAR","scalar":{"value":1.5},"allocation_info":{"role":"batch"}},
     {"name":"mem","type":"SCALAR","scalar":{"value":"256"},"role":"batch"},
