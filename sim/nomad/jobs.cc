@@ -247,22 +247,21 @@ std::optional<ApiError> SimulatorImpl::parse_job(const json::object& object, Job
     GroupSpec group;
     group.name = decode.string(g, "Name", "", where);
     group.count = static_cast<int>(decode.integer(g, "Count", 1, where));
-    json::object* restart = decode.object(g, "RestartPolicy", where, true);
-    if (restart) merge_defaults(*restart, restart_defaults(job.type));
-    if (job.type == "service" || job.type == "batch") {
-      json::object* reschedule = decode.object(g, "ReschedulePolicy", where, true);
-      if (reschedule) merge_defaults(*reschedule, reschedule_defaults(job.type));
-      if (reschedule) {
-        group.reschedule_attempts = static_cast<int>(decode.integer(*reschedule, "Attempts", 0, "ReschedulePolicy"));
-        group.reschedule_unlimited = decode.boolean(*reschedule, "Unlimited", false, "ReschedulePolicy");
-        group.reschedule_delay_ns = decode.integer(*reschedule, "Delay", 5 * kSecond, "ReschedulePolicy");
-      }
-    }
-    if (restart) {
+    // Each policy is read before the next is added to the group: adding may move its members.
+    if (json::object* restart = decode.object(g, "RestartPolicy", where, true)) {
+      merge_defaults(*restart, restart_defaults(job.type));
       group.restart_attempts = static_cast<int>(decode.integer(*restart, "Attempts", 0, "RestartPolicy"));
       group.restart_delay_ns = decode.integer(*restart, "Delay", 15 * kSecond, "RestartPolicy");
       group.restart_interval_ns = decode.integer(*restart, "Interval", 0, "RestartPolicy");
       group.restart_mode = decode.string(*restart, "Mode", "fail", "RestartPolicy");
+    }
+    if (job.type == "service" || job.type == "batch") {
+      if (json::object* reschedule = decode.object(g, "ReschedulePolicy", where, true)) {
+        merge_defaults(*reschedule, reschedule_defaults(job.type));
+        group.reschedule_attempts = static_cast<int>(decode.integer(*reschedule, "Attempts", 0, "ReschedulePolicy"));
+        group.reschedule_unlimited = decode.boolean(*reschedule, "Unlimited", false, "ReschedulePolicy");
+        group.reschedule_delay_ns = decode.integer(*reschedule, "Delay", 5 * kSecond, "ReschedulePolicy");
+      }
     }
     if (json::object* disk = decode.object(g, "EphemeralDisk", where, true)) {
       merge_defaults(*disk, {{"SizeMB", 300}, {"Migrate", false}, {"Sticky", false}});
