@@ -204,7 +204,8 @@ struct Fixture {
                           const std::string& query = "") {
     json::object found;
     wait_for("/v1/job/" + job + "/allocations" + query, [&](const Response& r) {
-      for (const auto& alloc : r.json().as_array()) {
+      const auto body = r.json();
+      for (const auto& alloc : body.as_array()) {
         if (predicate(alloc.as_object())) {
           found = alloc.as_object();
           return true;
@@ -288,7 +289,7 @@ TEST_CASE("jobs: register, get, list, deregister with and without purge, unknown
   f.register_job(job_json({.id = "other-2"}));
   auto list = f.call("GET", "/v1/jobs");
   REQUIRE(list.json().as_array().size() == 2);
-  const auto& stub = list.json().as_array()[0].as_object();
+  const auto stub = list.json().as_array()[0].as_object();
   CHECK(str(stub, {"ID"}) == "exec-1");
   CHECK(stub.at("Meta").is_null());
   CHECK(str(stub, {"JobSummary", "Summary", "main", "Running"}) == "1");
@@ -544,7 +545,8 @@ TEST_CASE("event stream: a resume index older than the buffer starts at the olde
   for (int i = 0; i < 6; ++i) f.register_job(job_json({.id = "overflow-" + std::to_string(i)}));
   // Quiet once every allocation runs (they run until stopped).
   f.wait_for("/v1/allocations", [](const Response& r) {
-    const auto& allocs = r.json().as_array();
+    const auto body = r.json();
+    const auto& allocs = body.as_array();
     return allocs.size() == 6 &&
            std::all_of(allocs.begin(), allocs.end(), [](const json::value& a) { return status_is(a.as_object(), "running"); });
   });
@@ -678,26 +680,29 @@ TEST_CASE("alloc stop replaces the allocation; deregister kills with SIGTERM the
     return str(a, {"PreviousAllocation"}) == first_id && status_is(a, "running");
   });
   CHECK(str(replacement, {"Name"}) == "svc.main[0]");
-  auto old = f.wait_for("/v1/allocation/" + first_id, [](const Response& r) { return str(r.json(), {"ClientStatus"}) == "complete"; });
-  CHECK(str(old.json(), {"DesiredStatus"}) == "stop");
-  CHECK(str(old.json(), {"DesiredDescription"}) == "alloc is being migrated");
-  CHECK(event_types(old.json().as_object()) == std::vector<std::string>{"Received", "Task Setup", "Driver", "Started",
-                                                                        "Killing", "Terminated", "Killed"});
-  const json::object* killing = last_event(old.json().as_object(), "Killing");
-  CHECK(str(*killing, {"KillTimeout"}) == "5000000000");
-  CHECK(str(*last_event(old.json().as_object(), "Terminated"), {"Details", "exit_code"}) == "143");
+  const auto old = f.wait_for("/v1/allocation/" + first_id, [](const Response& r) {
+                     return str(r.json(), {"ClientStatus"}) == "complete";
+                   }).json().as_object();
+  CHECK(str(old, {"DesiredStatus"}) == "stop");
+  CHECK(str(old, {"DesiredDescription"}) == "alloc is being migrated");
+  CHECK(event_types(old) ==
+        std::vector<std::string>{"Received", "Task Setup", "Driver", "Started", "Killing", "Terminated", "Killed"});
+  CHECK(str(*last_event(old, "Killing"), {"KillTimeout"}) == "5000000000");
+  CHECK(str(*last_event(old, "Killing"), {"DisplayMessage"}) == "Sent interrupt. Waiting 5s before force killing");
+  CHECK(str(*last_event(old, "Terminated"), {"Details", "exit_code"}) == "143");
 
   // A task that ignores SIGTERM longer than KillTimeout is killed (137, signal 9).
   f.register_job(job_json({.id = "stubborn", .type = "service", .meta = R"({"sim.berth.dev/shutdown-delay":"1m"})",
                            .kill_timeout_ns = 2'000'000'000}));
   auto stubborn = f.wait_alloc("stubborn", [](const json::object& a) { return status_is(a, "running"); });
   f.call("DELETE", "/v1/job/stubborn");
-  auto killed = f.wait_for("/v1/allocation/" + str(stubborn, {"ID"}),
-                           [](const Response& r) { return str(r.json(), {"ClientStatus"}) == "complete"; });
-  const json::object* terminated = last_event(killed.json().as_object(), "Terminated");
+  const auto killed = f.wait_for("/v1/allocation/" + str(stubborn, {"ID"}), [](const Response& r) {
+                        return str(r.json(), {"ClientStatus"}) == "complete";
+                      }).json().as_object();
+  const json::object* terminated = last_event(killed, "Terminated");
   CHECK(str(*terminated, {"Details", "exit_code"}) == "137");
   CHECK(str(*terminated, {"Details", "signal"}) == "9");
-  CHECK(str(killed.json(), {"DesiredDescription"}) == "alloc not needed due to job update");
+  CHECK(str(killed, {"DesiredDescription"}) == "alloc not needed due to job update");
   CHECK(f.allocs("stubborn").size() == 1);
 }
 
@@ -723,7 +728,8 @@ TEST_CASE("node down: its allocations become lost and are replaced elsewhere; ad
   REQUIRE(exit.status == 200);
   auto oom = f.wait_for("/v1/allocation/" + str(replacement, {"ID"}),
                         [](const Response& r) { return str(r.json(), {"ClientStatus"}) == "failed"; });
-  CHECK(str(*last_event(oom.json().as_object(), "Terminated"), {"Details", "oom_killed"}) == "true");
+  const auto oom_alloc = oom.json().as_object();
+  CHECK(str(*last_event(oom_alloc, "Terminated"), {"Details", "oom_killed"}) == "true");
 }
 
 TEST_CASE("lists: per_page and next_token, filter expressions, bad filter 400") {
@@ -818,5 +824,6 @@ TEST_CASE("faults: injected errors, latency, leader loss ends blocking queries, 
     std::this_thread::sleep_for(20ms);
   }
   CHECK(refused);
+  f.client = f.make_client();  // the pooled connections died with the server
   CHECK(f.call("GET", "/v1/job/f2").status == 200);  // state kept
 }
