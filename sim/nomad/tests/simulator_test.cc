@@ -90,7 +90,11 @@ class EventStream {
     if (lines_.empty()) return std::nullopt;
     auto line = std::move(lines_.front());
     lines_.pop_front();
-    return json::parse(line).as_object();
+    boost::system::error_code ec;
+    auto value = json::parse(line, ec);
+    INFO("event stream line: " << line);
+    REQUIRE_FALSE(ec);
+    return value.as_object();
   }
   // The next frame with events, skipping heartbeats.
   std::optional<json::object> next_frame(std::chrono::milliseconds deadline = 10s) {
@@ -126,9 +130,13 @@ class EventStream {
   bool ended_ = false;
 };
 
+// The simulator on two threads; clients on a third, since HttpClient delivers a stream's bytes
+// in order only on a single-threaded executor.
 struct Fixture {
   asio::io_context io;
   asio::executor_work_guard<asio::io_context::executor_type> work{asio::make_work_guard(io)};
+  asio::io_context client_io;
+  asio::executor_work_guard<asio::io_context::executor_type> client_work{asio::make_work_guard(client_io)};
   std::unique_ptr<Simulator> simulator;
   std::unique_ptr<berth::net::HttpClient> client;
   std::vector<std::thread> threads;
@@ -139,13 +147,16 @@ struct Fixture {
     INFO(status.to_string());
     REQUIRE(status.ok());
     for (int i = 0; i < 2; ++i) threads.emplace_back([this] { io.run(); });
+    threads.emplace_back([this] { client_io.run(); });
     client = make_client();
   }
   ~Fixture() {
     client.reset();
     simulator->stop();
     work.reset();
+    client_work.reset();
     io.stop();
+    client_io.stop();
     for (auto& t : threads) t.join();
   }
   static SimulatorOptions defaults() {
@@ -157,7 +168,7 @@ struct Fixture {
   std::unique_ptr<berth::net::HttpClient> make_client() {
     berth::net::HttpClientOptions options;
     options.base_url = "http://" + simulator->address();
-    auto made = std::make_unique<berth::net::HttpClient>(io.get_executor(), options);
+    auto made = std::make_unique<berth::net::HttpClient>(client_io.get_executor(), options);
     REQUIRE(made->init().ok());
     return made;
   }
@@ -191,6 +202,8 @@ struct Fixture {
     while (std::chrono::steady_clock::now() < deadline) {
       last = call("GET", target + separator + "index=" + std::to_string(index) + "&wait=1s");
       if (predicate(last)) return last;
+      // Endpoints without blocking (or a server without a leader) answer at once: poll gently.
+      if (last.status != 200 || last.index() <= index) std::this_thread::sleep_for(10ms);
       index = last.index();
     }
     FAIL("no expected state at " << target << ": " << last.status << " " << last.body);
