@@ -124,14 +124,21 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   }
   void forget(SessionCore* session) {
     std::lock_guard lock(mutex_);
-    sessions_.erase(session);
+    if (sessions_.erase(session) == 0) return;
+    auto client = client_of_.find(session);
+    if (client == client_of_.end()) return;
+    auto count = per_client_.find(client->second);
+    if (count != per_client_.end() && --count->second == 0) per_client_.erase(count);
+    client_of_.erase(client);
   }
 
  protected:
   HttpServerOptions options_;
   HttpHandler handler_;
-  mutable std::mutex mutex_;  // sessions_ and the derived acceptor
+  mutable std::mutex mutex_;  // sessions_, client_of_, per_client_ and the derived acceptor
   std::map<SessionCore*, std::weak_ptr<SessionCore>> sessions_;
+  std::map<SessionCore*, std::string> client_of_;    // session -> client IP address
+  std::map<std::string, std::size_t> per_client_;    // client IP address -> open sessions
   std::atomic<bool> stopped_{false};
 };
 
@@ -323,6 +330,59 @@ class StreamSession final : public SessionCore {
  private:
   Stream stream_;
 };
+
+// Answers a connection over the per-client limit: (TLS handshake,) the raw 429, then closes.
+// What the client sent meanwhile is read and discarded until it closes or a short timeout, so
+// that closing does not reset the connection before the client has read the answer.
+template <class Stream>
+class Rejection final : public std::enable_shared_from_this<Rejection<Stream>> {
+ public:
+  template <class... Args>
+  Rejection(std::string response, tcp::socket socket, Args&&... args)
+      : response_(std::move(response)), stream_(std::move(socket), std::forward<Args>(args)...) {}
+
+  void start() {
+    beast::get_lowest_layer(stream_).expires_after(kHandshakeTimeout);
+    auto self = this->shared_from_this();
+    if constexpr (!std::is_same_v<Stream, beast::tcp_stream>) {
+      stream_.async_handshake(asio::ssl::stream_base::server, [self](error_code ec) {
+        if (ec) return self->close();
+        self->write();
+      });
+    } else {
+      write();
+    }
+  }
+
+ private:
+  void write() {
+    auto self = this->shared_from_this();
+    asio::async_write(stream_, asio::buffer(response_), [self](error_code ec, std::size_t) {
+      if (ec) return self->close();
+      error_code shutdown_ec;
+      beast::get_lowest_layer(self->stream_).socket().shutdown(tcp::socket::shutdown_send, shutdown_ec);
+      beast::get_lowest_layer(self->stream_).expires_after(std::chrono::seconds(2));
+      self->drain();
+    });
+  }
+  void drain() {
+    auto self = this->shared_from_this();
+    beast::get_lowest_layer(stream_).async_read_some(asio::buffer(sink_), [self](error_code ec, std::size_t) {
+      if (ec) return self->close();
+      self->drain();
+    });
+  }
+  void close() { beast::get_lowest_layer(stream_).close(); }
+
+  std::string response_;
+  Stream stream_;
+  char sink_[1024];
+};
+
+std::string too_many_connections_response(const std::string& body) {
+  return "HTTP/1.1 429 Too Many Requests\r\ncontent-type: text/plain\r\ncontent-length: " +
+         std::to_string(body.size()) + "\r\nconnection: close\r\n\r\n" + body;
+}
 
 }  // namespace
 
@@ -587,6 +647,8 @@ void SessionCore::abort_from_server() {
 using server_detail::ServerCore;
 using server_detail::SessionCore;
 using server_detail::StreamSession;
+using server_detail::Rejection;
+using server_detail::too_many_connections_response;
 
 class HttpServer::Impl final : public ServerCore {
  public:
@@ -681,9 +743,15 @@ void HttpServer::Impl::on_accept(error_code ec, tcp::socket socket) {
   error_code remote_ec;
   const auto remote = socket.remote_endpoint(remote_ec);
   std::shared_ptr<SessionCore> session;
+  const std::string client = remote_ec ? std::string("unknown") : remote.address().to_string();
+  bool over_client_limit = false;
   {
     std::lock_guard lock(mutex_);
-    if (sessions_.size() >= options_.max_connections) {
+    over_client_limit = options_.max_connections_per_client > 0 &&
+                        per_client_.count(client) > 0 && per_client_[client] >= options_.max_connections_per_client;
+    if (over_client_limit) {
+      // answered below, outside the lock
+    } else if (sessions_.size() >= options_.max_connections) {
       socket.close(remote_ec);
     } else {
       socket.set_option(tcp::no_delay(true), remote_ec);
@@ -695,6 +763,18 @@ void HttpServer::Impl::on_accept(error_code ec, tcp::socket socket) {
         session = std::make_shared<StreamSession<beast::tcp_stream>>(shared_from_this(), peer, std::move(socket));
       }
       sessions_[session.get()] = session;
+      client_of_[session.get()] = client;
+      ++per_client_[client];
+    }
+  }
+  if (over_client_limit) {
+    const std::string response = too_many_connections_response(options_.too_many_connections_body);
+    if (tls_) {
+      auto rejection = std::make_shared<Rejection<beast::ssl_stream<beast::tcp_stream>>>(response, std::move(socket), *tls_);
+      rejection->start();
+    } else {
+      auto rejection = std::make_shared<Rejection<beast::tcp_stream>>(response, std::move(socket));
+      rejection->start();
     }
   }
   if (session) asio::dispatch(session->strand(), [session] { session->start(); });

@@ -44,6 +44,11 @@ struct HttpServerOptions {
   std::string tls_client_ca_file;      // non-empty = require a client certificate signed by it
   std::size_t max_body_bytes = 8 * 1024 * 1024;
   std::size_t max_connections = 10'000;
+  // Open connections allowed from one client IP address; 0 = no limit. A connection beyond it
+  // gets a raw `429 Too Many Requests` with this body, written before any request is read, and
+  // is closed (over TLS after the handshake), as Consul's and Nomad's connection limiter does.
+  std::size_t max_connections_per_client = 0;
+  std::string too_many_connections_body = "too many concurrent connections from your address\n";
 };
 
 class HttpServer {

@@ -4,6 +4,9 @@
 //
 //   berth-sim kubernetes --listen 127.0.0.1:6443 [--tls --cert F --key F [--client-ca F]]
 //                        [--token T] [--config FILE] [--time-scale X] [--port-file F]
+//   berth-sim nomad --listen 127.0.0.1:4646 [--acl-token T] [--tls --cert F --key F [--client-ca F]]
+//                   [--config FILE] [--time-scale X] [--seed N] [--port-file F]
+//                   [--max-conns-per-client N]
 //   berth-sim mesos --listen 127.0.0.1:5050 [--agents N] [--principal P --secret S]
 //                   [--tls --cert F --key F] [--config FILE] [--time-scale X] [--seed N] [--port-file F]
 //                   [--standby-listen 127.0.0.1:0 --standby-port-file F]
@@ -20,6 +23,7 @@
 
 #include "sim/kubernetes/simulator.h"
 #include "sim/mesos/simulator.h"
+#include "sim/nomad/simulator.h"
 
 namespace {
 
@@ -201,8 +205,77 @@ Runner add_mesos(CLI::App& app) {
   };
 }
 
+Runner add_nomad(CLI::App& app) {
+  auto* command = app.add_subcommand("nomad", "Nomad HTTP API (jobs, evaluations, allocations, event stream) with client nodes");
+  struct Flags {
+    berth::sim::nomad::SimulatorOptions options;
+    bool tls = false;
+    std::string config;
+    std::string port_file;
+  };
+  auto flags = std::make_shared<Flags>();
+  command->add_option("--listen", flags->options.listen, "host:port to listen on (port 0 = any)");
+  command->add_option("--acl-token", flags->options.acl_token,
+                      "enable ACLs with this management token (X-Nomad-Token or Authorization: Bearer)");
+  command->add_flag("--tls", flags->tls, "serve HTTPS (needs --cert and --key)");
+  command->add_option("--cert", flags->options.tls_cert_file, "server certificate (PEM)");
+  command->add_option("--key", flags->options.tls_key_file, "server private key (PEM)");
+  command->add_option("--client-ca", flags->options.client_ca_file, "require client certificates signed by this CA (PEM)");
+  command->add_option("--config", flags->config, "YAML file: nodes, namespaces, behaviours, time_scale, ...");
+  command->add_option("--time-scale", flags->options.time_scale, "simulated seconds per real second")
+      ->check(CLI::PositiveNumber);
+  command->add_option("--seed", flags->options.seed, "seed for IDs and injected errors");
+  command->add_option("--port-file", flags->port_file, "write the bound host:port to this file");
+  auto* max_conns = command->add_option("--max-conns-per-client", flags->options.max_conns_per_client,
+                                        "open connections allowed per client IP (0 = unlimited; default 100)");
+  return [command, flags, max_conns]() -> int {
+    if (!*command) return -1;
+    auto options = flags->options;
+    if (!flags->config.empty()) {
+      // Command-line flags win over the file: load the file over the defaults, then re-apply them.
+      auto loaded = berth::sim::nomad::load_config(flags->config, berth::sim::nomad::SimulatorOptions{});
+      if (!loaded.ok()) {
+        std::cerr << "berth-sim: " << loaded.status().message() << "\n";
+        return 2;
+      }
+      auto merged = *loaded;
+      const berth::sim::nomad::SimulatorOptions defaults;
+      if (options.listen != defaults.listen) merged.listen = options.listen;
+      if (!options.acl_token.empty()) merged.acl_token = options.acl_token;
+      if (!options.tls_cert_file.empty()) merged.tls_cert_file = options.tls_cert_file;
+      if (!options.tls_key_file.empty()) merged.tls_key_file = options.tls_key_file;
+      if (!options.client_ca_file.empty()) merged.client_ca_file = options.client_ca_file;
+      if (options.time_scale != defaults.time_scale) merged.time_scale = options.time_scale;
+      if (options.seed != defaults.seed) merged.seed = options.seed;
+      if (max_conns->count() > 0) merged.max_conns_per_client = options.max_conns_per_client;
+      options = std::move(merged);
+    }
+    if (flags->tls && (options.tls_cert_file.empty() || options.tls_key_file.empty())) {
+      std::cerr << "berth-sim: --tls needs --cert and --key\n";
+      return 2;
+    }
+    if (!flags->tls && !options.tls_cert_file.empty() && flags->config.empty()) {
+      std::cerr << "berth-sim: --cert given without --tls\n";
+      return 2;
+    }
+    boost::asio::io_context io;
+    berth::sim::nomad::Simulator simulator(io.get_executor(), options);
+    if (auto status = simulator.start(); !status.ok()) {
+      std::cerr << "berth-sim: " << status.message() << "\n";
+      return 1;
+    }
+    std::cout << simulator.address() << std::endl;
+    if (!write_port_file(flags->port_file, simulator.address())) {
+      std::cerr << "berth-sim: cannot write " << flags->port_file << "\n";
+      return 1;
+    }
+    serve_until_signal(io, [&] { simulator.stop(); });
+    return 0;
+  };
+}
+
 // The simulators berth-sim knows, in the order `--help` lists them.
-const std::vector<std::function<Runner(CLI::App&)>> kSimulators = {add_kubernetes, add_mesos};
+const std::vector<std::function<Runner(CLI::App&)>> kSimulators = {add_kubernetes, add_nomad, add_mesos};
 
 }  // namespace
 

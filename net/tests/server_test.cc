@@ -310,6 +310,36 @@ TEST_CASE("abort and close_all_connections drop streams") {
   }
 }
 
+TEST_CASE("per-client connection limit: the connection over it gets a raw 429 and is closed") {
+  HttpServerOptions options;
+  options.max_connections_per_client = 2;
+  options.too_many_connections_body = "slow down\n";
+  ServerFixture fixture(options);
+  asio::io_context io;
+  auto first = connect(io, fixture.port());
+  auto second = connect(io, fixture.port());
+  CHECK(roundtrip(first, "/a").result_int() == 200);
+  CHECK(roundtrip(second, "/b").result_int() == 200);
+
+  auto third = connect(io, fixture.port());
+  third.expires_after(10s);
+  auto refused = roundtrip(third, "/c");
+  CHECK(refused.result_int() == 429);
+  CHECK(refused.body() == "slow down\n");
+  CHECK_FALSE(refused.keep_alive());
+  std::string raw;
+  CHECK_FALSE(read_until_contains(third, raw, "never-sent"));  // closed
+
+  // A slot frees when a connection closes; the first two were never affected.
+  CHECK(roundtrip(first, "/d").result_int() == 200);
+  second.close();
+  CHECK(wait_until([&] { return fixture.server->open_connections() == 1; }));
+  auto fourth = connect(io, fixture.port());
+  CHECK(roundtrip(fourth, "/e").result_int() == 200);
+  std::lock_guard lock(fixture.mutex);
+  CHECK(fixture.seen.size() == 4);  // the refused request never reached the handler
+}
+
 TEST_CASE("a handler that drops its writer answers 500") {
   asio::io_context io;
   HttpServer server(io.get_executor(), {}, [](HttpRequest, std::shared_ptr<ResponseWriter>) {});
