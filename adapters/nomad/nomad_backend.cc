@@ -174,7 +174,7 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
       if (!response.ok()) return done(response.status());
       Status status = nomad::status_of(*response, what);
       auto self = weak.lock();
-      if (status.ok() && self && identity && !self->jobs_.count(identity->job_id)) {
+      if (status.ok() && self && identity && self->ours(*identity) && !self->jobs_.count(identity->job_id)) {
         JobState job;
         job.identity = *identity;
         boost::system::error_code ec;

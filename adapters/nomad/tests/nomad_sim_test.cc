@@ -1,0 +1,398 @@
+// Conformance of NomadBackend against the Nomad API simulator (sim/nomad) over loopback: the
+// shared scenarios, then what is Nomad's own: killing one specific executor among several,
+// placement failures reported with their reason until capacity comes, driver failures as launch
+// failures, jobs stopped outside Berth, Nomad's plain-text validation errors, a dropped and
+// compacted event stream caught up by the snapshot, leader loss, the connection limit's 429, list
+// scoping, a rotating ACL token file, and TLS with a client certificate.
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "adapters/nomad/nomad_backend.h"
+#include "adapters/testing/conformance.h"
+#include "net/http_client.h"
+#include "net/tests/client_test_pki.h"
+#include "sim/nomad/simulator.h"
+
+// Options are written as designated initializers naming only what a test sets; gcc 12 warns
+// about the fields left to their defaults, clang does not.
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+
+namespace berth {
+namespace {
+
+using namespace std::chrono_literals;
+using conformance::BackendHarness;
+using conformance::eventually;
+namespace json = boost::json;
+
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/berth-nomad-sim-XXXXXX";
+    path_ = ::mkdtemp(pattern);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(path_ / name) << text;
+    return (path_ / name).string();
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// The simulator on its own thread, with an administration client.
+class NomadSim {
+ public:
+  explicit NomadSim(sim::nomad::SimulatorOptions options = {}, const net::HttpClientOptions& tls = {})
+      : tls_(!options.tls_cert_file.empty()), simulator_(io_.executor(), adjust(std::move(options))) {
+    REQUIRE(simulator_.start().ok());
+    net::HttpClientOptions client = tls;
+    client.base_url = base_url();
+    admin_ = std::make_unique<net::HttpClient>(io_.executor(), client);
+    REQUIRE(admin_->init().ok());
+    if (!token_.empty()) admin_->set_default_header("x-nomad-token", token_);
+  }
+
+  ~NomadSim() {
+    admin_.reset();
+    simulator_.stop();
+    io_.stop();
+  }
+
+  std::string base_url() const { return std::string(tls_ ? "https://" : "http://") + simulator_.address(); }
+
+  NomadPoolConfig config() const {
+    NomadPoolConfig config;
+    config.connection.address = base_url();
+    config.connection.token = token_;
+    config.kill_timeout = 2s;
+    config.retry_max_backoff = 300ms;
+    config.request_timeout = 5s;
+    config.stream_idle_timeout = 5s;
+    config.token_refresh_interval = 1s;
+    return config;
+  }
+
+  net::HttpResponse call(const std::string& method, const std::string& target, const std::string& body = "") {
+    std::promise<StatusOr<net::HttpResponse>> result;
+    net::HttpClientRequest request;
+    request.method = method;
+    request.target = target;
+    request.body = body;
+    if (!body.empty()) request.headers["content-type"] = "application/json";
+    admin_->request(request, [&](StatusOr<net::HttpResponse> r) { result.set_value(std::move(r)); });
+    auto future = result.get_future();
+    REQUIRE(future.wait_for(20s) == std::future_status::ready);
+    auto response = future.get();
+    REQUIRE(response.ok());
+    return *response;
+  }
+
+  json::value admin(const std::string& method, const std::string& target, const std::string& body = "") {
+    const net::HttpResponse response = call(method, target, body);
+    INFO(target << " -> " << response.status << " " << response.body);
+    REQUIRE(response.status < 300);
+    boost::system::error_code ec;
+    json::value value = json::parse(response.body, ec);
+    return ec ? json::value() : value;
+  }
+
+  std::string alloc_of(const std::string& job) {
+    std::string id;
+    REQUIRE(eventually([&] {
+      const json::value allocs = admin("GET", "/v1/job/" + job + "/allocations");
+      if (!allocs.is_array() || allocs.as_array().empty()) return false;
+      id = std::string(allocs.as_array().back().at("ID").as_string());
+      return true;
+    }));
+    return id;
+  }
+
+  void faults(const json::object& fields) { admin("POST", "/sim/faults", json::serialize(fields)); }
+
+  conformance::ConformanceTarget target(std::function<void(NomadPoolConfig&)> adjust = {}) {
+    conformance::ConformanceTarget target;
+    target.pool = "nomad";
+    NomadPoolConfig config = this->config();
+    if (adjust) adjust(config);
+    target.make_backend = [config](boost::asio::any_io_executor strand) {
+      return std::make_unique<NomadBackend>(strand, "nomad", config, "edge-1", "berth");
+    };
+    target.exit_executor = [this](const std::string& name, int code, bool oom) {
+      admin("POST", "/sim/allocations/" + alloc_of(name) + "/exit",
+            json::serialize(json::object{{"code", code}, {"oom", oom}}));
+    };
+    target.outage = [this](std::chrono::milliseconds duration) {
+      faults(json::object{{"down_for_ms", duration.count()}});
+    };
+    return target;
+  }
+
+ private:
+  sim::nomad::SimulatorOptions adjust(sim::nomad::SimulatorOptions options) {
+    if (options.time_scale == 1.0) options.time_scale = 10.0;
+    options.heartbeat_interval = 500ms;
+    token_ = options.acl_token;
+    return options;
+  }
+
+  conformance::IoThread io_;
+  bool tls_ = false;
+  std::string token_;
+  sim::nomad::Simulator simulator_;
+  std::unique_ptr<net::HttpClient> admin_;
+};
+
+TEST_CASE("nomad conformance: launch, run, adopt, list, kill") {
+  NomadSim sim;
+  auto target = sim.target();
+  conformance::launch_run_kill(target);
+  // Deregistered, not purged: `nomad job status` still explains it.
+  const json::value job = sim.admin("GET", "/v1/job/berth-app-1-exec-1");
+  CHECK(job.at("Stop") == true);
+}
+
+TEST_CASE("nomad conformance: exit codes and OOM") {
+  NomadSim sim;
+  auto target = sim.target();
+  conformance::exit_codes(target);
+}
+
+TEST_CASE("nomad conformance: an outage freezes the pool; nothing is reported lost") {
+  NomadSim sim;
+  auto target = sim.target();
+  conformance::outage_freezes(target);
+}
+
+TEST_CASE("nomad conformance: a restarted backend lists and adopts its jobs") {
+  NomadSim sim;
+  auto target = sim.target();
+  conformance::restart_adopts(target);
+}
+
+TEST_CASE("nomad: one specific executor is killed among several, and only its job stops") {
+  NomadSim sim;
+  auto target = sim.target([](NomadPoolConfig& config) { config.purge_on_kill = true; });
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  for (ExecutorId id = 1; id <= 3; ++id) REQUIRE(harness.launch(target.request(id)).ok());
+  REQUIRE(eventually([&] {
+    for (ExecutorId id = 1; id <= 3; ++id) {
+      if (!harness.phase_is("berth-app-1-exec-" + std::to_string(id), ObservedPhase::kRunning)) return false;
+    }
+    return true;
+  }));
+  REQUIRE(harness.kill("berth-app-1-exec-2", 1s).ok());
+  REQUIRE(eventually([&] {
+    auto latest = harness.sink().latest("berth-app-1-exec-2");
+    return latest && (latest->phase == ObservedPhase::kExited || latest->phase == ObservedPhase::kGone);
+  }));
+  CHECK_FALSE(harness.sink().latest("berth-app-1-exec-2")->deleted_externally);
+  CHECK(harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning));
+  CHECK(harness.phase_is("berth-app-1-exec-3", ObservedPhase::kRunning));
+  // Purged: the job is gone from Nomad, and reported gone by Berth's doing.
+  REQUIRE(eventually([&] { return sim.call("GET", "/v1/job/berth-app-1-exec-2").status == 404; }));
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-2", ObservedPhase::kGone); }));
+  CHECK_FALSE(harness.sink().latest("berth-app-1-exec-2")->deleted_externally);
+}
+
+TEST_CASE("nomad: a placement failure stays pending with the reason until capacity comes") {
+  NomadSim sim;
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  LaunchRequest big = target.request(1);
+  big.profile.cores = 48;  // 48,000 MHz: no default node has that much
+  REQUIRE(harness.launch(big).ok());
+  REQUIRE(eventually([&] {
+    auto latest = harness.sink().latest(big.backend_name);
+    return latest && latest->reason == "PlacementFailed";
+  }));
+  const BackendObject pending = *harness.sink().latest(big.backend_name);
+  CHECK(pending.phase == ObservedPhase::kPending);
+  CHECK_THAT(pending.message, Catch::StartsWith("0 of "));
+  CHECK_THAT(pending.message, Catch::Contains("exhausted (cpu"));
+  sim.admin("POST", "/sim/nodes", R"({"name":"big-1","cpu_mhz":64000,"memory_mb":262144,"cores":64})");
+  REQUIRE(eventually([&] { return harness.phase_is(big.backend_name, ObservedPhase::kRunning); }));
+  CHECK(harness.sink().latest(big.backend_name)->host == "big-1");
+}
+
+TEST_CASE("nomad: a driver failure is a launch failure with the driver's message") {
+  NomadSim sim;
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  LaunchRequest request = target.request(1);
+  request.spec.annotations = {{"sim.berth.dev/driver-failure", "true"}};
+  REQUIRE(harness.launch(request).ok());
+  REQUIRE(eventually([&] { return harness.phase_is(request.backend_name, ObservedPhase::kExited); }));
+  const BackendObject failed = *harness.sink().latest(request.backend_name);
+  CHECK(failed.start_failed);
+  CHECK(failed.reason == "DriverFailure");
+  CHECK_THAT(failed.message, Catch::Contains("Failed to pull"));
+}
+
+TEST_CASE("nomad: a job stopped outside Berth is reported deleted externally") {
+  NomadSim sim;
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  REQUIRE(harness.launch(target.request(1)).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
+  sim.admin("DELETE", "/v1/job/berth-app-1-exec-1");  // `nomad job stop`
+  REQUIRE(eventually([&] {
+    auto latest = harness.sink().latest("berth-app-1-exec-1");
+    return latest && latest->deleted_externally;
+  }));
+  CHECK(harness.sink().latest("berth-app-1-exec-1")->reason == "JobStopped");
+}
+
+TEST_CASE("nomad: Nomad's validation errors are kInvalidArgument with its text; a second launch adopts") {
+  NomadSim sim;
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  LaunchRequest zero = target.request(1);
+  zero.profile.cores = 0;
+  const Status refused = harness.launch(zero);
+  CHECK(refused.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(refused.message(), Catch::Contains("minimum CPU value is 1; got 0"));
+  CHECK_FALSE(refused.retryable());
+  const LaunchRequest ok = target.request(2);
+  REQUIRE(harness.launch(ok).ok());
+  CHECK(harness.launch(ok).code() == StatusCode::kAlreadyExists);
+}
+
+TEST_CASE("nomad: changes made while the event stream is cut and its buffer compacted are caught") {
+  NomadSim sim;
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  for (ExecutorId id = 1; id <= 2; ++id) REQUIRE(harness.launch(target.request(id)).ok());
+  REQUIRE(eventually([&] {
+    return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning) &&
+           harness.phase_is("berth-app-1-exec-2", ObservedPhase::kRunning);
+  }));
+  const std::string alloc = sim.alloc_of("berth-app-1-exec-1");
+  // Streams refused for a while: the exit below happens while nothing streams, and the
+  // compaction makes sure a resumed stream could not replay it.
+  sim.faults(json::object{{"fail_next", json::object{{"stream", 5}}}, {"drop_streams", true}});
+  sim.admin("POST", "/sim/allocations/" + alloc + "/exit", R"({"code":7})");
+  sim.faults(json::object{{"compact_events", true}});
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kExited); }));
+  CHECK(harness.sink().latest("berth-app-1-exec-1")->exit_code == 7);
+  CHECK(harness.phase_is("berth-app-1-exec-2", ObservedPhase::kRunning));
+}
+
+TEST_CASE("nomad: leader loss makes launches retryable and the pool unhealthy, then it recovers") {
+  NomadSim sim;
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  REQUIRE(harness.launch(target.request(1)).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
+  sim.faults(json::object{{"leader_loss_for_ms", 2000}});
+  const Status during = harness.launch(target.request(2));
+  CHECK(during.retryable());
+  CHECK_THAT(during.message(), Catch::Contains("No cluster leader"));
+  REQUIRE(eventually([&] { return !harness.sink().healthy(); }));
+  REQUIRE(eventually([&] { return harness.sink().healthy(); }, 30s));
+  REQUIRE(harness.launch(target.request(2)).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-2", ObservedPhase::kRunning); }));
+  for (const auto& object : harness.sink().observed("berth-app-1-exec-1")) CHECK(object.phase != ObservedPhase::kLost);
+}
+
+TEST_CASE("nomad: the connection limit's 429 is retryable") {
+  NomadSim sim;
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  sim.faults(json::object{{"fail_next", json::object{{"register", 1}}}, {"error_code", 429}});
+  const Status limited = harness.launch(target.request(1));
+  CHECK(limited.code() == StatusCode::kUnavailable);
+  CHECK_THAT(limited.message(), Catch::Contains("too many concurrent connections"));
+  REQUIRE(harness.launch(target.request(1)).ok());
+}
+
+TEST_CASE("nomad: list returns Berth jobs of every daemon in the pool, never other jobs") {
+  NomadSim sim;
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  REQUIRE(harness.launch(target.request(1)).ok());
+  auto other_daemon = target;
+  other_daemon.daemon_id = "edge-2";
+  REQUIRE(harness.launch(other_daemon.request(2)).ok());
+  const std::string foreign = R"({"Job":{"ID":"berth-lookalike","Type":"batch","TaskGroups":[{"Name":"g","Tasks":[
+      {"Name":"t","Driver":"docker","Config":{"image":"x"}}]}]}})";
+  sim.admin("POST", "/v1/jobs", foreign);
+  auto listed = harness.list();
+  REQUIRE(listed.ok());
+  std::set<std::string> names;
+  for (const auto& object : *listed) names.insert(object.backend_name + "@" + object.daemon_id);
+  CHECK(names == std::set<std::string>{"berth-app-1-exec-1@edge-1", "berth-app-1-exec-2@edge-2"});
+  // The stream reports only this daemon's jobs.
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
+  CHECK(harness.sink().observed("berth-app-1-exec-2").empty());
+  CHECK(harness.sink().observed("berth-lookalike").empty());
+}
+
+TEST_CASE("nomad: a rotated ACL token file is re-read and the pool recovers") {
+  TempDir dir;
+  sim::nomad::SimulatorOptions options;
+  options.acl_token = "right-token";
+  NomadSim sim(options);
+  const std::string token_file = dir.write("token", "stale-token\n");
+  auto target = sim.target([&](NomadPoolConfig& config) {
+    config.connection.token.clear();
+    config.connection.token_file = token_file;
+  });
+  BackendHarness harness;
+  harness.start_backend(target.make_backend, false);
+  REQUIRE(eventually([&] { return !harness.sink().health().empty(); }));
+  CHECK_FALSE(harness.sink().healthy());
+  CHECK_THAT(harness.sink().health().back().message(), Catch::Contains("ACL token not found"));
+  const Status refused = harness.launch(target.request(1));
+  CHECK(refused.code() == StatusCode::kPermissionDenied);
+  dir.write("token", "right-token\n");
+  REQUIRE(eventually([&] { return harness.sink().healthy(); }));
+  REQUIRE(harness.launch(target.request(1)).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
+}
+
+TEST_CASE("nomad: HTTPS with a client certificate, verified against the agent's CA") {
+  TempDir dir;
+  const auto pki = net::testing::make_test_pki({"server.global.nomad"});
+  sim::nomad::SimulatorOptions options;
+  options.tls_cert_file = dir.write("server.pem", pki.server.cert_pem);
+  options.tls_key_file = dir.write("server-key.pem", pki.server.key_pem);
+  options.client_ca_file = dir.write("ca.pem", pki.ca.cert_pem);
+  net::HttpClientOptions tls;
+  tls.ca_pem = pki.ca.cert_pem;
+  tls.client_cert_pem = pki.client.cert_pem;
+  tls.client_key_pem = pki.client.key_pem;
+  tls.server_name = "server.global.nomad";
+  NomadSim sim(options, tls);
+  auto target = sim.target([&](NomadPoolConfig& config) {
+    config.connection.ca_pem = pki.ca.cert_pem;
+    config.connection.client_cert_pem = pki.client.cert_pem;
+    config.connection.client_key_pem = pki.client.key_pem;
+    config.connection.server_name = "server.global.nomad";
+  });
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  REQUIRE(harness.launch(target.request(1)).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
+}
+
+}  // namespace
+}  // namespace berth
