@@ -6,11 +6,15 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/json.hpp>
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <map>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "adapters/kubernetes/pod_spec.h"
@@ -102,7 +106,10 @@ class Simulator {
     return true;
   }
 
-  ~Simulator() { process_.kill(SIGKILL); }
+  ~Simulator() {
+    if (watch_) watch_->cancel();
+    process_.kill(SIGKILL);
+  }
 
   long pods() {
     auto response = call(*client_, {"GET", "/sim/state", {}, "", 0ms});
@@ -123,6 +130,54 @@ class Simulator {
     return -1;
   }
 
+  // Watches the namespace's pods from now on and records when each pod was first seen (ADDED).
+  void watch_creations() {
+    auto listed = call(*client_, {"GET", "/api/v1/namespaces/bench/pods?limit=1", {}, "", 0ms});
+    std::string rv;
+    boost::system::error_code ec;
+    if (listed.ok()) {
+      auto body = boost::json::parse(listed->body, ec);
+      if (!ec && body.is_object()) rv = std::string(body.at("metadata").at("resourceVersion").as_string());
+    }
+    net::StreamCallbacks callbacks;
+    callbacks.on_data = [this](std::string_view bytes) {
+      const auto now = Clock::now();
+      std::lock_guard lock(watch_mutex_);
+      watch_buffer_.append(bytes);
+      std::size_t start = 0;
+      for (std::size_t end; (end = watch_buffer_.find('\n', start)) != std::string::npos; start = end + 1) {
+        boost::system::error_code parse_ec;
+        auto event = boost::json::parse(std::string_view(watch_buffer_).substr(start, end - start), parse_ec);
+        if (parse_ec || !event.is_object() || event.at("type") != "ADDED") continue;
+        const auto& name = event.at("object").at("metadata").at("name").as_string();
+        created_.emplace(std::string(name), now);
+      }
+      watch_buffer_.erase(0, start);
+    };
+    callbacks.on_end = [](Status) {};
+    watch_ = client_->stream({"GET", "/api/v1/namespaces/bench/pods?watch=true&resourceVersion=" + rv, {}, "", 0ms},
+                             std::move(callbacks));
+  }
+
+  std::optional<Clock::time_point> created(const std::string& name) {
+    std::lock_guard lock(watch_mutex_);
+    auto it = created_.find(name);
+    if (it == created_.end()) return std::nullopt;
+    return it->second;
+  }
+
+  std::vector<std::string> nodes() {
+    std::vector<std::string> names;
+    for (int i = 0; i < 10; ++i) names.push_back("bench-node-" + std::to_string(i));
+    return names;
+  }
+
+  bool kill_node(const std::string& name) {
+    auto response = call(*client_, {"POST", "/sim/nodes/" + name + "/kill", {{"content-type", "application/json"}},
+                                    R"({"mode":"fail"})", 0ms});
+    return response.ok() && response->status == 200;
+  }
+
   net::HttpClient& client() { return *client_; }
   double cpu_seconds() const { return process_.cpu_seconds(); }
   const std::string& dir() const { return dir_; }
@@ -134,7 +189,18 @@ class Simulator {
   std::string dir_;
   std::string address_;
   std::unique_ptr<net::HttpClient> client_;
+  std::shared_ptr<net::HttpStream> watch_;
+  std::mutex watch_mutex_;
+  std::string watch_buffer_;
+  std::map<std::string, Clock::time_point> created_;
 };
+
+double percentile(std::vector<double> values, double p) {
+  if (values.empty()) return 0;
+  std::sort(values.begin(), values.end());
+  const auto index = static_cast<std::size_t>(p * static_cast<double>(values.size() - 1) + 0.5);
+  return values[std::min(index, values.size() - 1)];
+}
 
 // Pod bodies exactly as berthd's adapter builds them, for the direct-client baselines.
 std::vector<std::string> pod_bodies(int n, const std::string& app) {
@@ -290,6 +356,27 @@ class Berthd {
     return executors_->RequestTotalExecutors(&ctx, request, &out).ok();
   }
 
+  // Sends a target without waiting for the reply (open-loop load).
+  void target_async(const std::string& app, int n) {
+    auto ctx = std::make_shared<grpc::ClientContext>();
+    auto request = std::make_shared<v1::RequestTotalExecutorsRequest>();
+    auto response = std::make_shared<v1::RequestTotalExecutorsResponse>();
+    request->set_app_id(app);
+    (*request->mutable_totals())[0] = n;
+    executors_->async()->RequestTotalExecutors(ctx.get(), request.get(), response.get(),
+                                               [ctx, request, response](grpc::Status) {});
+  }
+
+  bool drain(const std::string& pool) {
+    grpc::ClientContext ctx;
+    v1::DrainPoolRequest request;
+    request.set_pool(pool);
+    v1::DrainPoolResponse out;
+    return admin_->DrainPool(&ctx, request, &out).ok();
+  }
+
+  v1::Executors::Stub& executors() { return *executors_; }
+
   // Executors RUNNING in the pool, and whether nothing is on its way (pending states).
   std::pair<long, long> running_and_pending() {
     grpc::ClientContext ctx;
@@ -394,6 +481,80 @@ void run_kubernetes_figures(const KubernetesBenchOptions& options, Report& repor
               "Spark's allocator pacing (B), extrapolated", Spread::of(spark_times), "s", false,
               "B's time is its measured rate applied to " + n + " pods"});
 
+  // Latency added: open-loop launches at 10%, 50% and 90% of the rate measured above, from the
+  // scheduled send time of RequestTotalExecutors (+1) to the pod's ADDED on a watch of the
+  // simulator; beside the same measure for pods POSTed directly at the same rate.
+  if (!berth_rates.empty()) {
+    const double max_rate = Spread::of(berth_rates).median;
+    Simulator sim;
+    Berthd berthd;
+    if (!sim.start(options, "latency") || !berthd.start(options, sim, "berthd-latency")) return;
+    constexpr int kApps = 50;
+    for (int a = 0; a < kApps; ++a) berthd.register_app("lat-" + std::to_string(a));
+    sim.watch_creations();
+    std::vector<int> counts(kApps, 0);
+    for (const int percent : {10, 50, 90}) {
+      const double rate = max_rate * percent / 100.0;
+      const int total = std::max(50, static_cast<int>(rate * options.latency_seconds));
+      // Through berthd.
+      std::vector<std::pair<std::string, Clock::time_point>> sent;
+      const auto start = Clock::now();
+      for (int i = 0; i < total; ++i) {
+        const auto when = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(i / rate));
+        std::this_thread::sleep_until(when);
+        const int app = i % kApps;
+        const int n = ++counts[static_cast<std::size_t>(app)];
+        sent.emplace_back("berth-lat-" + std::to_string(app) + "-exec-" + std::to_string(n), when);
+        berthd.target_async("lat-" + std::to_string(app), n);
+      }
+      // Directly, the same pod bodies at the same rate.
+      const auto bodies = pod_bodies(total, "direct-" + std::to_string(percent));
+      std::vector<std::pair<std::string, Clock::time_point>> direct;
+      const auto direct_start = Clock::now();
+      for (int i = 0; i < total; ++i) {
+        const auto when =
+            direct_start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(i / rate));
+        std::this_thread::sleep_until(when);
+        direct.emplace_back("berth-direct-" + std::to_string(percent) + "-exec-" + std::to_string(i + 1), when);
+        sim.client().request({"POST", "/api/v1/namespaces/bench/pods", {{"content-type", "application/json"}},
+                              bodies[static_cast<std::size_t>(i)], 0ms},
+                             [](StatusOr<net::HttpResponse>) {});
+      }
+      auto latencies = [&sim](const std::vector<std::pair<std::string, Clock::time_point>>& what, long* missing) {
+        std::vector<double> ms;
+        const auto deadline = Clock::now() + 60s;
+        for (const auto& [name, when] : what) {
+          std::optional<Clock::time_point> created;
+          while (!(created = sim.created(name)) && Clock::now() < deadline) std::this_thread::sleep_for(1ms);
+          if (!created) {
+            ++*missing;
+            continue;
+          }
+          ms.push_back(std::chrono::duration<double, std::milli>(*created - when).count());
+        }
+        return ms;
+      };
+      long missing = 0, direct_missing = 0;
+      const auto through = latencies(sent, &missing);
+      const auto baseline = latencies(direct, &direct_missing);
+      if (missing + direct_missing > 0) {
+        report.note("Latency at " + std::to_string(percent) + "%: " + std::to_string(missing) + " pods through berthd and " +
+                    std::to_string(direct_missing) + " direct ones were not seen within 60 s.");
+      }
+      const std::string at = " at " + std::to_string(percent) + "% of the maximum rate (" +
+                             std::to_string(static_cast<int>(rate)) + " launches/s)";
+      report.add({"request to pod created, p50" + at, Spread::of({percentile(through, 0.5)}),
+                  "pod POSTed directly at the same rate", Spread::of({percentile(baseline, 0.5)}), "ms", false,
+                  percent == 10 ? "open loop: latency from each call's scheduled send time to the pod's ADDED event on "
+                                  "a watch of the simulator, " + std::to_string(total) + " launches per level"
+                                : ""});
+      report.add({"request to pod created, p99" + at, Spread::of({percentile(through, 0.99)}),
+                  "pod POSTed directly at the same rate", Spread::of({percentile(baseline, 0.99)}), "ms", false, ""});
+    }
+    berthd.process().kill(SIGTERM);
+    std::cerr << "berth-bench: latency done\n";
+  }
+
   // Scale and recovery: many live executors across many applications.
   {
     Simulator sim;
@@ -438,6 +599,45 @@ void run_kubernetes_figures(const KubernetesBenchOptions& options, Report& repor
     if (reconciled >= 0) {
       report.add({"restart after kill -9: time until every pool is reconciled", Spread::of({serving + reconciled}),
                   "", {}, "s", false, "every executor adopted RUNNING and nothing pending"});
+    }
+
+    // Watch ingestion: every node fails at once; each executor's change to LOST is absorbed from
+    // the pod watch, committed and forwarded to a WatchEvents client. The pool is drained first
+    // so that no replacement competes for the CPU.
+    if (reconciled >= 0 && restarted.drain("k8s")) {
+      std::atomic<long> lost{0};
+      std::atomic<bool> synced{false};
+      grpc::ClientContext watch_context;
+      auto reader = restarted.executors().WatchEvents(&watch_context, v1::WatchEventsRequest{});
+      std::thread watcher([&] {
+        v1::Event event;
+        while (reader->Read(&event)) {
+          if (event.type() == v1::Event::SYNCED) synced = true;
+          if (synced && event.type() == v1::Event::EXECUTOR && event.executor().state() == v1::LOST) ++lost;
+        }
+      });
+      const auto sync_deadline = Clock::now() + 120s;
+      while (!synced && Clock::now() < sync_deadline) std::this_thread::sleep_for(5ms);
+      const double cpu_before_burst = restarted.process().cpu_seconds();
+      const auto burst = Clock::now();
+      for (const auto& node : sim.nodes()) sim.kill_node(node);
+      const auto deadline = Clock::now() + 300s;
+      while (lost < live && Clock::now() < deadline) std::this_thread::sleep_for(2ms);
+      const double wall = seconds_since(burst);
+      const double burst_cpu = restarted.process().cpu_seconds() - cpu_before_burst;
+      watch_context.TryCancel();
+      watcher.join();
+      if (lost >= live) {
+        report.add({"watch ingestion: status changes absorbed and forwarded to a WatchEvents client",
+                    Spread::of({static_cast<double>(live) / wall}), "", {}, "changes/s", true,
+                    std::to_string(live) + " executors LOST at once (every node failed); berthd used " +
+                        std::to_string(burst_cpu).substr(0, 5) + " CPU seconds for them, " +
+                        std::to_string(static_cast<long>(live / std::max(burst_cpu, 1e-3))) +
+                        " changes per CPU second; the wall time includes the simulator emitting them"});
+      } else {
+        report.note("Watch ingestion: only " + std::to_string(lost.load()) + " of " + std::to_string(live) +
+                    " LOST events arrived within 300 s.");
+      }
     }
     restarted.process().kill(SIGTERM);
   }

@@ -13,8 +13,10 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <set>
 #include <thread>
 
+#include "bench/backend_figures.h"
 #include "bench/kubernetes_figures.h"
 #include "bench/load.h"
 #include "bench/process.h"
@@ -58,6 +60,8 @@ struct Options {
   std::chrono::milliseconds duration{2000};
   std::vector<int> concurrency{1, 8, 32, 128};
   bool full = false;
+  std::set<std::string> figures{"api", "kubernetes", "nomad", "mesos"};
+  bool wants(const std::string& group) const { return figures.count(group) > 0; }
 };
 
 std::string berthd_config(const std::string& dir) {
@@ -178,7 +182,7 @@ int run(const Options& options) {
     }
   };
 
-  for (int concurrency : options.concurrency) {
+  for (int concurrency : options.wants("api") ? options.concurrency : std::vector<int>{}) {
     Measured echo_m, total_m, list_m;
     measure(echo_call, concurrency, &echo_m);
     measure(request_total, concurrency, &total_m);
@@ -213,9 +217,15 @@ int run(const Options& options) {
     k8s.spark_pods = 50;
     k8s.python_pods = 100;
   }
-  run_kubernetes_figures(k8s, report);
-  report.note("Not measured yet: the latency berthd adds at 10/50/90% of the maximum rate, and watch ingestion "
-              "(status changes per second absorbed and forwarded to WatchEvents clients).");
+  if (options.wants("kubernetes")) run_kubernetes_figures(k8s, report);
+
+  BackendBenchOptions backends;
+  backends.berthd = options.berthd;
+  backends.sim = k8s.sim;
+  backends.work_dir = dir + "/backends";
+  backends.runs = options.runs;
+  if (options.wants("nomad")) run_nomad_figures(backends, report);
+  if (options.wants("mesos")) run_mesos_figures(backends, report);
   std::cout << report.write(options.results_dir, options.runs);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
@@ -246,6 +256,8 @@ int main(int argc, char** argv) {
   cli.add_option("--results", options.results_dir, "where <name>.md and <name>.json go");
   cli.add_option("--name", options.name, "report name");
   cli.add_option("--runs", options.runs, "runs per figure (min/median/max)");
+  cli.add_option("--figures", options.figures, "which groups to measure: api, kubernetes, nomad, mesos (default all)")
+      ->delimiter(',');
   cli.add_flag("--full", full, "the full run: longer windows, more runs, more concurrency levels");
   std::string echo_port_file;
   cli.add_option("--serve-echo", echo_port_file, "internal: serve the echo baseline, write its address to FILE");
