@@ -802,7 +802,7 @@ void SimulatorImpl::schedule_scheduler() {
   boost::asio::post(strand_, [self = shared_from_this()] { self->run_scheduler(); });
 }
 
-bool SimulatorImpl::fits(const Node& node, const Pod& pod, std::vector<std::string>& reasons) const {
+bool SimulatorImpl::fits(const Node& node, const NodeUsage& usage, const Pod& pod, std::vector<std::string>& reasons) const {
   if (!node.ready) {
     reasons.push_back("node(s) had untolerated taint {node.kubernetes.io/unreachable: }");
     return false;
@@ -818,15 +818,8 @@ bool SimulatorImpl::fits(const Node& node, const Pod& pod, std::vector<std::stri
       }
     }
   }
-  ResourceMap used;
-  int count = 0;
-  for (const auto& [k, other] : pods_) {
-    if (other.node != node.spec.name || other.terminal()) continue;
-    ++count;
-    for (const auto& [r, v] : other.requests) used[r] += v;
-  }
   bool ok = true;
-  if (count + 1 > node.spec.max_pods) {
+  if (usage.pods + 1 > node.spec.max_pods) {
     reasons.push_back("Too many pods");
     ok = false;
   }
@@ -834,7 +827,8 @@ bool SimulatorImpl::fits(const Node& node, const Pod& pod, std::vector<std::stri
     if (wanted <= 0) continue;
     auto a = node.allocatable.find(resource);
     const std::int64_t allocatable = a == node.allocatable.end() ? 0 : a->second;
-    if (used[resource] + wanted > allocatable) {
+    auto in_use = usage.requests.find(resource);
+    if ((in_use == usage.requests.end() ? 0 : in_use->second) + wanted > allocatable) {
       reasons.push_back("Insufficient " + resource);
       ok = false;
     }
@@ -849,26 +843,31 @@ void SimulatorImpl::run_scheduler() {
   for (auto& [key, pod] : pods_) {
     if (!pod.bound() && !pod.terminating && !pod.terminal()) queue.push_back(&pod);
   }
+  if (queue.empty()) return;
   std::sort(queue.begin(), queue.end(), [](const Pod* a, const Pod* b) { return a->created_rv < b->created_rv; });
   const std::string now_text = timestamp(now());
+  // What each node's pods request, taken once and kept as pods are bound below.
+  std::map<std::string, NodeUsage> usage;
+  for (const auto& [key, pod] : pods_) {
+    if (!pod.bound() || pod.terminal()) continue;
+    NodeUsage& on_node = usage[pod.node];
+    ++on_node.pods;
+    for (const auto& [r, v] : pod.requests) on_node.requests[r] += v;
+  }
   for (Pod* pod : queue) {
     std::map<std::string, int> reason_counts;
     Node* best = nullptr;
     double best_score = -1;
     for (auto& [name, node] : nodes_) {
       std::vector<std::string> reasons;
-      if (!fits(node, *pod, reasons)) {
+      const NodeUsage& on_node = usage[name];
+      if (!fits(node, on_node, *pod, reasons)) {
         for (const auto& r : reasons) ++reason_counts[r];
         continue;
       }
       // Least allocated cpu first, as the default scheduler's scoring tends to spread pods.
-      std::int64_t used_cpu = 0;
-      for (const auto& [k, other] : pods_) {
-        if (other.node == name && !other.terminal()) {
-          auto c = other.requests.find("cpu");
-          if (c != other.requests.end()) used_cpu += c->second;
-        }
-      }
+      auto c = on_node.requests.find("cpu");
+      const std::int64_t used_cpu = c == on_node.requests.end() ? 0 : c->second;
       auto a = node.allocatable.find("cpu");
       const double capacity = a == node.allocatable.end() ? 1.0 : std::max<double>(1.0, a->second);
       const double score = 1.0 - used_cpu / capacity;
@@ -878,6 +877,9 @@ void SimulatorImpl::run_scheduler() {
       }
     }
     if (best) {
+      NodeUsage& on_node = usage[best->spec.name];
+      ++on_node.pods;
+      for (const auto& [r, v] : pod->requests) on_node.requests[r] += v;
       bind(*pod, *best);
       continue;
     }

@@ -233,7 +233,12 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   void change(Pod& pod);  // render + commit MODIFIED
   void run_scheduler();
   void schedule_scheduler();
-  bool fits(const Node& node, const Pod& pod, std::vector<std::string>& reasons) const;
+  // What the pods bound to one node request.
+  struct NodeUsage {
+    int pods = 0;
+    ResourceMap requests;
+  };
+  bool fits(const Node& node, const NodeUsage& usage, const Pod& pod, std::vector<std::string>& reasons) const;
   void bind(Pod& pod, Node& node);
   void kubelet_start(const std::string& key, std::uint64_t epoch);
   void image_pull_cycle(const std::string& key, std::uint64_t epoch);
