@@ -48,48 +48,52 @@ std::string str(const json::value& value, std::initializer_list<const char*> pat
   return json::serialize(*current);
 }
 
-// An event stream read line by line as the client receives it.
+// An event stream read line by line as the client receives it. The callbacks share the state
+// with the reader, so bytes that arrive while the stream is torn down find it alive.
 class EventStream {
  public:
-  EventStream(berth::net::HttpClient& client, const std::string& target) {
+  EventStream(berth::net::HttpClient& client, const std::string& target) : state_(std::make_shared<State>()) {
     berth::net::HttpClientRequest request;
     request.target = target;
     berth::net::StreamCallbacks callbacks;
-    callbacks.on_headers = [this](int status, const berth::net::Headers&) {
-      std::lock_guard lock(mutex_);
-      status_ = status;
-      changed_.notify_all();
+    callbacks.on_headers = [state = state_](int status, const berth::net::Headers&) {
+      std::lock_guard lock(state->mutex);
+      state->status = status;
+      state->changed.notify_all();
     };
-    callbacks.on_data = [this](std::string_view bytes) {
-      std::lock_guard lock(mutex_);
-      partial_ += bytes;
-      for (auto eol = partial_.find('\n'); eol != std::string::npos; eol = partial_.find('\n')) {
-        lines_.push_back(partial_.substr(0, eol));
-        partial_.erase(0, eol + 1);
+    callbacks.on_data = [state = state_](std::string_view bytes) {
+      std::lock_guard lock(state->mutex);
+      state->partial += bytes;
+      for (auto eol = state->partial.find('\n'); eol != std::string::npos; eol = state->partial.find('\n')) {
+        state->lines.push_back(state->partial.substr(0, eol));
+        state->partial.erase(0, eol + 1);
       }
-      changed_.notify_all();
+      state->changed.notify_all();
     };
-    callbacks.on_end = [this](berth::Status) {
-      std::lock_guard lock(mutex_);
-      ended_ = true;
-      changed_.notify_all();
+    callbacks.on_end = [state = state_](berth::Status) {
+      std::lock_guard lock(state->mutex);
+      state->ended = true;
+      state->changed.notify_all();
     };
     stream_ = client.stream(request, callbacks);
   }
   ~EventStream() { stream_->cancel(); }
 
   int status() {
-    std::unique_lock lock(mutex_);
-    changed_.wait_for(lock, 10s, [&] { return status_ != 0 || ended_; });
-    return status_;
+    std::unique_lock lock(state_->mutex);
+    state_->changed.wait_for(lock, 10s, [&] { return state_->status != 0 || state_->ended; });
+    return state_->status;
   }
   // The next line as JSON (heartbeats included), or nullopt at the end of the stream / deadline.
   std::optional<json::object> next(std::chrono::milliseconds deadline = 10s) {
-    std::unique_lock lock(mutex_);
-    changed_.wait_for(lock, deadline, [&] { return !lines_.empty() || ended_; });
-    if (lines_.empty()) return std::nullopt;
-    auto line = std::move(lines_.front());
-    lines_.pop_front();
+    std::string line;
+    {
+      std::unique_lock lock(state_->mutex);
+      state_->changed.wait_for(lock, deadline, [&] { return !state_->lines.empty() || state_->ended; });
+      if (state_->lines.empty()) return std::nullopt;
+      line = std::move(state_->lines.front());
+      state_->lines.pop_front();
+    }
     boost::system::error_code ec;
     auto value = json::parse(line, ec);
     INFO("event stream line: " << line);
@@ -116,18 +120,21 @@ class EventStream {
     return std::nullopt;
   }
   bool ended(std::chrono::milliseconds deadline = 10s) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, deadline, [&] { return ended_; });
+    std::unique_lock lock(state_->mutex);
+    return state_->changed.wait_for(lock, deadline, [&] { return state_->ended; });
   }
 
  private:
+  struct State {
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::deque<std::string> lines;
+    std::string partial;
+    int status = 0;
+    bool ended = false;
+  };
+  std::shared_ptr<State> state_;
   std::shared_ptr<berth::net::HttpStream> stream_;
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<std::string> lines_;
-  std::string partial_;
-  int status_ = 0;
-  bool ended_ = false;
 };
 
 // The simulator on two threads; clients on a third, since HttpClient delivers a stream's bytes
@@ -173,22 +180,29 @@ struct Fixture {
     return made;
   }
 
-  Response call(const std::string& method, const std::string& target, const std::string& body = "",
-                berth::net::Headers headers = {}) {
+  // Safe from any thread (no Catch macros): a transport failure is status 0 with its message.
+  Response fetch(const std::string& method, const std::string& target, const std::string& body = "",
+                 berth::net::Headers headers = {}) {
     berth::net::HttpClientRequest request;
     request.method = method;
     request.target = target;
     request.body = body;
     request.headers = std::move(headers);
     if (!body.empty()) request.headers["content-type"] = "application/json";
-    std::promise<berth::StatusOr<berth::net::HttpResponse>> promise;
-    auto future = promise.get_future();
-    client->request(request, [&promise](berth::StatusOr<berth::net::HttpResponse> r) { promise.set_value(std::move(r)); });
-    REQUIRE(future.wait_for(20s) == std::future_status::ready);
+    auto promise = std::make_shared<std::promise<berth::StatusOr<berth::net::HttpResponse>>>();
+    auto future = promise->get_future();
+    client->request(request, [promise](berth::StatusOr<berth::net::HttpResponse> r) { promise->set_value(std::move(r)); });
+    if (future.wait_for(20s) != std::future_status::ready) return Response{0, {}, "no answer in 20s"};
     auto result = future.get();
-    INFO(method << " " << target << ": " << result.status().to_string());
-    REQUIRE(result.ok());
+    if (!result.ok()) return Response{0, {}, result.status().to_string()};
     return Response{result->status, result->headers, result->body};
+  }
+  Response call(const std::string& method, const std::string& target, const std::string& body = "",
+                berth::net::Headers headers = {}) {
+    Response response = fetch(method, target, body, std::move(headers));
+    INFO(method << " " << target << ": " << response.body);
+    REQUIRE(response.status != 0);
+    return response;
   }
   Response register_job(const std::string& body, const std::string& query = "") {
     return call("PUT", "/v1/jobs" + query, body);
@@ -466,7 +480,7 @@ TEST_CASE("blocking queries: return on change, or after wait with the same index
   CHECK(waited < 5s);
 
   auto blocked = std::async(std::launch::async, [&] {
-    return f.call("GET", "/v1/job/blocker?index=" + std::to_string(index) + "&wait=30s");
+    return f.fetch("GET", "/v1/job/blocker?index=" + std::to_string(index) + "&wait=30s");
   });
   REQUIRE(blocked.wait_for(200ms) == std::future_status::timeout);  // nothing changed yet
   f.register_job(job_json({.id = "blocker", .meta = R"({"sim.berth.dev/run-for":"2h"})"}));
@@ -478,7 +492,7 @@ TEST_CASE("blocking queries: return on change, or after wait with the same index
   // Another table's writes do not wake it.
   auto jobs_index = f.call("GET", "/v1/jobs").index();
   auto list = std::async(std::launch::async, [&] {
-    return f.call("GET", "/v1/jobs?index=" + std::to_string(jobs_index) + "&wait=400ms");
+    return f.fetch("GET", "/v1/jobs?index=" + std::to_string(jobs_index) + "&wait=400ms");
   });
   f.call("POST", "/sim/nodes", R"({"name":"extra"})");
   CHECK(list.get().index() == jobs_index);
@@ -803,7 +817,7 @@ TEST_CASE("faults: injected errors, latency, leader loss ends blocking queries, 
 
   const auto index = f.call("GET", "/v1/jobs").index();
   auto blocked = std::async(std::launch::async, [&] {
-    return f.call("GET", "/v1/jobs?index=" + std::to_string(index) + "&wait=30s");
+    return f.fetch("GET", "/v1/jobs?index=" + std::to_string(index) + "&wait=30s");
   });
   EventStream stream(*f.client, "/v1/event/stream");
   REQUIRE(stream.next());
