@@ -394,8 +394,9 @@ class HttpClient::Impl : public std::enable_shared_from_this<Impl> {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Streams: one connection each, on a strand of their own; callbacks are posted to the client's
-// executor in order.
+// Streams: one connection each, on a strand of their own; callbacks are posted in order through a
+// second strand on the client's executor, so that they never overlap or overtake each other even
+// when that executor is an io_context run by several threads.
 // ---------------------------------------------------------------------------------------------
 
 class HttpClient::Impl::Stream final : public HttpStream, public std::enable_shared_from_this<Stream> {
@@ -403,6 +404,7 @@ class HttpClient::Impl::Stream final : public HttpStream, public std::enable_sha
   Stream(std::shared_ptr<HttpClient::Impl> client, StreamCallbacks callbacks)
       : client_(std::move(client)),
         strand_(asio::make_strand(client_->executor())),
+        delivery_(asio::make_strand(client_->executor())),
         callbacks_(std::move(callbacks)),
         connection_(strand_, client_->tls()) {}
 
@@ -434,7 +436,7 @@ class HttpClient::Impl::Stream final : public HttpStream, public std::enable_sha
  private:
   template <typename Fn>
   void deliver(Fn fn) {
-    asio::post(client_->executor(), std::move(fn));
+    asio::post(delivery_, std::move(fn));
   }
 
   asio::awaitable<Status> run(const HttpClientRequest& request, std::chrono::milliseconds idle_timeout) {
@@ -495,7 +497,8 @@ class HttpClient::Impl::Stream final : public HttpStream, public std::enable_sha
   }
 
   std::shared_ptr<HttpClient::Impl> client_;
-  asio::strand<asio::any_io_executor> strand_;
+  asio::strand<asio::any_io_executor> strand_;     // the connection
+  asio::strand<asio::any_io_executor> delivery_;   // the callbacks, in order
   StreamCallbacks callbacks_;
   Connection connection_;
   bool cancelled_ = false;

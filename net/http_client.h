@@ -8,7 +8,8 @@
 // (kUnavailable / kDeadlineExceeded) naming the URL; any HTTP status is a successful response:
 // the caller maps statuses to its own meaning.
 //
-// Threading: callbacks run on the client's executor. Thread-safe.
+// Threading: callbacks run on the client's executor; a stream's callbacks run one at a time and in
+// order even when that executor is an io_context run by several threads. Thread-safe.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <chrono>

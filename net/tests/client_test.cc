@@ -472,5 +472,56 @@ TEST_CASE("against net::HttpServer: keep-alive, a chunked stream, reconnect afte
   server_thread.join();
 }
 
+// On an io_context run by several threads, a stream's callbacks must still come one at a time and
+// in order (adapters parse what arrives as a byte stream).
+TEST_CASE("stream callbacks stay in order and never overlap on a multi-threaded io_context") {
+  boost::asio::io_context server_io;
+  constexpr int kChunks = 3000;
+  HttpServer server(server_io.get_executor(), {}, [&](HttpRequest, std::shared_ptr<ResponseWriter> writer) {
+    writer->start_stream(200, {{"content-type", "text/plain"}});
+    for (int i = 0; i < kChunks; ++i) writer->write(std::to_string(i) + "\n");
+    writer->end();
+  });
+  REQUIRE(server.start().ok());
+  auto server_guard = boost::asio::make_work_guard(server_io);
+  std::thread server_thread([&] { server_io.run(); });
+
+  boost::asio::io_context client_io;
+  auto client_guard = boost::asio::make_work_guard(client_io);
+  std::vector<std::thread> client_threads;
+  for (int i = 0; i < 4; ++i) client_threads.emplace_back([&] { client_io.run(); });
+  {
+    HttpClient client(client_io.get_executor(), {.base_url = "http://" + server.address()});
+    REQUIRE(client.init().ok());
+    std::string received;
+    std::atomic<int> inside{0};
+    std::atomic<bool> overlapped{false};
+    std::promise<Status> ended;
+    StreamCallbacks callbacks;
+    callbacks.on_data = [&](std::string_view bytes) {
+      if (inside.fetch_add(1) != 0) overlapped = true;
+      std::this_thread::sleep_for(20us);  // a handler that takes a moment, as a parser does
+      received.append(bytes);
+      inside.fetch_sub(1);
+    };
+    callbacks.on_end = [&](Status status) { ended.set_value(std::move(status)); };
+    auto stream = client.stream(get("/"), std::move(callbacks));
+    auto future = ended.get_future();
+    REQUIRE(future.wait_for(20s) == std::future_status::ready);
+    CHECK(future.get().ok());
+    CHECK_FALSE(overlapped);
+    std::string expected;
+    for (int i = 0; i < kChunks; ++i) expected += std::to_string(i) + "\n";
+    CHECK(received == expected);
+  }
+  client_guard.reset();
+  client_io.stop();
+  for (auto& t : client_threads) t.join();
+  server.stop();
+  server_guard.reset();
+  server_io.stop();
+  server_thread.join();
+}
+
 }  // namespace
 }  // namespace berth::net
