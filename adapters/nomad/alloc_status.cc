@@ -211,6 +211,29 @@ BackendObject to_object(const JobState& job, bool killed_by_berth) {
   return object;
 }
 
+std::optional<BackendObject> replacement_object(const JobState& job) {
+  if (!job.replacement || !job.alloc || job.stopped) return std::nullopt;
+  const bool executor_ended = job.alloc->phase == ObservedPhase::kExited || job.alloc->phase == ObservedPhase::kLost ||
+                              job.alloc_stopped_by_others;
+  if (!executor_ended) return std::nullopt;  // to_object has not reported its end
+  const AllocState& alloc = *job.replacement;
+  if (alloc.stop_desired || (alloc.phase != ObservedPhase::kPending && alloc.phase != ObservedPhase::kRunning)) {
+    return std::nullopt;
+  }
+  BackendObject object;
+  object.backend_name = job.identity.job_id;
+  object.daemon_id = job.identity.daemon_id;
+  object.app = job.identity.app;
+  object.executor = job.identity.executor;
+  object.profile = job.identity.profile;
+  object.phase = alloc.phase;
+  object.host = alloc.host;
+  object.reason = "Replacement";
+  object.message = "allocation " + alloc.id + " of job " + job.identity.job_id + " replaces the executor's " +
+                   job.alloc->id;
+  return object;
+}
+
 BackendObject gone_object(const JobState& job, bool killed_by_berth) {
   BackendObject object;
   object.backend_name = job.identity.job_id;

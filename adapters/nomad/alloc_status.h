@@ -50,13 +50,21 @@ struct JobState {
   JobIdentity identity;
   std::uint64_t modify_index = 0;
   bool stopped = false;                 // Stop: true (deregistered without purge, or `nomad job stop`)
-  std::optional<AllocState> alloc;      // the latest allocation (highest CreateIndex)
-  bool alloc_stopped_by_others = false; // an allocation was stopped or evicted while the job was not
+  // The executor's allocation: the job's first (lowest CreateIndex). Nomad never restarts or
+  // reschedules it, but replaces it when its node is lost or someone stops it (`nomad alloc
+  // stop`), whatever the job's policies; such a later allocation is not the executor.
+  std::optional<AllocState> alloc;
+  std::optional<AllocState> replacement;  // the latest allocation Nomad placed after it
+  bool alloc_stopped_by_others = false; // the executor's allocation was stopped or evicted while the job was not
   std::string placement_failure;        // why the last evaluation could not place it ("" = none)
 };
 
 // The job's state as a BackendObject. `killed_by_berth`: Berth deregistered it.
 BackendObject to_object(const JobState& job, bool killed_by_berth);
+// What Nomad runs in place of the executor after its end (a lost or stopped allocation's
+// replacement), as a live object for core to stop; reported after to_object's end, so core has
+// recorded that end first. nullopt when nothing of the job runs or is about to.
+std::optional<BackendObject> replacement_object(const JobState& job);
 // The job no longer exists (purged, or garbage-collected).
 BackendObject gone_object(const JobState& job, bool killed_by_berth);
 

@@ -67,16 +67,25 @@ bool stop_of(const json::object& job) {
   return stop != nullptr && stop->is_bool() && stop->as_bool();
 }
 
-// Takes `incoming` into `current` if it is newer: a later allocation of the job, or a later
-// state of the same allocation. Remembers allocations stopped by others while the job was not.
-void merge_alloc(JobState& job, AllocState incoming) {
-  if (incoming.stop_desired && !job.stopped) job.alloc_stopped_by_others = true;
-  if (job.alloc) {
-    const AllocState& current = *job.alloc;
-    if (incoming.create_index < current.create_index) return;  // an older allocation
-    if (incoming.id == current.id && incoming.modify_index < current.modify_index) return;
+// Takes `incoming` into the job if it is news: the job's first allocation is the executor's
+// (JobState::alloc), a later one Nomad's replacement of it (JobState::replacement, the latest);
+// a state older than the one held is dropped. Remembers the executor's allocation being stopped
+// by others while the job was not. Returns whether the job changed.
+bool merge_alloc(JobState& job, AllocState incoming) {
+  if (job.alloc && incoming.id != job.alloc->id && incoming.create_index < job.alloc->create_index) {
+    // Seen after its replacement (a snapshot, or events lost): this one is the executor's.
+    if (!job.replacement || job.replacement->create_index < job.alloc->create_index) job.replacement = std::move(job.alloc);
+    job.alloc.reset();
+    job.alloc_stopped_by_others = false;
   }
-  job.alloc = std::move(incoming);
+  std::optional<AllocState>& slot = !job.alloc || incoming.id == job.alloc->id ? job.alloc : job.replacement;
+  if (slot) {
+    if (incoming.id != slot->id && incoming.create_index < slot->create_index) return false;  // an older replacement
+    if (incoming.id == slot->id && incoming.modify_index <= slot->modify_index) return false;
+  }
+  if (&slot == &job.alloc && incoming.stop_desired && !job.stopped) job.alloc_stopped_by_others = true;
+  slot = std::move(incoming);
+  return true;
 }
 
 // One consistent-enough view of the pool: Berth's jobs (of any daemon) and their allocations.
@@ -215,6 +224,7 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
       for (const auto& [id, job] : taken->jobs) {
         const bool ours = job.identity.daemon_id == self->daemon_id_;
         objects.push_back(nomad::to_object(job, ours && self->killed_.count(id) > 0));
+        if (auto replacement = nomad::replacement_object(job)) objects.push_back(std::move(*replacement));
       }
       self->apply(*taken, false);
       done(std::move(objects));
@@ -410,6 +420,7 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
         }
         job.alloc_stopped_by_others = job.alloc_stopped_by_others || listed.alloc_stopped_by_others;
         if (listed.alloc) merge_alloc(job, *listed.alloc);
+        if (listed.replacement) merge_alloc(job, *listed.replacement);
       }
       if (report_all || inserted) report(job);
     }
@@ -423,6 +434,7 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
   void report(const JobState& job) {
     if (sink_ == nullptr || stopped_) return;
     sink_->on_observed(pool_, nomad::to_object(job, killed_.count(job.identity.job_id) > 0));
+    if (auto replacement = nomad::replacement_object(job)) sink_->on_observed(pool_, *replacement);
   }
 
   void report_gone(const std::string& id) {
@@ -651,12 +663,7 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
     auto it = jobs_.find(string_of(object, "JobID"));
     if (it == jobs_.end()) return;  // not one of this daemon's jobs of this pool
     JobState& job = it->second;
-    AllocState alloc = nomad::alloc_state(object, executor_task_);
-    const bool newer = !job.alloc || alloc.create_index > job.alloc->create_index ||
-                       (alloc.id == job.alloc->id && alloc.modify_index > job.alloc->modify_index);
-    const bool stopped_by_others_before = job.alloc_stopped_by_others;
-    merge_alloc(job, std::move(alloc));
-    if (newer || job.alloc_stopped_by_others != stopped_by_others_before) report(job);
+    if (merge_alloc(job, nomad::alloc_state(object, executor_task_))) report(job);
   }
 
   void on_eval(const json::object& eval) {

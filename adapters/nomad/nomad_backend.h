@@ -18,6 +18,10 @@
 // Placement failures are not errors: the executor stays pending with the blocked evaluation's
 // reason until Nomad places it or core's launch timeout ends it.
 //
+// An executor is its job's first allocation. When its node is lost or someone stops it, Nomad
+// places a replacement in the same job whatever the reschedule policy; that one is not the
+// executor: its end is reported, then the job as live again, so that core stops the job.
+//
 // Kill deregisters the job (purge when configured); Nomad stops the task with the job's
 // KillTimeout (SIGTERM, then SIGKILL), so core's per-kill grace is not used. Jobs without Berth's
 // Meta are never listed or touched.
