@@ -416,7 +416,15 @@ class Berthd {
 
 }  // namespace
 
+void run_launch_figures(const KubernetesBenchOptions& options, Report& report);
+void run_scale_figures(const KubernetesBenchOptions& options, Report& report);
+
 void run_kubernetes_figures(const KubernetesBenchOptions& options, Report& report) {
+  if (options.launch_figures) run_launch_figures(options, report);
+  if (options.scale_figures) run_scale_figures(options, report);
+}
+
+void run_launch_figures(const KubernetesBenchOptions& options, Report& report) {
   std::vector<double> raw_rates, berth_rates, berth_times, spark_rates, python_rates;
   const auto raw_bodies = pod_bodies(options.raw_pods, "raw");
   const auto spark_bodies = pod_bodies(options.spark_pods, "spark");
@@ -555,7 +563,10 @@ void run_kubernetes_figures(const KubernetesBenchOptions& options, Report& repor
     std::cerr << "berth-bench: latency done\n";
   }
 
-  // Scale and recovery: many live executors across many applications.
+}
+
+// Scale and recovery: many live executors across many applications.
+void run_scale_figures(const KubernetesBenchOptions& options, Report& report) {
   {
     Simulator sim;
     if (!sim.start(options, "scale")) return;

@@ -26,7 +26,9 @@ struct KubernetesBenchOptions {
   int python_pods = 200;             // pods created one by one by the Python client
   int scale_executors = 10'000;      // live executors for the scale and recovery figures
   int scale_apps = 1'000;
-  double latency_seconds = 2;        // open-loop launches per load level (10/50/90% of the maximum)
+  double latency_seconds = 2;
+  bool launch_figures = true;        // launch throughput, time to N, added latency
+  bool scale_figures = true;         // memory, ramp, recovery and watch ingestion with many executors        // open-loop launches per load level (10/50/90% of the maximum)
 };
 
 // Adds its rows and notes to `report`.

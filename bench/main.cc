@@ -60,7 +60,8 @@ struct Options {
   std::chrono::milliseconds duration{2000};
   std::vector<int> concurrency{1, 8, 32, 128};
   bool full = false;
-  std::set<std::string> figures{"api", "kubernetes", "nomad", "mesos"};
+  std::set<std::string> figures{"api", "kubernetes", "scale", "nomad", "mesos"};
+  int scale_executors = 0;  // 0: 10,000 (100,000 with --full)
   bool wants(const std::string& group) const { return figures.count(group) > 0; }
 };
 
@@ -217,7 +218,10 @@ int run(const Options& options) {
     k8s.spark_pods = 50;
     k8s.python_pods = 100;
   }
-  if (options.wants("kubernetes")) run_kubernetes_figures(k8s, report);
+  if (options.scale_executors > 0) k8s.scale_executors = options.scale_executors;
+  k8s.launch_figures = options.wants("kubernetes");
+  k8s.scale_figures = options.wants("scale");
+  run_kubernetes_figures(k8s, report);
 
   BackendBenchOptions backends;
   backends.berthd = options.berthd;
@@ -256,8 +260,9 @@ int main(int argc, char** argv) {
   cli.add_option("--results", options.results_dir, "where <name>.md and <name>.json go");
   cli.add_option("--name", options.name, "report name");
   cli.add_option("--runs", options.runs, "runs per figure (min/median/max)");
-  cli.add_option("--figures", options.figures, "which groups to measure: api, kubernetes, nomad, mesos (default all)")
+  cli.add_option("--figures", options.figures, "which groups to measure: api, kubernetes, scale, nomad, mesos (default all)")
       ->delimiter(',');
+  cli.add_option("--scale-executors", options.scale_executors, "live executors for the scale figures");
   cli.add_flag("--full", full, "the full run: longer windows, more runs, more concurrency levels");
   std::string echo_port_file;
   cli.add_option("--serve-echo", echo_port_file, "internal: serve the echo baseline, write its address to FILE");
