@@ -19,6 +19,13 @@ std::map<std::string, std::string> spark_executor_environment(const LaunchReques
   return env;
 }
 
+std::map<std::string, std::string> spark_executor_labels(const LaunchRequest& request) {
+  return {{kSparkLabelAppSelector, request.app},
+          {kSparkLabelRole, "executor"},
+          {kSparkLabelExecId, std::to_string(request.executor)},
+          {kSparkLabelProfileId, std::to_string(request.profile.id)}};
+}
+
 const char* to_string(ObservedPhase phase) {
   switch (phase) {
     case ObservedPhase::kPending: return "pending";

@@ -30,6 +30,13 @@ inline constexpr const char* kLabelExecutor = "berth.dev/executor";
 inline constexpr const char* kLabelProfile = "berth.dev/profile";
 inline constexpr const char* kLabelPool = "berth.dev/pool";
 
+// Spark's own executor labels (its Kubernetes backend's), carried by every backend's objects
+// (pod labels, Nomad job Meta, Mesos task labels) so that Spark tooling finds executors.
+inline constexpr const char* kSparkLabelAppSelector = "spark-app-selector";
+inline constexpr const char* kSparkLabelRole = "spark-role";
+inline constexpr const char* kSparkLabelExecId = "spark-exec-id";
+inline constexpr const char* kSparkLabelProfileId = "spark-exec-resourceprofile-id";
+
 // Everything an adapter needs to start one executor. backend_name is deterministic, so sending
 // the same request twice creates one object: the second launch reports kAlreadyExists.
 struct LaunchRequest {
@@ -47,6 +54,9 @@ struct LaunchRequest {
 // The environment Spark's executor images expect (SPARK_DRIVER_URL, SPARK_EXECUTOR_ID, ...),
 // with the spec's own env on top. Shared by every adapter.
 std::map<std::string, std::string> spark_executor_environment(const LaunchRequest& request);
+
+// Spark's labels above, with their values for `request`'s executor.
+std::map<std::string, std::string> spark_executor_labels(const LaunchRequest& request);
 
 struct KillRequest {
   std::string backend_name;

@@ -20,11 +20,11 @@ namespace berth::kubernetes {
 inline constexpr const char* kAnnotationBackendName = "berth.dev/backend-name";
 inline constexpr const char* kAnnotationExecutorContainer = "berth.dev/executor-container";
 
-// Spark's labels.
-inline constexpr const char* kSparkAppSelector = "spark-app-selector";
-inline constexpr const char* kSparkRole = "spark-role";
-inline constexpr const char* kSparkExecId = "spark-exec-id";
-inline constexpr const char* kSparkProfileId = "spark-exec-resourceprofile-id";
+// Spark's labels (core/backend.h).
+inline constexpr const char* kSparkAppSelector = kSparkLabelAppSelector;
+inline constexpr const char* kSparkRole = kSparkLabelRole;
+inline constexpr const char* kSparkExecId = kSparkLabelExecId;
+inline constexpr const char* kSparkProfileId = kSparkLabelProfileId;
 
 // `value` itself when it is a valid label value (at most 63 of [A-Za-z0-9._-], alphanumeric at
 // both ends); otherwise a valid, deterministic stand-in: the cleaned value, shortened, with a hash

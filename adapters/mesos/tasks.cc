@@ -131,6 +131,7 @@ json::object build_task_info(const LaunchRequest& request, const MesosPoolConfig
   for (const auto& [key, value] : config.labels) labels.push_back(label(key, value));
   for (const auto& [key, value] : request.spec.labels) labels.push_back(label(key, value));
   for (const auto& [key, value] : request.spec.annotations) labels.push_back(label(key, value));
+  for (const auto& [key, value] : spark_executor_labels(request)) labels.push_back(label(key, value));
   labels.push_back(label(kLabelDaemon, request.daemon_id));
   labels.push_back(label(kLabelApp, request.app));
   labels.push_back(label(kLabelExecutor, std::to_string(request.executor)));

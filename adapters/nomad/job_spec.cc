@@ -228,6 +228,7 @@ StatusOr<json::object> build_job(const LaunchRequest& request, const NomadPoolCo
   for (const auto& [key, value] : config.meta) meta[key] = value;
   for (const auto& [key, value] : request.spec.labels) meta[key] = value;
   for (const auto& [key, value] : request.spec.annotations) meta[key] = value;
+  for (const auto& [key, value] : spark_executor_labels(request)) meta[key] = value;
   meta[kLabelDaemon] = request.daemon_id;
   meta[kLabelApp] = request.app;
   meta[kLabelExecutor] = std::to_string(request.executor);

@@ -16,7 +16,7 @@
 // "1 error occurred: ...") and 400 kInvalidArgument; 403 kPermissionDenied (after re-reading a
 // token file and trying once more); 429, "No cluster leader" and other 5xx kUnavailable.
 // Placement failures are not errors: the executor stays pending with the blocked evaluation's
-// reason until Nomad places it or core's launch timeout ends it.
+// reason until Nomad places it (as an unschedulable pod stays pending on Kubernetes).
 //
 // An executor is its job's first allocation. When its node is lost or someone stops it, Nomad
 // places a replacement in the same job whatever the reschedule policy; that one is not the

@@ -84,6 +84,8 @@ TEST_CASE("TaskInfo: Spark's executor command, env, labels, image and kill polic
   CHECK(labels.at(kLabelApp) == "app-1");
   CHECK(labels.at(kLabelExecutor) == "7");
   CHECK(labels.at("sim.berth.dev/run-for") == "5s");
+  CHECK(labels.at("spark-role") == "executor");
+  CHECK(labels.at("spark-exec-id") == "7");
   CHECK(task.at("kill_policy").at("grace_period").at("nanoseconds") == std::int64_t{30'000'000'000});
 
   auto r = request();

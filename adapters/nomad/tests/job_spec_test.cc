@@ -59,6 +59,9 @@ TEST_CASE("a bare executor job is a batch job of one group that Nomad never rest
   CHECK(meta.at(kLabelProfile) == "2");
   CHECK(meta.at(kLabelPool) == "nomad");
   CHECK(meta.at("team") == "data");
+  CHECK(meta.at("spark-app-selector") == "app-1");
+  CHECK(meta.at("spark-role") == "executor");
+  CHECK(meta.at("spark-exec-id") == "7");
   CHECK(meta.at("sim.berth.dev/run-for") == "10s");
 
   const auto& group = group_of(*job);
