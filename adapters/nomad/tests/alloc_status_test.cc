@@ -132,6 +132,28 @@ TEST_CASE("to_object: pending with the placement failure, stopped by others, der
   CHECK(gone_object(never_placed, false).deleted_externally);
 }
 
+TEST_CASE("Nomad's replacement of a lost allocation is reported live after the executor's end, for core to stop") {
+  auto lost = alloc_state(alloc("lost", R"({"Type":"Started"})"), "executor");
+  JobState job = job_with(lost);
+  CHECK_FALSE(replacement_object(job));  // no replacement yet
+  AllocState replacement = alloc_state(alloc("running", R"({"Type":"Started"})"), "executor");
+  replacement.id = "a2";
+  replacement.create_index = 20;
+  replacement.host = "node-5";
+  job.replacement = replacement;
+  CHECK(to_object(job, false).phase == ObservedPhase::kLost);  // the executor's own end
+  auto live = replacement_object(job);
+  REQUIRE(live);
+  CHECK(live->phase == ObservedPhase::kRunning);
+  CHECK(live->backend_name == "berth-app-1-exec-7");
+  CHECK(live->host == "node-5");
+  job.replacement->stop_desired = true;  // already being stopped
+  CHECK_FALSE(replacement_object(job));
+  JobState running = job_with(alloc_state(alloc("running", R"({"Type":"Started"})"), "executor"));
+  running.replacement = replacement;
+  CHECK_FALSE(replacement_object(running));  // the executor has not ended: nothing to stop yet
+}
+
 TEST_CASE("placement failures read as one sentence") {
   auto text = placement_failure_text(parse(R"({"NodesEvaluated":4,"NodesFiltered":1,"NodesExhausted":3,
       "DimensionExhausted":{"memory":3},"ConstraintFiltered":{"${attr.kernel.name} = linux":1},"CoalescedFailures":2})"));
