@@ -238,9 +238,11 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     return mesos::to_object(record.last, record.name, task_id, daemon_id_, host_of(record.agent_id), record.killed);
   }
 
+  // The agent's hostname, learnt from its offers; "" while unknown (after a restart, an agent
+  // that offers nothing), so that core keeps the host it recorded rather than take the agent id.
   std::string host_of(const std::string& agent_id) const {
     auto it = agent_hosts_.find(agent_id);
-    return it != agent_hosts_.end() ? it->second : agent_id;
+    return it != agent_hosts_.end() ? it->second : "";
   }
 
   void answer_lists(StatusOr<std::vector<BackendObject>> answer) {

@@ -12,6 +12,7 @@ module from this folder with `/usr/bin/python3 -m unittest -v test_lifecycle`; B
 keeps each test's directory (config, berthd.log, executor dirs) for a post-mortem.
 """
 
+import base64
 import json
 import os
 import shutil
@@ -597,6 +598,161 @@ class KubernetesSim:
         with open(path, "w") as f:
             f.write(render_yaml(kubeconfig) + "\n")
         return path
+
+
+# -------------------------------------------------------------------------------------------------
+# The Mesos master simulator
+# -------------------------------------------------------------------------------------------------
+
+class MesosSim:
+    """One `berth-sim mesos` process (a leading master, and a standby when `standby` is true) on
+    ephemeral loopback ports, a direct child of the test, with its config file and log in
+    `directory`. Its /sim/ admin endpoints are called with urllib, with basic authentication when
+    it requires it.
+
+    `config` is the simulator's YAML config as a dict (agents, behaviours, update_retry ...);
+    `time_scale` and `heartbeat` (seconds) become its flags; `principal` and `secret` make every
+    request need `Authorization: Basic`."""
+
+    def __init__(self, directory, config=None, name="mesos-sim", time_scale=10, heartbeat=None,
+                 standby=False, principal=None, secret=None, args=()):
+        self.directory = directory
+        self.name = name
+        self.config = config
+        self.time_scale = time_scale
+        self.heartbeat = heartbeat
+        self.standby = standby
+        self.principal = principal
+        self.secret = secret
+        self.args = list(args)
+        self.config_path = os.path.join(directory, name + ".yaml")
+        self.port_file = os.path.join(directory, name + ".port")
+        self.standby_port_file = os.path.join(directory, name + ".standby-port")
+        self.log_path = os.path.join(directory, name + ".log")
+        self.process = None
+        self.address = None
+        self.standby_address = None
+
+    def start(self, timeout=20):
+        assert self.process is None or self.process.poll() is not None, "the simulator is already running"
+        argv = [BERTH_SIM, "mesos", "--listen", "127.0.0.1:0", "--port-file", self.port_file]
+        if self.config is not None:
+            with open(self.config_path, "w") as f:
+                f.write(render_yaml(self.config) + "\n")
+            argv += ["--config", self.config_path]
+        if self.time_scale is not None:
+            argv += ["--time-scale", str(self.time_scale)]
+        if self.heartbeat is not None:
+            argv += ["--heartbeat", str(self.heartbeat)]
+        if self.standby:
+            argv += ["--standby-listen", "127.0.0.1:0", "--standby-port-file", self.standby_port_file]
+        if self.principal:
+            argv += ["--principal", self.principal, "--secret", self.secret]
+        argv += self.args
+        for path in (self.port_file, self.standby_port_file):
+            if os.path.exists(path):
+                os.unlink(path)
+        log = open(self.log_path, "a")
+        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                        cwd=self.directory)
+        log.close()
+
+        def written(path):
+            if self.process.poll() is not None:
+                raise AssertionError("berth-sim exited with %d; its log:\n%s"
+                                     % (self.process.returncode, self.log_tail()))
+            text = _read(path)
+            return text.strip() if text and text.endswith("\n") else None
+
+        self.address = wait_until(lambda: written(self.port_file), timeout,
+                                  "berth-sim did not write %s" % self.port_file)
+        if self.standby:
+            self.standby_address = wait_until(lambda: written(self.standby_port_file), timeout,
+                                              "berth-sim did not write %s" % self.standby_port_file)
+        return self
+
+    def kill9(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+        if self.process is not None:
+            self.process.wait(timeout=20)
+
+    def log_tail(self, lines=40):
+        return "\n".join((_read(self.log_path) or "").splitlines()[-lines:])
+
+    @property
+    def master(self):
+        """The URL of the master started as the leader (berthd's `masters:` entry)."""
+        return "http://" + self.address
+
+    @property
+    def standby_master(self):
+        return "http://" + self.standby_address
+
+    # HTTP -------------------------------------------------------------------------------------
+
+    def request(self, method, path, body=None, timeout=10, address=None):
+        """(status, parsed JSON or text) of one request; never raises on an HTTP error status."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request("http://%s%s" % (address or self.address, path), data=data, method=method)
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        if self.principal:
+            token = base64.b64encode(("%s:%s" % (self.principal, self.secret)).encode()).decode()
+            request.add_header("Authorization", "Basic " + token)
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                status, raw = response.status, response.read()
+        except urllib.error.HTTPError as error:
+            status, raw = error.code, error.read()
+        text = raw.decode(errors="replace")
+        try:
+            return status, json.loads(text) if text.strip() else {}
+        except ValueError:
+            return status, text
+
+    def call(self, method, path, body=None, expect=(200, 201, 202)):
+        """The parsed answer of a request that must answer one of `expect`."""
+        status, answer = self.request(method, path, body)
+        if status not in expect:
+            raise SimError(method, path, status, answer)
+        return answer
+
+    # Administration (/sim/) -------------------------------------------------------------------
+
+    def state(self):
+        return self.call("GET", "/sim/state")
+
+    def frameworks(self):
+        return self.state()["frameworks"]
+
+    def tasks(self, framework_id=None):
+        """The tasks the master knows (not yet ended and acknowledged), optionally of one framework."""
+        return [t for t in self.state()["tasks"] if framework_id is None or t["framework_id"] == framework_id]
+
+    def agents(self):
+        return self.state()["agents"]
+
+    def faults(self, **fields):
+        return self.call("POST", "/sim/faults", fields)
+
+    def advance(self, seconds):
+        return self.call("POST", "/sim/advance", {"seconds": seconds})
+
+    def add_agent(self, **agent):
+        return self.call("POST", "/sim/agents", agent)["id"]
+
+    def remove_agent(self, agent, mode="lost"):
+        return self.call("POST", "/sim/agents/%s/remove" % agent, {"mode": mode})
+
+    def exit_task(self, task_id, code=0, oom=False):
+        return self.call("POST", "/sim/tasks/%s/exit" % task_id, {"code": code, "oom": oom})
+
+    def swap_leader(self):
+        """Master failover: the standby leads, the old leader redirects to it (`state()["leader"]`
+        names the leader; both addresses keep serving /sim/)."""
+        return self.call("POST", "/sim/leader")
 
 
 # -------------------------------------------------------------------------------------------------
