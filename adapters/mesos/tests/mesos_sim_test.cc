@@ -174,15 +174,15 @@ TEST_CASE("mesos conformance: a restarted backend re-registers as the same frame
 
 TEST_CASE("mesos: two applications both progress when offers are scarce") {
   sim::mesos::SimulatorOptions options;
-  options.agent_specs = {sim::mesos::AgentSpec{.hostname = "small-1", .cpus = 4, .mem = 65536}};
+  options.agents = 0;  // the one agent comes once every launch is queued: one offer decides
   MesosSim sim(options);
   auto target = sim.target();
   BackendHarness harness;
   harness.start_backend(target.make_backend);
-  std::vector<std::shared_future<Status>> big;
-  for (int i = 1; i <= 10; ++i) big.push_back(harness.launch_async(target.request(i, "big")));
-  std::vector<std::shared_future<Status>> small;
-  for (int i = 1; i <= 2; ++i) small.push_back(harness.launch_async(target.request(i, "small")));
+  std::vector<std::shared_future<Status>> launches;
+  for (int i = 1; i <= 10; ++i) launches.push_back(harness.launch_async(target.request(i, "big")));
+  for (int i = 1; i <= 2; ++i) launches.push_back(harness.launch_async(target.request(i, "small")));
+  sim.admin("POST", "/sim/agents", R"({"hostname":"small-1","cpus":4,"mem":65536})");
   // Four cpus: both applications get executors although "big" asked first and for more.
   REQUIRE(eventually([&] {
     return harness.phase_is("berth-small-exec-1", ObservedPhase::kRunning) &&
