@@ -8,6 +8,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <deque>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <random>
 #include <set>
@@ -153,7 +155,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     if (tasks_.count(request.backend_name) > 0) {
       return fail(std::move(done), Status::AlreadyExists("task " + request.backend_name + " exists on pool " + pool_));
     }
-    pending_.push_back(PendingLaunch{request, mesos::demand_of(request.profile), std::move(done)});
+    pending_.push_back(PendingLaunch{request, mesos::demand_of(request.profile, config_.ports), std::move(done)});
     if (suppressed_ && subscribed_) revive();
   }
 
@@ -273,6 +275,18 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     }
   }
 
+  // Re-reads the secret file; true if the secret changed (and the header with it).
+  bool reload_secret() {
+    if (config_.secret_file.empty()) return false;
+    std::ifstream in(config_.secret_file, std::ios::binary);
+    std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
+    if (secret.empty() || secret == config_.secret) return false;
+    config_.secret = secret;
+    client_->set_default_header("authorization", "Basic " + base64(config_.principal + ":" + config_.secret));
+    return true;
+  }
+
   void next_master() {
     master_index_ = (master_index_ + 1) % config_.masters.size();
     use_master(config_.masters[master_index_]);
@@ -367,6 +381,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
         return subscribe();
       }
     }
+    if (stream_status_ == 401 && reload_secret()) return subscribe();  // the secret had rotated
     if (stream_status_ != 0 && stream_status_ != 200) {
       std::string text = stream_error_body_;
       while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();

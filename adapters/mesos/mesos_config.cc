@@ -14,6 +14,8 @@
 //     image: apache/spark:3.5.1           # when the application's launch spec names none
 //     spark_home: /opt/spark              # for Spark's executor command when the spec names none
 //     uris: [https://repo/spark.tgz]      # fetched into each sandbox
+//     ports: 0                            # host ports per executor from the offer (PORT0, PORT1 ...
+//                                         #   and BERTH_PORTS in its environment)
 //     constraints: "rack:r1,r2;os:linux"  # Spark's spark.mesos.constraints syntax
 //     labels: {team: data}                # extra task labels
 //     kill_grace: 30s                     # kill policy: SIGTERM, then SIGKILL after this
@@ -72,6 +74,7 @@ Status parse_mesos_pool(config::Section& section, MesosPoolConfig* out) {
   }
   parsed.principal = section.get_string("principal");
   const std::string secret_file = section.get_string("secret_file");
+  parsed.secret_file = secret_file;
   if (!secret_file.empty()) {
     auto secret = read_text(secret_file, "secret_file");
     if (!secret.ok()) {
@@ -117,6 +120,7 @@ Status parse_mesos_pool(config::Section& section, MesosPoolConfig* out) {
   parsed.image = section.get_string("image");
   parsed.spark_home = section.get_string("spark_home", parsed.spark_home);
   parsed.uris = section.get_string_list("uris");
+  parsed.ports = static_cast<int>(section.get_int("ports", 0, 0, 100));
   parsed.constraints = section.get_string("constraints");
   parsed.labels = section.get_string_map("labels");
   parsed.kill_grace = section.get_duration("kill_grace", parsed.kill_grace);

@@ -25,6 +25,7 @@ struct MesosPoolConfig {
   std::vector<std::string> masters;  // http(s)://host:5050, tried in turn; a non-leader redirects
   std::string principal;             // HTTP basic authentication, with the secret
   std::string secret;
+  std::string secret_file;           // re-read when the master answers 401 (the secret rotated)
   std::string ca_pem;                // https: verify the masters with this bundle (empty: system roots)
   std::string server_name;
   bool insecure_skip_verify = false;
@@ -37,6 +38,7 @@ struct MesosPoolConfig {
   std::string image;                 // when the application's launch spec names none; empty: no container image
   std::string spark_home = "/opt/spark";  // Spark's executor command when the launch spec names none
   std::vector<std::string> uris;     // fetched into each task's sandbox
+  int ports = 0;                     // host ports per executor, from the offers' port ranges
   std::string constraints;           // Spark's spark.mesos.constraints syntax: "rack:r1,r2;os:linux"
   std::map<std::string, std::string> labels;  // extra task labels
   Duration kill_grace{std::chrono::seconds(30)};  // kill policy: SIGTERM, then SIGKILL after this

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstdint>
 #include <deque>
 
 namespace berth::mesos {
@@ -94,6 +95,18 @@ std::string trim(const std::string& text) {
   return text.substr(first, text.find_last_not_of(" \t") - first + 1);
 }
 
+// Port ranges Berth may use: "ports" RANGES entries that are not revocable or shared.
+bool usable_ranges(const json::object& resource) {
+  return string_field(resource, "name") == "ports" && string_field(resource, "type") == "RANGES" &&
+         !resource.contains("revocable") && !resource.contains("shared");
+}
+
+json::array* ranges_of(json::object& resource) {
+  auto* ranges = resource.if_contains("ranges");
+  auto* range = ranges != nullptr && ranges->is_object() ? ranges->as_object().if_contains("range") : nullptr;
+  return range != nullptr && range->is_array() ? &range->as_array() : nullptr;
+}
+
 }  // namespace
 
 Offer parse_offer(const json::object& object) {
@@ -153,8 +166,9 @@ bool satisfies(const Offer& offer, const std::vector<Constraint>& constraints) {
   return true;
 }
 
-TaskDemand demand_of(const ResourceProfile& profile) {
+TaskDemand demand_of(const ResourceProfile& profile, int ports) {
   TaskDemand demand;
+  demand.ports = ports;
   demand.cpus = profile.cores;
   demand.mem = static_cast<double>(profile.container_memory_mib());
   for (const auto& resource : profile.resources) {
@@ -173,13 +187,75 @@ double OfferResources::available(const std::string& name) const {
   return total;
 }
 
+std::size_t OfferResources::available_ports() const {
+  std::size_t total = 0;
+  for (const auto& item : remaining_) {
+    if (!item.is_object() || !usable_ranges(item.as_object())) continue;
+    json::object copy = item.as_object();
+    if (json::array* ranges = ranges_of(copy)) {
+      for (const auto& r : *ranges) {
+        if (!r.is_object()) continue;
+        const auto begin = static_cast<std::uint64_t>(number(r.at("begin")));
+        const auto end = static_cast<std::uint64_t>(number(r.at("end")));
+        if (end >= begin) total += end - begin + 1;
+      }
+    }
+  }
+  return total;
+}
+
+std::vector<std::uint64_t> ports_of(const json::array& resources) {
+  std::vector<std::uint64_t> ports;
+  for (const auto& item : resources) {
+    if (!item.is_object() || !usable_ranges(item.as_object())) continue;
+    json::object copy = item.as_object();
+    if (json::array* ranges = ranges_of(copy)) {
+      for (const auto& r : *ranges) {
+        if (!r.is_object()) continue;
+        const auto begin = static_cast<std::uint64_t>(number(r.at("begin")));
+        const auto end = static_cast<std::uint64_t>(number(r.at("end")));
+        for (auto port = begin; port <= end && ports.size() < 65536; ++port) ports.push_back(port);
+      }
+    }
+  }
+  return ports;
+}
+
 std::optional<json::array> OfferResources::take(const TaskDemand& demand) {
   const std::vector<std::pair<std::string, double>> wanted = {
       {"cpus", demand.cpus}, {"mem", demand.mem}, {"gpus", demand.gpus}, {"disk", demand.disk}};
   for (const auto& [name, amount] : wanted) {
     if (amount > 0 && available(name) + kEpsilon < amount) return std::nullopt;
   }
+  if (demand.ports > 0 && available_ports() < static_cast<std::size_t>(demand.ports)) return std::nullopt;
   json::array taken;
+  // Ports: the lowest free ones, each piece keeping its entry's role and allocation_info.
+  std::size_t ports_needed = demand.ports > 0 ? static_cast<std::size_t>(demand.ports) : 0;
+  for (auto& item : remaining_) {
+    if (ports_needed == 0) break;
+    if (!item.is_object() || !usable_ranges(item.as_object())) continue;
+    json::array* ranges = ranges_of(item.as_object());
+    if (ranges == nullptr) continue;
+    json::array picked;
+    json::array left;
+    for (const auto& r : *ranges) {
+      if (!r.is_object()) continue;
+      auto begin = static_cast<std::uint64_t>(number(r.at("begin")));
+      const auto end = static_cast<std::uint64_t>(number(r.at("end")));
+      if (ports_needed > 0 && end >= begin) {
+        const std::uint64_t count = std::min<std::uint64_t>(ports_needed, end - begin + 1);
+        picked.push_back(json::object{{"begin", begin}, {"end", begin + count - 1}});
+        ports_needed -= count;
+        begin += count;
+      }
+      if (begin <= end) left.push_back(json::object{{"begin", begin}, {"end", end}});
+    }
+    if (picked.empty()) continue;
+    json::object part = item.as_object();
+    part["ranges"] = json::object{{"range", std::move(picked)}};
+    taken.push_back(std::move(part));
+    item.as_object()["ranges"] = json::object{{"range", std::move(left)}};
+  }
   for (const auto& [name, amount] : wanted) {
     double need = amount;
     for (auto& item : remaining_) {

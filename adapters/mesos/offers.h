@@ -42,8 +42,12 @@ struct TaskDemand {
   double mem = 0;   // MB
   double gpus = 0;  // whole GPUs
   double disk = 0;  // MB
+  int ports = 0;    // host ports, from the offer's port ranges
 };
-TaskDemand demand_of(const ResourceProfile& profile);
+TaskDemand demand_of(const ResourceProfile& profile, int ports = 0);
+
+// The ports of a task's resources, in order ("ports" ranges expanded).
+std::vector<std::uint64_t> ports_of(const boost::json::array& resources);
 
 // The unused part of one offer.
 class OfferResources {
@@ -54,6 +58,7 @@ class OfferResources {
 
  private:
   double available(const std::string& name) const;
+  std::size_t available_ports() const;
   boost::json::array remaining_;
 };
 

@@ -81,11 +81,17 @@ json::object build_task_info(const LaunchRequest& request, const MesosPoolConfig
   task["name"] = request.app + " " + std::to_string(request.executor);
   task["task_id"] = id(request.backend_name);
   task["agent_id"] = id(offer.agent_id);
-  task["resources"] = std::move(resources);
 
   json::array variables;
   auto env = spark_executor_environment(request);
   env["SPARK_EXECUTOR_POD_NAME"] = request.backend_name;
+  const auto ports = ports_of(resources);
+  std::string port_list;
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    env["PORT" + std::to_string(i)] = std::to_string(ports[i]);
+    port_list += (i ? "," : "") + std::to_string(ports[i]);
+  }
+  if (!ports.empty()) env["BERTH_PORTS"] = port_list;
   for (const auto& [name, value] : env) variables.push_back(json::object{{"name", name}, {"value", value}});
   json::object command;
   if (!request.spec.command.empty()) {
@@ -108,6 +114,7 @@ json::object build_task_info(const LaunchRequest& request, const MesosPoolConfig
     command["value"] = std::move(line);
   }
   command["environment"] = json::object{{"variables", std::move(variables)}};
+  task["resources"] = std::move(resources);
   if (!config.uris.empty()) {
     json::array uris;
     for (const auto& uri : config.uris) uris.push_back(json::object{{"value", uri}, {"extract", true}, {"cache", false}});

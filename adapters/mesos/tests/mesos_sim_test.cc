@@ -7,6 +7,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "adapters/mesos/mesos_backend.h"
@@ -278,6 +280,43 @@ TEST_CASE("mesos: basic authentication with the principal and secret") {
   REQUIRE(eventually([&] { return !refused.sink().health().empty(); }));
   CHECK_FALSE(refused.sink().health().back().ok());
   CHECK_THAT(refused.sink().health().back().message(), Catch::Contains("401"));
+}
+
+TEST_CASE("mesos: a rotated secret file is re-read when the master answers 401") {
+  sim::mesos::SimulatorOptions options;
+  options.principal = "berth";
+  options.secret = "new-secret";
+  MesosSim sim(options);
+  char pattern[] = "/tmp/berth-mesos-secret-XXXXXX";
+  const std::string dir = ::mkdtemp(pattern);
+  const std::string file = dir + "/secret";
+  std::ofstream(file) << "new-secret\n";
+  auto target = sim.target([&](MesosPoolConfig& config) {
+    config.principal = "berth";
+    config.secret = "old-secret";  // what was read at start-up, before the rotation
+    config.secret_file = file;
+  });
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  REQUIRE(harness.launch(target.request(1)).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("mesos: executors get host ports from the offer when the pool asks for them") {
+  MesosSim sim;
+  auto target = sim.target([](MesosPoolConfig& config) { config.ports = 2; });
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  REQUIRE(harness.launch(target.request(1)).ok());
+  REQUIRE(harness.launch(target.request(2)).ok());
+  REQUIRE(eventually([&] {
+    return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning) &&
+           harness.phase_is("berth-app-1-exec-2", ObservedPhase::kRunning);
+  }));
+  const json::object* task = sim.task("berth-app-1-exec-1");
+  REQUIRE(task != nullptr);
+  CHECK(task->at("resources").at("ports") != "[]");
 }
 
 TEST_CASE("mesos: killing a launch that no offer fits cancels it without a task") {

@@ -77,6 +77,22 @@ TEST_CASE("a task's resources are carved from the offer with their role and allo
   CHECK(scalar(*gpu, "gpus") == Approx(2));
 }
 
+TEST_CASE("ports are carved from the offer's ranges, lowest first, and run out") {
+  OfferResources left(offer("S1", 8, 8192).resources);
+  TaskDemand demand{1, 100, 0, 0};
+  demand.ports = 2;
+  auto first = left.take(demand);
+  REQUIRE(first);
+  CHECK(ports_of(*first) == std::vector<std::uint64_t>{31000, 31001});
+  for (const auto& r : *first) CHECK(r.at("allocation_info").at("role") == "spark");
+  auto second = left.take(demand);
+  REQUIRE(second);
+  CHECK(ports_of(*second) == std::vector<std::uint64_t>{31002, 31003});
+  demand.ports = 2000;  // more than the range holds
+  CHECK_FALSE(left.take(demand));
+  CHECK(ports_of(*OfferResources(offer("S2", 8, 8192).resources).take(TaskDemand{1, 100, 0, 0})).empty());
+}
+
 TEST_CASE("revocable and persistent-volume resources are never used") {
   const std::string revocable = R"(,{"name":"cpus","type":"SCALAR","scalar":{"value":32},"revocable":{}})";
   OfferResources left(offer("S1", 1, 4096, 0, revocable).resources);

@@ -75,6 +75,17 @@ TEST_CASE("TaskInfo: Spark's executor command, env, labels, image and kill polic
   }
   CHECK(found);
   CHECK(task.at("container").at("type") == "MESOS");
+  const json::array with_ports =
+      json::parse(R"([{"name":"ports","type":"RANGES","ranges":{"range":[{"begin":31005,"end":31006}]}}])").as_array();
+  auto ported = build_task_info(request(), config, offer, with_ports, "F-1");
+  std::map<std::string, std::string> env;
+  for (const auto& v : ported.at("command").at("environment").at("variables").as_array()) {
+    env[std::string(v.at("name").as_string())] = std::string(v.at("value").as_string());
+  }
+  CHECK(env.at("PORT0") == "31005");
+  CHECK(env.at("PORT1") == "31006");
+  CHECK(env.at("BERTH_PORTS") == "31005,31006");
+  CHECK(ported.at("resources").as_array().size() == 1);
   CHECK(task.at("container").at("mesos").at("image").at("docker").at("name") == "apache/spark:3.5.1");
   std::map<std::string, std::string> labels;
   for (const auto& l : task.at("labels").at("labels").as_array()) {
