@@ -300,7 +300,7 @@ grpc::ServerUnaryReactor* ExecutorsService::UnregisterApplication(grpc::Callback
 namespace {
 
 // A WatchEvents stream. The engine appends events on the strand; gRPC writes them one at a time.
-// A stream whose client falls more than kMaxQueued events behind is finished with
+// A stream whose client falls more than kMaxQueued live events behind is finished with
 // RESOURCE_EXHAUSTED and the revision to resume from, rather than buffering without bound.
 class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
  public:
@@ -428,6 +428,8 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
       synced.set_revision(engine.revision());
       stream.push_locked(std::move(synced));
     }
+    stream.starting_ = false;
+    stream.backlog_ = stream.queue_.size();
     engine.add_listener(shared.get());
     if (!shared->app_filter.empty()) {
       context.runtime.watch_started(shared->app_filter);
@@ -452,7 +454,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
 
   void push_locked(v1::Event event) {
     if (finished_) return;
-    if (queue_.size() >= kMaxQueued) {
+    if (!starting_ && queue_.size() >= kMaxQueued + backlog_) {
       finish_locked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                  "the watcher fell behind; resume with from_revision=" + std::to_string(last_sent_)));
       return;
@@ -465,9 +467,12 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
     if (writing_ || finished_ || queue_.empty()) return;
     current_ = std::move(queue_.front());
     queue_.pop_front();
+    if (backlog_ > 0) --backlog_;
     last_sent_ = std::max<Revision>(last_sent_, current_.revision());
     writing_ = true;
-    StartWrite(&current_);
+    // More behind it: let gRPC coalesce this message with the next ones instead of flushing each
+    // (a burst of changes then leaves in a few frames); the last one of a burst flushes.
+    StartWrite(&current_, queue_.empty() ? grpc::WriteOptions() : grpc::WriteOptions().set_buffer_hint());
   }
 
   void finish_locked(const grpc::Status& status) {
@@ -486,6 +491,11 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
   const ServiceContext& context_;
   std::shared_ptr<Shared> shared_;
   std::deque<v1::Event> queue_;
+  // The replay or snapshot a stream starts with is queued whole, however large (its size is
+  // bounded by the event window or the number of executors); live events may then queue up to
+  // kMaxQueued beyond what is left of it.
+  bool starting_ = true;
+  std::size_t backlog_ = 0;
   v1::Event current_;
   bool writing_ = false;
   bool finished_ = false;
