@@ -87,9 +87,14 @@ struct BackendObject {
   // cannot be pulled, ...): a launch failure, counted against the application's failure budget.
   bool start_failed = false;
   std::string host;
-  std::string reason;   // backend's short reason, e.g. "OOMKilled", "ImagePullBackOff"
+  std::string reason;   // backend's short reason, e.g. "OOMKilled", "ImagePullBackOff"; a pending
+                        // object no node can take reports kReasonUnschedulable
   std::string message;  // backend's human-readable detail
 };
+
+// BackendObject::reason of a pending object that no node can take now (Kubernetes'
+// Unschedulable, a Nomad placement failure); `message` says why.
+inline constexpr const char* kReasonUnschedulable = "Unschedulable";
 
 // Where a backend reports observations. Implemented by core's Engine.
 class BackendSink {

@@ -917,8 +917,12 @@ void Engine::observe(PoolState& pool, const BackendObject& object, bool from_lis
   switch (object.phase) {
     case ObservedPhase::kPending:
       event.type = LifecycleEventType::kPlaced;
+      if (object.reason == kReasonUnschedulable) {
+        set_condition(*app, kConditionUnschedulable, "pool " + executor->pool + ": " + object.message);
+      }
       break;
     case ObservedPhase::kRunning:
+      clear_condition(*app, kConditionUnschedulable);
       if (is_pending(executor->state)) {
         // Seen running without having been seen placed: record both steps.
         event.type = LifecycleEventType::kStarted;

@@ -36,6 +36,9 @@ inline constexpr const char* kConditionQuotaExceeded = "QUOTA_EXCEEDED";
 inline constexpr const char* kConditionFailureBudget = "FAILURE_BUDGET_EXHAUSTED";
 inline constexpr const char* kConditionTenantLimit = "TENANT_LIMIT";
 inline constexpr const char* kConditionNoPool = "NO_USABLE_POOL";
+// An executor of the application is pending because no node can take it (the backend's reason
+// follows); cleared when one of its executors starts.
+inline constexpr const char* kConditionUnschedulable = "UNSCHEDULABLE";
 
 // Loss reasons core itself assigns.
 inline constexpr const char* kReasonKilledByDriver = "killed_by_driver";

@@ -184,7 +184,7 @@ BackendObject to_object(const JobState& job, bool killed_by_berth) {
     if (job.stopped) return gone_object(job, killed_by_berth);
     object.phase = ObservedPhase::kPending;
     if (!job.placement_failure.empty()) {
-      object.reason = "PlacementFailed";
+      object.reason = kReasonUnschedulable;
       object.message = job.placement_failure;
     }
     return object;

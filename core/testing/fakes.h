@@ -213,6 +213,14 @@ class FakeBackend final : public Backend {
     if (phase == ObservedPhase::kExited || phase == ObservedPhase::kLost) objects.erase(name);
     notify(copy);
   }
+  // Reports a pending object with the backend's reason (e.g. kReasonUnschedulable).
+  void set_pending_reason(const std::string& name, const std::string& reason, const std::string& message) {
+    BackendObject& object = objects.at(name);
+    object.phase = ObservedPhase::kPending;
+    object.reason = reason;
+    object.message = message;
+    notify(object);
+  }
   void run_all_pending() {
     std::vector<std::string> names;
     for (const auto& [name, object] : objects) {

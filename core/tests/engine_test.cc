@@ -123,6 +123,28 @@ TEST_CASE_METHOD(Fixture, "target 3 launches three executors with ids 1..3 that 
   CHECK(executor(1).host == "host-a");
 }
 
+TEST_CASE_METHOD(Fixture, "an executor no node can take sets UNSCHEDULABLE with the reason until one starts") {
+  start();
+  register_app();
+  target(2);
+  auto condition = [&]() -> std::string {
+    for (const auto& c : engine->find_app("app-1")->conditions) {
+      if (c.rfind("UNSCHEDULABLE", 0) == 0) return c;
+    }
+    return "";
+  };
+  backend.set_pending_reason("berth-app-1-exec-2", kReasonUnschedulable, "0/3 nodes are available: 3 Insufficient cpu");
+  settle();
+  CHECK(executor(2).state == S::kPending);
+  CHECK(condition() == "UNSCHEDULABLE: pool pool-a: 0/3 nodes are available: 3 Insufficient cpu");
+  backend.set_phase("berth-app-1-exec-1", ObservedPhase::kPending);
+  settle();
+  CHECK_FALSE(condition().empty());  // pending for another reason changes nothing
+  backend.set_phase("berth-app-1-exec-2", ObservedPhase::kRunning);
+  settle();
+  CHECK(condition().empty());
+}
+
 TEST_CASE_METHOD(Fixture, "an executor record is durable before its launch is sent") {
   start();
   register_app();

@@ -363,12 +363,14 @@ class PlacementTest(NomadCase):
                                      "executor %d's placement failed" % number)
             self.assertEqual(metric.get("DimensionExhausted"), {"memory": 2}, metric)
 
-        # berthd: pending (not failed, not relaunched) through several full resyncs. The adapter
-        # reports the reason ("PlacementFailed: 0 of 2 nodes fit: 2 exhausted (memory: 2)"), but
-        # core keeps no reason for a PENDING executor, so berthctl cannot show it: it is asserted
-        # on Nomad's side above.
+        # berthd: pending (not failed, not relaunched) through several full resyncs, and the
+        # application says why.
         self.wait_until(lambda: ids_in(self.daemon.executors(app, ["PENDING"])) == [1, 2], 20,
                         "executors 1 and 2 PENDING")
+        conditions = self.wait_until(
+            lambda: [c for c in self.daemon.app(app).get("conditions", []) if c.startswith("UNSCHEDULABLE")], 20,
+            "the UNSCHEDULABLE condition")
+        self.assertIn("0 of 2 nodes fit: 2 exhausted (memory: 2)", conditions[0])
         ticks = self.metric("berth_reconcile_ticks_total")
         self.wait_until(lambda: self.metric("berth_reconcile_ticks_total") >= ticks + 3, 20,
                         "three more reconciler ticks")
@@ -383,6 +385,7 @@ class PlacementTest(NomadCase):
         running = self.wait_converged(app, 2)
         self.assertEqual(ids_in(running), [1, 2])
         self.assertEqual({e["host"] for e in running}, {"big-node"})
+        self.assertFalse([c for c in self.daemon.app(app).get("conditions", []) if c.startswith("UNSCHEDULABLE")])
 
     def metric(self, series):
         with urllib.request.urlopen("http://%s/metrics" % self.daemon.metrics, timeout=5) as response:

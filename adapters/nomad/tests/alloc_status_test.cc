@@ -105,7 +105,7 @@ TEST_CASE("to_object: pending with the placement failure, stopped by others, der
   job.placement_failure = "0 of 3 nodes fit: 3 exhausted (memory: 3)";
   auto pending = to_object(job, false);
   CHECK(pending.phase == ObservedPhase::kPending);
-  CHECK(pending.reason == "PlacementFailed");
+  CHECK(pending.reason == "Unschedulable");
   CHECK(pending.message == job.placement_failure);
   CHECK(pending.backend_name == "berth-app-1-exec-7");
   CHECK(pending.executor == 7);

@@ -215,7 +215,7 @@ TEST_CASE("nomad: a placement failure stays pending with the reason until capaci
   REQUIRE(harness.launch(big).ok());
   REQUIRE(eventually([&] {
     auto latest = harness.sink().latest(big.backend_name);
-    return latest && latest->reason == "PlacementFailed";
+    return latest && latest->reason == "Unschedulable";
   }));
   const BackendObject pending = *harness.sink().latest(big.backend_name);
   CHECK(pending.phase == ObservedPhase::kPending);
