@@ -427,6 +427,7 @@ void run_kubernetes_figures(const KubernetesBenchOptions& options, Report& repor
 
 void run_launch_figures(const KubernetesBenchOptions& options, Report& report) {
   std::vector<double> raw_rates, berth_rates, berth_times, spark_rates, python_rates;
+  std::vector<double> berthd_cpu_per_launch, sim_busy;  // where the time goes
   const auto raw_bodies = pod_bodies(options.raw_pods, "raw");
   const auto spark_bodies = pod_bodies(options.spark_pods, "spark");
   const auto python_bodies = pod_bodies(options.python_pods, "python");
@@ -443,12 +444,17 @@ void run_launch_figures(const KubernetesBenchOptions& options, Report& report) {
       Berthd berthd;
       if (!berthd.start(options, sim, "berthd-" + std::to_string(run))) return;
       berthd.register_app("driver-1");
+      const double berthd_cpu_before = berthd.process().cpu_seconds();
+      const double sim_cpu_before = sim.cpu_seconds();
       const auto start = Clock::now();
       berthd.target("driver-1", options.executors_per_driver);
       const double seconds = sim.wait_for_pods(options.executors_per_driver, start, 120s);
       if (seconds > 0) {
         berth_times.push_back(seconds);
         berth_rates.push_back(options.executors_per_driver / seconds);
+        berthd_cpu_per_launch.push_back((berthd.process().cpu_seconds() - berthd_cpu_before) * 1e6 /
+                                        options.executors_per_driver);
+        sim_busy.push_back((sim.cpu_seconds() - sim_cpu_before) / seconds);
       }
       berthd.process().kill(SIGTERM);
     }
@@ -471,6 +477,14 @@ void run_launch_figures(const KubernetesBenchOptions& options, Report& report) {
               "simulator's raw create capacity (A)", Spread::of(raw_rates), "pods/s", true,
               "A: the same pod bodies POSTed directly over " + std::to_string(options.connections) +
                   " keep-alive connections, as many as berthd's pool uses"});
+  if (!berthd_cpu_per_launch.empty()) {
+    report.add({"berthd CPU per executor launched (0 -> " + n + ")", Spread::of(berthd_cpu_per_launch), "", {}, "us",
+                false,
+                "where the time goes: berthd's CPU over the ramp (its record committed, the pod built and POSTed, "
+                "the watch events parsed) divided by the executors; the simulator was busy " +
+                    std::to_string(static_cast<int>(Spread::of(sim_busy).median * 100)) +
+                    "% of one core meanwhile; when berthd's figure times the rate nears one core, berthd is the limit"});
+  }
   report.add({"executors created per second, one driver 0 -> " + n, Spread::of(berth_rates),
               "Spark's allocator pacing (B)", Spread::of(spark_rates), "pods/s", true,
               "B: batches of 10, each after the previous one was created and 1 s after it started "
