@@ -55,6 +55,38 @@ void serve_until_signal(boost::asio::io_context& io, const std::function<void()>
   helper.join();
 }
 
+// --tls needs --cert and --key; --cert alone (outside a config file) is a mistake. 0 or exit code 2.
+int check_tls_flags(bool tls, const std::string& cert, const std::string& key, bool from_config) {
+  if (tls && (cert.empty() || key.empty())) {
+    std::cerr << "berth-sim: --tls needs --cert and --key\n";
+    return 2;
+  }
+  if (!tls && !cert.empty() && !from_config) {
+    std::cerr << "berth-sim: --cert given without --tls\n";
+    return 2;
+  }
+  return 0;
+}
+
+// Starts a simulator, prints its address, writes the port file(s) `write_ports` names, and serves
+// until SIGINT or SIGTERM.
+template <typename Simulator, typename Options>
+int run_simulator(const Options& options, const std::function<bool(const Simulator&)>& write_ports) {
+  boost::asio::io_context io;
+  Simulator simulator(io.get_executor(), options);
+  if (auto status = simulator.start(); !status.ok()) {
+    std::cerr << "berth-sim: " << status.message() << "\n";
+    return 1;
+  }
+  std::cout << simulator.address() << std::endl;
+  if (!write_ports(simulator)) {
+    std::cerr << "berth-sim: cannot write a port file\n";
+    return 1;
+  }
+  serve_until_signal(io, [&] { simulator.stop(); });
+  return 0;
+}
+
 Runner add_kubernetes(CLI::App& app) {
   auto* command = app.add_subcommand("kubernetes", "Kubernetes API server (pods) with nodes, a scheduler and a kubelet");
   struct Flags {
@@ -97,27 +129,13 @@ Runner add_kubernetes(CLI::App& app) {
       if (options.seed != defaults.seed) merged.seed = options.seed;
       options = std::move(merged);
     }
-    if (flags->tls && (options.tls_cert_file.empty() || options.tls_key_file.empty())) {
-      std::cerr << "berth-sim: --tls needs --cert and --key\n";
-      return 2;
+    if (int code = check_tls_flags(flags->tls, options.tls_cert_file, options.tls_key_file, !flags->config.empty())) {
+      return code;
     }
-    if (!flags->tls && !options.tls_cert_file.empty() && flags->config.empty()) {
-      std::cerr << "berth-sim: --cert given without --tls\n";
-      return 2;
-    }
-    boost::asio::io_context io;
-    berth::sim::kubernetes::Simulator simulator(io.get_executor(), options);
-    if (auto status = simulator.start(); !status.ok()) {
-      std::cerr << "berth-sim: " << status.message() << "\n";
-      return 1;
-    }
-    std::cout << simulator.address() << std::endl;
-    if (!write_port_file(flags->port_file, simulator.address())) {
-      std::cerr << "berth-sim: cannot write " << flags->port_file << "\n";
-      return 1;
-    }
-    serve_until_signal(io, [&] { simulator.stop(); });
-    return 0;
+    using Simulator = berth::sim::kubernetes::Simulator;
+    return run_simulator<Simulator>(options, [&](const Simulator& simulator) {
+      return write_port_file(flags->port_file, simulator.address());
+    });
   };
 }
 
@@ -180,28 +198,13 @@ Runner add_mesos(CLI::App& app) {
       std::cerr << "berth-sim: --principal and --secret go together\n";
       return 2;
     }
-    if (flags->tls && (options.tls_cert_file.empty() || options.tls_key_file.empty())) {
-      std::cerr << "berth-sim: --tls needs --cert and --key\n";
-      return 2;
+    if (int code = check_tls_flags(flags->tls, options.tls_cert_file, options.tls_key_file, !flags->config.empty())) {
+      return code;
     }
-    if (!flags->tls && !options.tls_cert_file.empty() && flags->config.empty()) {
-      std::cerr << "berth-sim: --cert given without --tls\n";
-      return 2;
-    }
-    boost::asio::io_context io;
-    mesos::Simulator simulator(io.get_executor(), options);
-    if (auto status = simulator.start(); !status.ok()) {
-      std::cerr << "berth-sim: " << status.message() << "\n";
-      return 1;
-    }
-    std::cout << simulator.address() << std::endl;
-    if (!write_port_file(flags->port_file, simulator.address()) ||
-        !write_port_file(flags->standby_port_file, simulator.standby_address())) {
-      std::cerr << "berth-sim: cannot write a port file\n";
-      return 1;
-    }
-    serve_until_signal(io, [&] { simulator.stop(); });
-    return 0;
+    return run_simulator<mesos::Simulator>(options, [&](const mesos::Simulator& simulator) {
+      return write_port_file(flags->port_file, simulator.address()) &&
+             write_port_file(flags->standby_port_file, simulator.standby_address());
+    });
   };
 }
 
@@ -250,27 +253,13 @@ Runner add_nomad(CLI::App& app) {
       if (max_conns->count() > 0) merged.max_conns_per_client = options.max_conns_per_client;
       options = std::move(merged);
     }
-    if (flags->tls && (options.tls_cert_file.empty() || options.tls_key_file.empty())) {
-      std::cerr << "berth-sim: --tls needs --cert and --key\n";
-      return 2;
+    if (int code = check_tls_flags(flags->tls, options.tls_cert_file, options.tls_key_file, !flags->config.empty())) {
+      return code;
     }
-    if (!flags->tls && !options.tls_cert_file.empty() && flags->config.empty()) {
-      std::cerr << "berth-sim: --cert given without --tls\n";
-      return 2;
-    }
-    boost::asio::io_context io;
-    berth::sim::nomad::Simulator simulator(io.get_executor(), options);
-    if (auto status = simulator.start(); !status.ok()) {
-      std::cerr << "berth-sim: " << status.message() << "\n";
-      return 1;
-    }
-    std::cout << simulator.address() << std::endl;
-    if (!write_port_file(flags->port_file, simulator.address())) {
-      std::cerr << "berth-sim: cannot write " << flags->port_file << "\n";
-      return 1;
-    }
-    serve_until_signal(io, [&] { simulator.stop(); });
-    return 0;
+    using Simulator = berth::sim::nomad::Simulator;
+    return run_simulator<Simulator>(options, [&](const Simulator& simulator) {
+      return write_port_file(flags->port_file, simulator.address());
+    });
   };
 }
 
