@@ -430,62 +430,60 @@ class SimError(AssertionError):
         self.body = body
 
 
-class KubernetesSim:
-    """One `berth-sim kubernetes` process on an ephemeral loopback port, a direct child of the
-    test, with its config file and log in `directory`. Its pod API and its /sim/ admin endpoints
-    are called with urllib, over HTTPS and with the bearer token when it serves them so.
+class SimProcess:
+    """One `berth-sim <kind>` process on ephemeral loopback ports, a direct child of the test, with
+    its config file and log in `directory`. Subclasses name the kind, add their flags
+    (`backend_argv`) and any further port files (`extra_port_files`, read into attributes).
+    After kill9() the same object can start() again: a new process, an empty cluster."""
 
-    `config` is the simulator's YAML config as a dict (nodes, quotas, behaviours, time_scale ...);
-    `tls` a dict with cert, key and ca (PEM paths), optionally client_ca, and client_cert and
-    client_key for this client; `token` the bearer token every request needs."""
+    kind = None
 
-    def __init__(self, directory, config=None, name="k8s-sim", tls=None, token=None, args=()):
+    def __init__(self, directory, config=None, name=None, args=()):
         self.directory = directory
-        self.name = name
+        self.name = name or self.kind + "-sim"
         self.config = config
-        self.tls = tls
-        self.token = token
         self.args = list(args)
-        self.config_path = os.path.join(directory, name + ".yaml")
-        self.port_file = os.path.join(directory, name + ".port")
-        self.log_path = os.path.join(directory, name + ".log")
+        self.config_path = os.path.join(directory, self.name + ".yaml")
+        self.port_file = os.path.join(directory, self.name + ".port")
+        self.log_path = os.path.join(directory, self.name + ".log")
         self.process = None
         self.address = None
-        self._context = None
-        if tls:
-            self._context = ssl.create_default_context(cafile=tls["ca"])
-            if tls.get("client_cert"):
-                self._context.load_cert_chain(tls["client_cert"], tls["client_key"])
+
+    def backend_argv(self):
+        return []
+
+    def extra_port_files(self):
+        """{attribute: port file} of further addresses the process writes."""
+        return {}
 
     def start(self, timeout=20):
         assert self.process is None or self.process.poll() is not None, "the simulator is already running"
-        argv = [BERTH_SIM, "kubernetes", "--listen", "127.0.0.1:0", "--port-file", self.port_file]
+        argv = [BERTH_SIM, self.kind, "--listen", "127.0.0.1:0", "--port-file", self.port_file]
         if self.config is not None:
             with open(self.config_path, "w") as f:
                 f.write(render_yaml(self.config) + "\n")
             argv += ["--config", self.config_path]
-        if self.tls:
-            argv += ["--tls", "--cert", self.tls["cert"], "--key", self.tls["key"]]
-            if self.tls.get("client_ca"):
-                argv += ["--client-ca", self.tls["client_ca"]]
-        if self.token:
-            argv += ["--token", self.token]
-        argv += self.args
-        if os.path.exists(self.port_file):
-            os.unlink(self.port_file)
+        argv += self.backend_argv() + self.args
+        for path in [self.port_file] + list(self.extra_port_files().values()):
+            if os.path.exists(path):
+                os.unlink(path)
         log = open(self.log_path, "a")
         self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                         cwd=self.directory)
         log.close()
 
-        def ready():
+        def written(path):
             if self.process.poll() is not None:
-                raise AssertionError("berth-sim exited with %d; its log:\n%s"
-                                     % (self.process.returncode, self.log_tail()))
-            text = _read(self.port_file)
+                raise AssertionError("berth-sim %s exited with %d; its log:\n%s"
+                                     % (self.kind, self.process.returncode, self.log_tail()))
+            text = _read(path)
             return text.strip() if text and text.endswith("\n") else None
 
-        self.address = wait_until(ready, timeout, "berth-sim did not write %s" % self.port_file)
+        self.address = wait_until(lambda: written(self.port_file), timeout,
+                                  "berth-sim %s did not write %s" % (self.kind, self.port_file))
+        for attribute, path in self.extra_port_files().items():
+            setattr(self, attribute, wait_until(lambda: written(path), timeout,
+                                                "berth-sim %s did not write %s" % (self.kind, path)))
         return self
 
     def kill9(self):
@@ -496,6 +494,38 @@ class KubernetesSim:
 
     def log_tail(self, lines=40):
         return "\n".join((_read(self.log_path) or "").splitlines()[-lines:])
+
+
+class KubernetesSim(SimProcess):
+    """One `berth-sim kubernetes` process on an ephemeral loopback port, a direct child of the
+    test, with its config file and log in `directory`. Its pod API and its /sim/ admin endpoints
+    are called with urllib, over HTTPS and with the bearer token when it serves them so.
+
+    `config` is the simulator's YAML config as a dict (nodes, quotas, behaviours, time_scale ...);
+    `tls` a dict with cert, key and ca (PEM paths), optionally client_ca, and client_cert and
+    client_key for this client; `token` the bearer token every request needs."""
+
+    kind = "kubernetes"
+
+    def __init__(self, directory, config=None, name="k8s-sim", tls=None, token=None, args=()):
+        super().__init__(directory, config, name, args)
+        self.tls = tls
+        self.token = token
+        self._context = None
+        if tls:
+            self._context = ssl.create_default_context(cafile=tls["ca"])
+            if tls.get("client_cert"):
+                self._context.load_cert_chain(tls["client_cert"], tls["client_key"])
+
+    def backend_argv(self):
+        argv = []
+        if self.tls:
+            argv += ["--tls", "--cert", self.tls["cert"], "--key", self.tls["key"]]
+            if self.tls.get("client_ca"):
+                argv += ["--client-ca", self.tls["client_ca"]]
+        if self.token:
+            argv += ["--token", self.token]
+        return argv
 
     @property
     def server(self):
@@ -604,7 +634,7 @@ class KubernetesSim:
 # The Mesos master simulator
 # -------------------------------------------------------------------------------------------------
 
-class MesosSim:
+class MesosSim(SimProcess):
     """One `berth-sim mesos` process (a leading master, and a standby when `standby` is true) on
     ephemeral loopback ports, a direct child of the test, with its config file and log in
     `directory`. Its /sim/ admin endpoints are called with urllib, with basic authentication when
@@ -614,32 +644,21 @@ class MesosSim:
     `time_scale` and `heartbeat` (seconds) become its flags; `principal` and `secret` make every
     request need `Authorization: Basic`."""
 
+    kind = "mesos"
+
     def __init__(self, directory, config=None, name="mesos-sim", time_scale=10, heartbeat=None,
                  standby=False, principal=None, secret=None, args=()):
-        self.directory = directory
-        self.name = name
-        self.config = config
+        super().__init__(directory, config, name, args)
         self.time_scale = time_scale
         self.heartbeat = heartbeat
         self.standby = standby
         self.principal = principal
         self.secret = secret
-        self.args = list(args)
-        self.config_path = os.path.join(directory, name + ".yaml")
-        self.port_file = os.path.join(directory, name + ".port")
-        self.standby_port_file = os.path.join(directory, name + ".standby-port")
-        self.log_path = os.path.join(directory, name + ".log")
-        self.process = None
-        self.address = None
+        self.standby_port_file = os.path.join(directory, self.name + ".standby-port")
         self.standby_address = None
 
-    def start(self, timeout=20):
-        assert self.process is None or self.process.poll() is not None, "the simulator is already running"
-        argv = [BERTH_SIM, "mesos", "--listen", "127.0.0.1:0", "--port-file", self.port_file]
-        if self.config is not None:
-            with open(self.config_path, "w") as f:
-                f.write(render_yaml(self.config) + "\n")
-            argv += ["--config", self.config_path]
+    def backend_argv(self):
+        argv = []
         if self.time_scale is not None:
             argv += ["--time-scale", str(self.time_scale)]
         if self.heartbeat is not None:
@@ -648,37 +667,10 @@ class MesosSim:
             argv += ["--standby-listen", "127.0.0.1:0", "--standby-port-file", self.standby_port_file]
         if self.principal:
             argv += ["--principal", self.principal, "--secret", self.secret]
-        argv += self.args
-        for path in (self.port_file, self.standby_port_file):
-            if os.path.exists(path):
-                os.unlink(path)
-        log = open(self.log_path, "a")
-        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                        cwd=self.directory)
-        log.close()
+        return argv
 
-        def written(path):
-            if self.process.poll() is not None:
-                raise AssertionError("berth-sim exited with %d; its log:\n%s"
-                                     % (self.process.returncode, self.log_tail()))
-            text = _read(path)
-            return text.strip() if text and text.endswith("\n") else None
-
-        self.address = wait_until(lambda: written(self.port_file), timeout,
-                                  "berth-sim did not write %s" % self.port_file)
-        if self.standby:
-            self.standby_address = wait_until(lambda: written(self.standby_port_file), timeout,
-                                              "berth-sim did not write %s" % self.standby_port_file)
-        return self
-
-    def kill9(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-        if self.process is not None:
-            self.process.wait(timeout=20)
-
-    def log_tail(self, lines=40):
-        return "\n".join((_read(self.log_path) or "").splitlines()[-lines:])
+    def extra_port_files(self):
+        return {"standby_address": self.standby_port_file} if self.standby else {}
 
     @property
     def master(self):

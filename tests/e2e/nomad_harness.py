@@ -9,74 +9,34 @@ Standard library only.
 """
 
 import json
-import os
 import ssl
-import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
 
-from berth_harness import BERTH_SIM, SimError, read_text, render_yaml, wait_until
+from berth_harness import SimError, SimProcess
 
 
-class NomadSim:
+class NomadSim(SimProcess):
     """One `berth-sim nomad` process. `config` is the simulator's YAML config as a dict (nodes,
     behaviours, time_scale, heartbeat_interval ...); `tls` a dict with cert, key and ca (PEM
-    paths); `token` the ACL (management) token every request needs.
+    paths); `token` the ACL (management) token every request needs."""
 
-    After kill9() the same object can start() again: a new process, an empty cluster."""
+    kind = "nomad"
 
     def __init__(self, directory, config=None, name="nomad-sim", tls=None, token=None, args=()):
-        self.directory = directory
-        self.name = name
-        self.config = config
+        super().__init__(directory, config, name, args)
         self.tls = tls
         self.token = token
-        self.args = list(args)
-        self.config_path = os.path.join(directory, name + ".yaml")
-        self.port_file = os.path.join(directory, name + ".port")
-        self.log_path = os.path.join(directory, name + ".log")
-        self.process = None
-        self.address = None
         self._context = ssl.create_default_context(cafile=tls["ca"]) if tls else None
 
-    def start(self, timeout=20):
-        assert self.process is None or self.process.poll() is not None, "the simulator is already running"
-        argv = [BERTH_SIM, "nomad", "--listen", "127.0.0.1:0", "--port-file", self.port_file]
-        if self.config is not None:
-            with open(self.config_path, "w") as f:
-                f.write(render_yaml(self.config) + "\n")
-            argv += ["--config", self.config_path]
+    def backend_argv(self):
+        argv = []
         if self.tls:
             argv += ["--tls", "--cert", self.tls["cert"], "--key", self.tls["key"]]
         if self.token:
             argv += ["--acl-token", self.token]
-        argv += self.args
-        if os.path.exists(self.port_file):
-            os.unlink(self.port_file)
-        log = open(self.log_path, "a")
-        self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                        cwd=self.directory)
-        log.close()
-
-        def ready():
-            if self.process.poll() is not None:
-                raise AssertionError("berth-sim nomad exited with %d; its log:\n%s"
-                                     % (self.process.returncode, self.log_tail()))
-            text = read_text(self.port_file)
-            return text.strip() if text and text.endswith("\n") else None
-
-        self.address = wait_until(ready, timeout, "berth-sim nomad did not write %s" % self.port_file)
-        return self
-
-    def kill9(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-        if self.process is not None:
-            self.process.wait(timeout=20)
-
-    def log_tail(self, lines=40):
-        return "\n".join((read_text(self.log_path) or "").splitlines()[-lines:])
+        return argv
 
     @property
     def url(self):
