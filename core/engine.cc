@@ -14,6 +14,7 @@ struct Engine::AppState {
   std::map<ExecutorId, Executor> executors;
   std::map<ProfileId, std::int32_t> live_by_profile;  // non-terminal, not decommissioning
   std::int32_t pending = 0;                            // REQUESTED, LAUNCHING, PENDING
+  std::set<ExecutorId> unobserved;                     // REQUESTED or LAUNCHING: the launch timeout runs
   std::map<ExecutorId, Timestamp> missing_since;       // absent from a full list since
   std::map<ExecutorId, Timestamp> decommission_deadline;
   std::set<ExecutorId> launch_inflight;
@@ -543,6 +544,13 @@ void Engine::account(AppState& app, const Executor& executor, int sign) {
     tenant.pending += sign;
     if (pool != nullptr) pool->pending += sign;
   }
+  if (executor.state == ExecutorState::kRequested || executor.state == ExecutorState::kLaunching) {
+    if (sign > 0) {
+      app.unobserved.insert(executor.id);
+    } else {
+      app.unobserved.erase(executor.id);
+    }
+  }
 }
 
 bool Engine::apply(AppState& app, Executor& executor, const LifecycleEvent& event, Duration grace) {
@@ -1039,9 +1047,14 @@ void Engine::tick() {
 void Engine::check_timeouts() {
   const Timestamp now = clock_.now();
   for (auto& [app_id, app] : apps_) {
-    if (app->pending > 0) {
-      for (auto& [id, executor] : app->executors) {
-        if (executor.state != ExecutorState::kRequested && executor.state != ExecutorState::kLaunching) continue;
+    if (!app->unobserved.empty()) {
+      // Only the executors not yet seen on their backend (kept by account()): a tick costs
+      // O(launches in flight), not O(executors).
+      const std::vector<ExecutorId> waiting(app->unobserved.begin(), app->unobserved.end());
+      for (const ExecutorId id : waiting) {
+        auto found = app->executors.find(id);
+        if (found == app->executors.end()) continue;
+        Executor& executor = found->second;
         PoolState* pool = pool_state(executor.pool);
         // A frozen pool does not time executors out: its backend is silent, not refusing.
         if (pool == nullptr || !pool->synced || !pool->healthy) continue;
