@@ -1,5 +1,5 @@
 // Conformance of KubernetesBackend against the Kubernetes API simulator (sim/kubernetes) over
-// loopback: launch and adoption (409), kill, list, the watch (events, 410 relist, dropped
+// loopback: the shared scenarios (adapters/testing/conformance.h), then launch and adoption (409), kill, list, the watch (events, 410 relist, dropped
 // streams), outages (on_health), quota 403, 422, scripted exits, OOM, image pull failures, node
 // loss, deletions by others, tokens (rotating file) and TLS with client certificates.
 
@@ -18,6 +18,7 @@
 
 #include "adapters/kubernetes/kubernetes_backend.h"
 #include "adapters/kubernetes/pod_spec.h"
+#include "adapters/testing/conformance.h"
 #include "net/http_client.h"
 #include "net/tests/client_test_pki.h"
 #include "sim/kubernetes/simulator.h"
@@ -32,49 +33,8 @@ namespace {
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
-class RecordingSink final : public BackendSink {
- public:
-  void on_observed(const PoolName&, const BackendObject& object) override {
-    std::lock_guard lock(mutex_);
-    observed_.push_back(object);
-  }
-  void on_health(const PoolName&, const Status& status) override {
-    std::lock_guard lock(mutex_);
-    health_.push_back(status);
-  }
-  std::vector<BackendObject> observed(const std::string& name) {
-    std::lock_guard lock(mutex_);
-    std::vector<BackendObject> out;
-    for (const auto& object : observed_) {
-      if (object.backend_name == name) out.push_back(object);
-    }
-    return out;
-  }
-  std::optional<BackendObject> latest(const std::string& name) {
-    auto all = observed(name);
-    if (all.empty()) return std::nullopt;
-    return all.back();
-  }
-  std::vector<Status> health() {
-    std::lock_guard lock(mutex_);
-    return health_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<BackendObject> observed_;
-  std::vector<Status> health_;
-};
-
-template <typename Predicate>
-bool eventually(Predicate predicate, std::chrono::milliseconds deadline = 15s) {
-  const auto until = std::chrono::steady_clock::now() + deadline;
-  while (std::chrono::steady_clock::now() < until) {
-    if (predicate()) return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return predicate();
-}
+using conformance::eventually;
+using conformance::RecordingSink;
 
 class TempDir {
  public:
@@ -511,6 +471,80 @@ TEST_CASE("TLS with a client certificate, verified against the cluster CA") {
   auto r = f.request(22);
   REQUIRE(f.launch(r).ok());
   REQUIRE(eventually([&] { return f.phase_is(r.backend_name, ObservedPhase::kRunning); }));
+}
+
+// The shared scenarios. Ended pods are kept (delete_terminated_pods: false) so that an
+// executor's exit is its last observation, as on the other backends.
+class SharedScenarios {
+ public:
+  SharedScenarios() : simulator_(io_.executor(), {}) {
+    REQUIRE(simulator_.start().ok());
+    net::HttpClientOptions options;
+    options.base_url = "http://" + simulator_.address();
+    admin_ = std::make_unique<net::HttpClient>(io_.executor(), options);
+    REQUIRE(admin_->init().ok());
+    KubernetesPoolConfig config;
+    config.connection.server = options.base_url;
+    config.name_space = "default";
+    config.retry_max_backoff = 500ms;
+    config.delete_terminated_pods = false;
+    target_.pool = "k8s";
+    target_.make_backend = [config](boost::asio::any_io_executor strand) {
+      return std::make_unique<KubernetesBackend>(strand, "k8s", config, "edge-1");
+    };
+    target_.exit_executor = [this](const std::string& name, int code, bool oom) {
+      admin("/sim/pods/default/" + name + "/exit",
+            oom ? std::string(R"({"oom":true})") : R"({"code":)" + std::to_string(code) + "}");
+    };
+    target_.outage = [this](std::chrono::milliseconds duration) {
+      admin("/sim/faults", R"({"down_for_ms":)" + std::to_string(duration.count()) + "}");
+    };
+  }
+  ~SharedScenarios() {
+    admin_.reset();
+    simulator_.stop();
+    io_.stop();
+  }
+  conformance::ConformanceTarget& target() { return target_; }
+
+ private:
+  void admin(const std::string& target, const std::string& body) {
+    std::promise<StatusOr<net::HttpResponse>> result;
+    net::HttpClientRequest request;
+    request.method = "POST";
+    request.target = target;
+    request.body = body;
+    request.headers["content-type"] = "application/json";
+    admin_->request(request, [&](StatusOr<net::HttpResponse> r) { result.set_value(std::move(r)); });
+    auto response = result.get_future().get();
+    REQUIRE(response.ok());
+    REQUIRE(response->status == 200);
+  }
+
+  conformance::IoThread io_;
+  sim::kubernetes::Simulator simulator_;
+  std::unique_ptr<net::HttpClient> admin_;
+  conformance::ConformanceTarget target_;
+};
+
+TEST_CASE("kubernetes conformance: launch, run, adopt, list, kill") {
+  SharedScenarios shared;
+  conformance::launch_run_kill(shared.target());
+}
+
+TEST_CASE("kubernetes conformance: exit codes and OOM") {
+  SharedScenarios shared;
+  conformance::exit_codes(shared.target());
+}
+
+TEST_CASE("kubernetes conformance: an outage freezes the pool; nothing is reported lost") {
+  SharedScenarios shared;
+  conformance::outage_freezes(shared.target());
+}
+
+TEST_CASE("kubernetes conformance: a restarted backend lists and adopts its pods") {
+  SharedScenarios shared;
+  conformance::restart_adopts(shared.target());
 }
 
 }  // namespace
