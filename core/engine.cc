@@ -24,10 +24,12 @@ struct Engine::AppState {
 struct Engine::PoolState {
   PoolPolicy policy;
   Backend* backend = nullptr;
+  std::unique_ptr<Backend> stand_in;  // a removed pool's backend (answers every call unavailable)
   bool answered = false;  // the first list has completed, successfully or not
   bool synced = false;
   bool healthy = false;
   bool draining = false;
+  bool removed = false;
   bool list_inflight = false;
   std::string last_error;
   Duration backoff{0};
@@ -35,8 +37,10 @@ struct Engine::PoolState {
   Timestamp next_list{};
   std::int32_t pending = 0;
   std::map<ExecutorState, std::int32_t> counts;
-  std::set<std::string> kills_inflight;
+  KillTracker kills;
+  LaunchQueue launch_queue;
   std::int32_t launches_inflight = 0;
+  std::uint64_t kills_sent = 0;
   std::uint64_t launch_errors = 0;
   std::uint64_t kill_errors = 0;
   std::uint64_t list_errors = 0;
@@ -46,6 +50,31 @@ struct Engine::PoolState {
 
 
 namespace {
+
+// Stands in for the backend of a pool the configuration no longer has, so that the pool's
+// executors keep a pool that is never synced: frozen, like a pool whose backend is unreachable.
+class RemovedPoolBackend final : public Backend {
+ public:
+  RemovedPoolBackend(PoolName pool, Scheduler& scheduler) : pool_(std::move(pool)), scheduler_(scheduler) {}
+  std::string type() const override { return "removed"; }
+  void start(BackendSink*) override {}
+  void stop() override {}
+  void launch(const LaunchRequest&, Callback<Status> done) override { answer(std::move(done)); }
+  void kill(const KillRequest&, Callback<Status> done) override { answer(std::move(done)); }
+  void list(Callback<StatusOr<std::vector<BackendObject>>> done) override {
+    scheduler_.post([done = std::move(done), error = unavailable()] { done(error); });
+  }
+
+ private:
+  Status unavailable() const {
+    return Status::Unavailable("pool " + pool_ + " is not in the configuration any more");
+  }
+  void answer(Callback<Status> done) {
+    scheduler_.post([done = std::move(done), error = unavailable()] { done(error); });
+  }
+  PoolName pool_;
+  Scheduler& scheduler_;
+};
 
 LifecycleEvent event_of(LifecycleEventType type, std::string message = "") {
   LifecycleEvent e{type, std::nullopt, false, "", std::move(message), ""};
@@ -74,6 +103,12 @@ Engine::Engine(EngineOptions options, std::string daemon_id, Clock& clock, Store
       scheduler_(scheduler),
       event_log_(options_.event_window) {}
 
+namespace {
+KillRetryPolicy kill_retry_policy(const EngineOptions& options) {
+  return KillRetryPolicy{options.kill_retry_margin, options.kill_retry_max, options.backoff_initial};
+}
+}  // namespace
+
 Engine::~Engine() { *alive_ = false; }
 
 // ---------------------------------------------------------------------------------------------
@@ -84,6 +119,7 @@ void Engine::add_pool(PoolPolicy policy, Backend* backend) {
   auto pool = std::make_unique<PoolState>();
   pool->policy = std::move(policy);
   pool->backend = backend;
+  pool->kills = KillTracker(kill_retry_policy(options_));
   PoolName name = pool->policy.name;
   pools_[name] = std::move(pool);
 }
@@ -116,30 +152,68 @@ Status Engine::restore(const StoreSnapshot& snapshot) {
                               " of unknown application " + executor.app);
     }
     if (pools_.find(executor.pool) == pools_.end() && !is_terminal(executor.state)) {
-      return Status::FailedPrecondition("executor " + executor.backend_name + " of application " +
-                                        executor.app + " lives in pool " + executor.pool +
-                                        ", which the configuration no longer has");
+      add_removed_pool(executor.pool);
     }
     auto [it, inserted] = app->executors.emplace(executor.id, executor);
     (void)inserted;
     revision_ = std::max(revision_, executor.revision);
     app->app.next_executor_id = std::max(app->app.next_executor_id, executor.id + 1);
   }
+  // Durable executors never launched wait in their pool's queue, oldest request first.
+  std::vector<const Executor*> waiting;
   for (auto& [id, app] : apps_) {
+    for (const PoolName& pool : app->app.spec.pools) {
+      if (pools_.find(pool) == pools_.end() && app->app.phase != AppPhase::kEnded) add_removed_pool(pool);
+    }
     for (auto& [eid, executor] : app->executors) {
-      if (is_terminal(executor.state)) {
-        account(*app, executor, +1);
-        continue;
-      }
       account(*app, executor, +1);
-      if (executor.state == ExecutorState::kRequested) to_launch_.insert({id, eid});
+      if (is_terminal(executor.state)) continue;
+      if (executor.state == ExecutorState::kRequested) waiting.push_back(&executor);
       if (executor.state == ExecutorState::kDecommissioning) {
         app->decommission_deadline[eid] = now + options_.decommission_grace;
       }
     }
   }
+  std::stable_sort(waiting.begin(), waiting.end(), [](const Executor* a, const Executor* b) {
+    return a->requested < b->requested;
+  });
+  for (const Executor* executor : waiting) {
+    pool_state(executor->pool)->launch_queue.push({executor->app, executor->id});
+  }
+  for (const auto& [name, pool] : pools_) {
+    if (!pool->removed) continue;
+    std::int32_t live = 0;
+    std::set<AppId> listing;
+    for (const auto& [id, app] : apps_) {
+      for (const auto& [eid, executor] : app->executors) live += executor.pool == name && !is_terminal(executor.state);
+      const auto& pools = app->app.spec.pools;
+      if (app->app.phase != AppPhase::kEnded && std::find(pools.begin(), pools.end(), name) != pools.end()) {
+        listing.insert(id);
+      }
+    }
+    std::string apps_text;
+    for (const AppId& id : listing) apps_text += (apps_text.empty() ? "" : ", ") + id;
+    notices_.push_back("pool " + name + " is not in the configuration any more but the state holds " +
+                       std::to_string(live) + " live executors in it" +
+                       (listing.empty() ? std::string() : " and applications " + apps_text + " list it") +
+                       ": its executors are frozen (not launched, not declared lost) until the pool is "
+                       "configured again or their applications end");
+  }
   event_log_.reset(revision_);
   return Status::Ok();
+}
+
+void Engine::add_removed_pool(const PoolName& name) {
+  if (pools_.count(name) > 0) return;
+  auto pool = std::make_unique<PoolState>();
+  pool->policy.name = name;
+  pool->policy.type = "removed";
+  pool->removed = true;
+  pool->stand_in = std::make_unique<RemovedPoolBackend>(name, scheduler_);
+  pool->backend = pool->stand_in.get();
+  pool->kills = KillTracker(kill_retry_policy(options_));
+  pool->last_error = "pool " + name + " is not in the configuration any more";
+  pools_[name] = std::move(pool);
 }
 
 void Engine::start() {
@@ -177,11 +251,20 @@ StatusOr<Application> Engine::register_app(AppSpec spec) {
   }
   if (spec.pools.empty() && policy != nullptr) spec.pools = policy->default_pools;
   if (spec.pools.empty()) {
-    for (const auto& [name, pool] : pools_) spec.pools.push_back(name);
+    for (const auto& [name, pool] : pools_) {
+      if (!pool->removed) spec.pools.push_back(name);
+    }
+  }
+  if (spec.profiles.empty()) spec.profiles.push_back(ResourceProfile{});
+  if (AppState* existing = app_state(spec.id)) {
+    // Checked before the pools: a driver re-registering after a restart that removed one of its
+    // pools gets its application back, with the NO_USABLE_POOL condition saying why.
+    if (existing->app.spec == spec && existing->app.phase != AppPhase::kEnded) return existing->app;
   }
   for (std::size_t i = 0; i < spec.pools.size(); ++i) {
     const PoolName& pool = spec.pools[i];
-    if (pools_.find(pool) == pools_.end()) {
+    const PoolState* state = pool_state(pool);
+    if (state == nullptr || state->removed) {
       return Status::InvalidArgument("pools[" + std::to_string(i) + "]: unknown pool \"" + pool + "\"");
     }
     if (policy != nullptr && !policy->allowed_pools.empty() &&
@@ -191,10 +274,7 @@ StatusOr<Application> Engine::register_app(AppSpec spec) {
                                       " may not use pool " + pool);
     }
   }
-  if (spec.profiles.empty()) spec.profiles.push_back(ResourceProfile{});
-
   if (AppState* existing = app_state(spec.id)) {
-    if (existing->app.spec == spec && existing->app.phase != AppPhase::kEnded) return existing->app;
     if (existing->app.phase == AppPhase::kEnded) {
       return Status::AlreadyExists("application " + spec.id +
                                    " has ended; register the next run under a new app_id");
@@ -339,42 +419,46 @@ Status Engine::unregister_app(const AppId& app_id, const std::string& reason) {
 }
 
 void Engine::end_app(AppState& app, const std::string& reason, const std::string& loss_reason) {
-  // Pools that stop all of an app's objects in one call get that call instead of one kill per
-  // executor; if it fails, the executors are killed one by one after all.
-  std::map<PoolName, std::vector<std::string>> bulk;
-  for (const auto& [id, executor] : app.executors) {
-    PoolState* pool = pool_state(executor.pool);
-    if (!is_terminal(executor.state) && pool != nullptr && pool->backend->capabilities().kill_app) {
-      bulk[executor.pool].push_back(executor.backend_name);
-    }
-  }
-  for (auto& [id, executor] : app.executors) {
-    if (is_terminal(executor.state)) continue;
-    LifecycleEvent kill = event_of(LifecycleEventType::kKill, reason);
-    kill.reason = loss_reason;
-    bulk_kill_ = bulk.count(executor.pool) > 0;
-    apply(app, executor, kill, options_.kill_grace);
-    bulk_kill_ = false;
-  }
-  for (auto& entry : bulk) {
-    const PoolName pool_name = entry.first;
-    PoolState& pool = *pool_state(pool_name);
-    std::weak_ptr<bool> alive = alive_;
-    pool.backend->kill_app(app.app.spec.id, options_.kill_grace,
-                           [this, alive, pool_name, names = std::move(entry.second)](Status status) {
-                             if (alive.expired() || status.ok()) return;
-                             PoolState* pool = pool_state(pool_name);
-                             if (pool == nullptr) return;
-                             pool->kill_errors++;
-                             pool->last_error = status.to_string();
-                             for (const auto& name : names) send_kill(*pool, name, options_.kill_grace);
-                           });
-  }
+  // Ended first: perform() leaves the objects of an ended application in pools that can stop a
+  // whole application in one call to that call (sent below) instead of one kill per executor.
   app.app.phase = AppPhase::kEnded;
   app.app.ended_at = clock_.now();
   app.app.end_reason = reason;
   for (auto& [profile, target] : app.app.targets) target = 0;
+  std::map<PoolName, std::vector<std::string>> bulk;
+  for (auto& [id, executor] : app.executors) {
+    if (is_terminal(executor.state)) continue;
+    PoolState* pool = pool_state(executor.pool);
+    if (may_have_object(app, executor) && pool->backend->capabilities().kill_app) {
+      bulk[executor.pool].push_back(executor.backend_name);
+    }
+    LifecycleEvent kill = event_of(LifecycleEventType::kKill, reason);
+    kill.reason = loss_reason;
+    apply(app, executor, kill, options_.kill_grace);
+  }
+  for (auto& [pool_name, names] : bulk) send_kill_app(*pool_state(pool_name), app.app.spec.id, std::move(names));
   touch_app(app);
+}
+
+void Engine::send_kill_app(PoolState& pool, const AppId& app, std::vector<std::string> names) {
+  pool.kills.bulk_sent(names, options_.kill_grace, clock_.now());
+  pool.kills_sent++;
+  std::weak_ptr<bool> alive = alive_;
+  PoolName pool_name = pool.policy.name;
+  pool.backend->kill_app(app, options_.kill_grace, [this, alive, pool_name, names = std::move(names)](Status status) {
+    if (alive.expired()) return;
+    PoolState* pool = pool_state(pool_name);
+    if (status.ok()) {
+      pool->kills.bulk_completed(names, clock_.now());
+      return;
+    }
+    // The objects are still there: stop them one by one after all.
+    pool->kill_errors++;
+    pool->last_error = status.to_string();
+    for (const std::string& name : pool->kills.bulk_failed(names, clock_.now())) {
+      send_kill(*pool, name, options_.kill_grace);
+    }
+  });
 }
 
 Status Engine::drain_pool(const PoolName& name, bool drain) {
@@ -444,6 +528,10 @@ std::vector<PoolStatus> Engine::pools() const {
     status.launch_errors = pool->launch_errors;
     status.kill_errors = pool->kill_errors;
     status.list_errors = pool->list_errors;
+    status.removed = pool->removed;
+    status.kills_sent = pool->kills_sent;
+    status.kills_tracked = pool->kills.size();
+    status.launch_queue = pool->launch_queue.size();
     out.push_back(std::move(status));
   }
   return out;
@@ -476,7 +564,7 @@ void Engine::remove_listener(EngineListener* listener) {
 void Engine::touch_executor(Executor& executor) {
   executor.revision = ++revision_;
   dirty_executors_.insert({executor.app, executor.id});
-  to_reconcile_.insert(executor.app);
+  mark_for_reconcile(executor.app);
   Event event;
   event.type = Event::Type::kExecutor;
   event.revision = revision_;
@@ -489,7 +577,7 @@ void Engine::touch_executor(Executor& executor) {
 void Engine::touch_app(AppState& app) {
   app.app.revision = ++revision_;
   dirty_apps_.insert(app.app.spec.id);
-  to_reconcile_.insert(app.app.spec.id);
+  mark_for_reconcile(app.app.spec.id);
   Event event;
   event.type = Event::Type::kApplication;
   event.revision = revision_;
@@ -569,8 +657,9 @@ bool Engine::apply(AppState& app, Executor& executor, const LifecycleEvent& even
   }
   account(app, executor, +1);
 
-  const ExecutorKey key{executor.app, executor.id};
-  if (executor.state != ExecutorState::kRequested) to_launch_.erase(key);
+  if (executor.state != ExecutorState::kRequested) {
+    if (PoolState* pool = pool_state(executor.pool)) pool->launch_queue.erase({executor.app, executor.id});
+  }
   if (executor.state != ExecutorState::kDecommissioning) app.decommission_deadline.erase(executor.id);
   if (is_terminal(executor.state)) app.missing_since.erase(executor.id);
   touch_executor(executor);
@@ -586,20 +675,24 @@ void Engine::perform(AppState& app, Executor& executor, SideEffect effect, Durat
       return;
     case SideEffect::kKillObject:
       // Nothing to stop when no launch was ever sent (a later list still sweeps strays), or
-      // when end_app() stops the whole application in one call.
-      if (bulk_kill_) return;
-      if (executor.attempt == 0 && app.launch_inflight.count(executor.id) == 0) return;
-      send_kill(*pool, executor.backend_name, grace);
+      // when end_app() stops the whole ended application in one call.
+      if (!may_have_object(app, executor)) return;
+      if (app.app.phase == AppPhase::kEnded && pool->backend->capabilities().kill_app) return;
+      request_kill(*pool, executor.backend_name, grace);
       return;
     case SideEffect::kDecommissionObject:
       if (pool->backend->capabilities().decommission) {
         std::weak_ptr<bool> alive = alive_;
         pool->backend->decommission(executor.backend_name, [alive](Status) {});
       } else {
-        send_kill(*pool, executor.backend_name, grace);
+        request_kill(*pool, executor.backend_name, grace);
       }
       return;
   }
+}
+
+bool Engine::may_have_object(const AppState& app, const Executor& executor) {
+  return executor.attempt > 0 || app.launch_inflight.count(executor.id) > 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -626,19 +719,26 @@ void Engine::pass() {
   persist();
 }
 
+void Engine::mark_for_reconcile(const AppId& app) {
+  if (to_reconcile_.insert(app).second) to_reconcile_order_.push_back(app);
+}
+
 void Engine::reconcile() {
-  // Applications that changed since the last pass; all of them on a tick or when a pool or the
-  // tenants changed. A pass after one observation thus costs O(1 app), not O(apps).
-  if (reconcile_all_) {
-    reconcile_all_ = false;
-    to_reconcile_.clear();
-    for (auto& [id, app] : apps_) reconcile_app(*app, tenant_usage_[app->app.spec.tenant]);
-    return;
-  }
-  std::set<AppId> batch;
-  batch.swap(to_reconcile_);
-  for (const AppId& id : batch) {
+  // Applications that changed since the last pass, in the order they changed, so that the
+  // first to ask is the first whose executors are created (and queued); then, on a tick or when
+  // a pool or the tenants changed, every other one. A pass after one observation thus costs
+  // O(1 app), not O(apps).
+  std::vector<AppId> changed;
+  changed.swap(to_reconcile_order_);
+  std::set<AppId> done;
+  done.swap(to_reconcile_);
+  for (const AppId& id : changed) {
     if (AppState* app = app_state(id)) reconcile_app(*app, tenant_usage_[app->app.spec.tenant]);
+  }
+  if (!reconcile_all_) return;
+  reconcile_all_ = false;
+  for (auto& [id, app] : apps_) {
+    if (done.count(id) == 0) reconcile_app(*app, tenant_usage_[app->app.spec.tenant]);
   }
 }
 
@@ -650,9 +750,34 @@ Engine::PoolState* Engine::choose_pool(const AppState& app) {
   return nullptr;
 }
 
+bool Engine::lists_removed_pool(const AppState& app) const {
+  return std::any_of(app.app.spec.pools.begin(), app.app.spec.pools.end(),
+                     [&](const PoolName& name) { return pools_.at(name)->removed; });
+}
+
+std::string Engine::no_pool_reason(const AppState& app) const {
+  std::string removed;
+  bool any_synced = false;
+  for (const PoolName& name : app.app.spec.pools) {
+    const PoolState& pool = *pools_.at(name);
+    if (pool.removed) removed += (removed.empty() ? "" : ", ") + name;
+    any_synced |= pool.synced;
+  }
+  if (!removed.empty()) {
+    return "pool " + removed + " of the application is not in berthd's configuration any more" +
+           (any_synced ? " and every other is draining" : "");
+  }
+  // Unsynced pools are simply not ready yet; only draining ones are worth telling the driver.
+  return any_synced ? "every pool of the application is draining" : "";
+}
+
 void Engine::reconcile_app(AppState& app, Usage& usage) {
   if (app.app.phase != AppPhase::kActive) return;
   const Timestamp now = clock_.now();
+  if (lists_removed_pool(app) && choose_pool(app) == nullptr) {
+    // Said whatever the targets: the application's executors in a removed pool are frozen.
+    set_condition(app, kConditionNoPool, no_pool_reason(app));
+  }
   for (const auto& [profile_id, target] : app.app.targets) {
     const std::int32_t live = app.live_by_profile[profile_id];
     if (live > target) {
@@ -674,10 +799,7 @@ void Engine::reconcile_app(AppState& app, Usage& usage) {
 
     PoolState* pool = choose_pool(app);
     if (pool == nullptr) {
-      bool any_synced = std::any_of(app.app.spec.pools.begin(), app.app.spec.pools.end(),
-                                    [&](const PoolName& p) { return pool_state(p)->synced; });
-      // Unsynced pools are simply not ready yet; only draining ones are worth telling the driver.
-      if (any_synced) set_condition(app, kConditionNoPool, "every pool of the application is draining");
+      if (std::string why = no_pool_reason(app); !why.empty()) set_condition(app, kConditionNoPool, why);
       continue;
     }
     clear_condition(app, kConditionNoPool);
@@ -735,32 +857,20 @@ void Engine::reconcile_app(AppState& app, Usage& usage) {
 
 void Engine::send_launches() {
   const Timestamp now = clock_.now();
-  auto has_room = [&](const PoolState& pool) {
-    return pool.launchable(now) && pool.launches_inflight < pool.policy.max_inflight_launches;
-  };
-  auto any_room = [&] {
-    return std::any_of(pools_.begin(), pools_.end(), [&](const auto& p) { return has_room(*p.second); });
-  };
-  // Oldest first (by app, then id). Stops as soon as no pool can take another launch, so a pass
-  // costs O(launches sent), not O(executors waiting).
-  if (to_launch_.empty() || !any_room()) return;
-  for (auto it = to_launch_.begin(); it != to_launch_.end();) {
-    const ExecutorKey key = *it;
-    AppState* app = app_state(key.app);
-    auto executor_it = app == nullptr ? decltype(app->executors.begin()){} : app->executors.find(key.id);
-    if (app == nullptr || executor_it == app->executors.end() ||
-        executor_it->second.state != ExecutorState::kRequested) {
-      it = to_launch_.erase(it);
-      continue;
+  // Each pool serves its queue round-robin across applications, oldest request first, while it
+  // has launch slots: a pass costs O(launches sent), not O(executors waiting).
+  for (auto& [pool_name, pool] : pools_) {
+    if (!pool->launchable(now)) continue;
+    const auto active = [&](const AppId& id) {
+      const AppState* app = app_state(id);
+      return app != nullptr && app->app.phase == AppPhase::kActive;
+    };
+    while (pool->launches_inflight < pool->policy.max_inflight_launches) {
+      std::optional<ExecutorKey> next = pool->launch_queue.pop(active);
+      if (!next) break;
+      AppState& app = *app_state(next->app);
+      send_launch(app, app.executors.at(next->id), *pool);
     }
-    PoolState* pool = pool_state(executor_it->second.pool);
-    if (pool == nullptr || !has_room(*pool) || app->app.phase != AppPhase::kActive) {
-      ++it;
-      continue;
-    }
-    it = to_launch_.erase(it);
-    send_launch(*app, executor_it->second, *pool);
-    if (!has_room(*pool) && !any_room()) return;
   }
 }
 
@@ -806,7 +916,7 @@ void Engine::on_launch_done(const ExecutorKey& key, const PoolName& pool_name, c
   if (is_terminal(executor.state)) {
     // Cancelled or killed while the launch was on its way: the kill may have reached the
     // backend before the object did, so stop what the launch created.
-    if (created) send_kill(*pool, executor.backend_name, Duration(0));
+    if (created) request_kill(*pool, executor.backend_name, Duration(0));
     return;
   }
   if (created) {
@@ -821,7 +931,7 @@ void Engine::on_launch_done(const ExecutorKey& key, const PoolName& pool_name, c
                              pool->backoff.count() == 0 ? options_.backoff_initial : pool->backoff * 2);
     pool->backoff_until = clock_.now() + pool->backoff;
     pool->last_error = status.to_string();
-    to_launch_.insert(key);
+    pool->launch_queue.push(key);
     schedule_pass();
     return;
   }
@@ -852,17 +962,28 @@ std::int32_t Engine::recent_failures(AppState& app) {
   return static_cast<std::int32_t>(app.recent_failures.size());
 }
 
+void Engine::request_kill(PoolState& pool, const std::string& name, Duration grace) {
+  if (pool.kills.request(name, grace, clock_.now())) send_kill(pool, name, grace);
+}
+
+void Engine::kill_still_alive(PoolState& pool, const std::string& name, Duration grace) {
+  if (!pool.kills.tracked(name)) {
+    // Not (or no longer) tracked, e.g. after a restart: a first kill.
+    request_kill(pool, name, grace);
+    return;
+  }
+  if (pool.kills.observed_alive(name, clock_.now())) send_kill(pool, name, pool.kills.grace(name));
+}
+
+// Sends one kill call; the caller has recorded it in the pool's kill tracker.
 void Engine::send_kill(PoolState& pool, const std::string& name, Duration grace) {
-  if (!pool.kills_inflight.insert(name).second) return;
+  pool.kills_sent++;
   std::weak_ptr<bool> alive = alive_;
   PoolName pool_name = pool.policy.name;
   pool.backend->kill(KillRequest{name, grace}, [this, alive, pool_name, name](Status status) {
     if (alive.expired()) return;
     PoolState* pool = pool_state(pool_name);
-    if (pool == nullptr) return;
-    pool->kills_inflight.erase(name);
-    // A failed kill is retried by the next list: a terminal executor whose object is still
-    // running is killed again (level-triggered).
+    pool->kills.completed(name, status, clock_.now());
     if (!status.ok() && status.code() != StatusCode::kNotFound) {
       pool->last_error = status.to_string();
       pool->kill_errors++;
@@ -903,13 +1024,14 @@ void Engine::observe(PoolState& pool, const BackendObject& object, bool from_lis
     auto it = app->executors.find(object.executor);
     if (it != app->executors.end() && it->second.backend_name == object.backend_name) executor = &it->second;
   }
+  if (!object_alive) pool.kills.forget(object.backend_name);
   if (executor == nullptr) {
     // Labelled with our daemon id but no executor of ours: an orphan (its app is gone).
-    if (object_alive && (pool.synced || from_list)) send_kill(pool, object.backend_name, Duration(0));
+    if (object_alive && (pool.synced || from_list)) kill_still_alive(pool, object.backend_name, Duration(0));
     return;
   }
   if (is_terminal(executor->state)) {
-    if (object_alive) send_kill(pool, object.backend_name, options_.kill_grace);
+    if (object_alive) kill_still_alive(pool, object.backend_name, options_.kill_grace);
     return;
   }
   app->missing_since.erase(executor->id);
@@ -994,11 +1116,16 @@ void Engine::on_list_done(const PoolName& pool_name, Timestamp started,
   pool->next_list = now + options_.resync_interval;
 
   std::set<ExecutorKey> present;
+  std::set<std::string> present_names;
   for (const BackendObject& object : *result) {
     if (object.daemon_id != daemon_id_) continue;
-    if (object.phase != ObservedPhase::kGone) present.insert({object.app, object.executor});
+    if (object.phase != ObservedPhase::kGone) {
+      present.insert({object.app, object.executor});
+      present_names.insert(object.backend_name);
+    }
     observe(*pool, object, true);
   }
+  pool->kills.retain_present(present_names, started);
   // Executors the backend should have but does not list: lost after the grace period. Only
   // launches accepted before this list started can be expected in it.
   for (auto& [app_id, app] : apps_) {
@@ -1034,6 +1161,9 @@ void Engine::tick() {
   forget_ended_apps();
   for (auto& [name, pool] : pools_) {
     if (now >= pool->next_list) list_pool(*pool);
+    for (const std::string& object : pool->kills.due_retries(now)) {
+      send_kill(*pool, object, pool->kills.grace(object));
+    }
   }
   reconcile_all_ = true;
   if (store_failed_) {
@@ -1187,7 +1317,9 @@ void Engine::on_commit_done(std::uint64_t sequence, const Status& status) {
       AppState* app = app_state(key.app);
       if (app == nullptr) continue;
       auto it = app->executors.find(key.id);
-      if (it != app->executors.end() && it->second.state == ExecutorState::kRequested) to_launch_.insert(key);
+      if (it != app->executors.end() && it->second.state == ExecutorState::kRequested) {
+        pool_state(it->second.pool)->launch_queue.push(key);
+      }
     }
     for (auto& waiter : pending.waiters) waiter(Status::Ok());
   } else {
@@ -1203,6 +1335,110 @@ void Engine::on_commit_done(std::uint64_t sequence, const Status& status) {
     for (auto& waiter : pending.waiters) waiter(failure);
   }
   schedule_pass();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Invariants
+// ---------------------------------------------------------------------------------------------
+
+std::vector<std::string> Engine::check_invariants() const {
+  std::vector<std::string> broken;
+  auto expect = [&](bool ok, const std::string& what) {
+    if (!ok) broken.push_back(what);
+  };
+  std::set<ExecutorKey> awaiting_commit(created_since_commit_.begin(), created_since_commit_.end());
+  for (const auto& [sequence, commit] : inflight_commits_) {
+    awaiting_commit.insert(commit.created.begin(), commit.created.end());
+  }
+  std::map<PoolName, std::map<ExecutorState, std::int32_t>> pool_counts;
+  std::map<PoolName, std::int32_t> pool_pending;
+  std::map<TenantName, Usage> tenant_usage;
+  for (const auto& [app_id, app] : apps_) {
+    std::map<ProfileId, std::int32_t> live_by_profile;
+    std::int32_t pending = 0;
+    std::set<ExecutorId> unobserved;
+    Usage& usage = tenant_usage[app->app.spec.tenant];
+    for (const auto& [id, executor] : app->executors) {
+      const std::string who = "executor " + app_id + "/" + std::to_string(id);
+      expect(executor.app == app_id && executor.id == id, who + ": keyed under another id");
+      expect(executor.id < app->app.next_executor_id, who + ": id not below the app's next id");
+      expect(pools_.count(executor.pool) > 0, who + ": pool " + executor.pool + " unknown");
+      pool_counts[executor.pool][executor.state]++;
+      const ExecutorKey key{app_id, id};
+      const PoolState* pool = pools_.count(executor.pool) > 0 ? pools_.at(executor.pool).get() : nullptr;
+      const bool queued = pool != nullptr && pool->launch_queue.contains(key);
+      if (executor.state == ExecutorState::kRequested) {
+        const int places = int(queued) + int(app->launch_inflight.count(id) > 0) + int(awaiting_commit.count(key) > 0);
+        expect(places == 1, who + ": REQUESTED but in " + std::to_string(places) +
+                                " of (launch queue, launch in flight, awaiting commit)");
+      } else {
+        expect(!queued, who + ": queued for launch in state " + to_string(executor.state));
+      }
+      expect(executor.state == ExecutorState::kDecommissioning || app->decommission_deadline.count(id) == 0,
+             who + ": decommission deadline in state " + to_string(executor.state));
+      if (is_terminal(executor.state)) continue;
+      if (executor.state != ExecutorState::kDecommissioning) {
+        live_by_profile[executor.profile]++;
+        usage.live++;
+        if (const ResourceProfile* profile = app->app.spec.profile(executor.profile)) {
+          usage.cores += profile->cores;
+          usage.memory_mib += profile->container_memory_mib();
+        }
+      }
+      if (is_pending(executor.state)) {
+        pending++;
+        usage.pending++;
+        pool_pending[executor.pool]++;
+      }
+      if (executor.state == ExecutorState::kRequested || executor.state == ExecutorState::kLaunching) {
+        unobserved.insert(id);
+      }
+    }
+    for (const auto& [profile, count] : app->live_by_profile) {
+      const std::int32_t expected = live_by_profile.count(profile) ? live_by_profile.at(profile) : 0;
+      expect(count == expected, "app " + app_id + ": live executors of profile " + std::to_string(profile) +
+                                    " counted " + std::to_string(count) + ", are " + std::to_string(expected));
+    }
+    for (const auto& [profile, count] : live_by_profile) {
+      expect(app->live_by_profile.count(profile) > 0, "app " + app_id + ": profile " + std::to_string(profile) +
+                                                          " has live executors but no count");
+    }
+    expect(app->pending == pending, "app " + app_id + ": pending counted " + std::to_string(app->pending) +
+                                        ", are " + std::to_string(pending));
+    expect(app->unobserved == unobserved, "app " + app_id + ": unobserved set differs from the executors");
+  }
+  for (const auto& [name, pool] : pools_) {
+    for (const auto& [state, count] : pool->counts) {
+      const auto& expected = pool_counts[name];
+      const std::int32_t want = expected.count(state) ? expected.at(state) : 0;
+      expect(count == want, "pool " + name + ": " + to_string(state) + " counted " + std::to_string(count) +
+                                ", are " + std::to_string(want));
+    }
+    for (const auto& [state, count] : pool_counts[name]) {
+      expect(pool->counts.count(state) > 0, "pool " + name + ": " + to_string(state) + " not counted");
+    }
+    expect(pool->pending == pool_pending[name], "pool " + name + ": pending counted " +
+                                                   std::to_string(pool->pending) + ", are " +
+                                                   std::to_string(pool_pending[name]));
+    expect(pool->launches_inflight >= 0, "pool " + name + ": negative launches in flight");
+    const PoolName& pool_name = name;
+    pool->launch_queue.for_each([&](const ExecutorKey& key) {
+      auto app = apps_.find(key.app);
+      const bool known = app != apps_.end() && app->second->executors.count(key.id) > 0 &&
+                         app->second->executors.at(key.id).pool == pool_name;
+      expect(known, "pool " + pool_name + ": queued executor " + key.app + "/" + std::to_string(key.id) +
+                        " is not one of its executors");
+    });
+  }
+  for (const auto& [tenant, usage] : tenant_usage_) {
+    const Usage& want = tenant_usage[tenant];
+    expect(usage.live == want.live && usage.pending == want.pending && usage.cores == want.cores &&
+               usage.memory_mib == want.memory_mib,
+           "tenant " + tenant + ": usage counted (live " + std::to_string(usage.live) + ", pending " +
+               std::to_string(usage.pending) + ", cores " + std::to_string(usage.cores) + ") differs from (" +
+               std::to_string(want.live) + ", " + std::to_string(want.pending) + ", " + std::to_string(want.cores) + ")");
+  }
+  return broken;
 }
 
 }  // namespace berth

@@ -22,6 +22,8 @@
 #include "core/backend.h"
 #include "core/clock.h"
 #include "core/event_log.h"
+#include "core/kill_tracker.h"
+#include "core/launch_queue.h"
 #include "core/lifecycle.h"
 #include "core/options.h"
 #include "core/scheduler.h"
@@ -58,6 +60,7 @@ struct PoolStatus {
   bool synced = false;     // a full list has succeeded since start
   bool healthy = false;    // the last contact with the backend succeeded
   bool draining = false;   // no new launches
+  bool removed = false;    // not in the configuration any more; its executors stay frozen
   std::string last_error;
   Timestamp backoff_until{};
   std::map<ExecutorState, std::int32_t> counts;
@@ -65,6 +68,9 @@ struct PoolStatus {
   std::uint64_t launch_errors = 0;
   std::uint64_t kill_errors = 0;
   std::uint64_t list_errors = 0;
+  std::uint64_t kills_sent = 0;   // kill calls sent, bulk calls counted once
+  std::size_t kills_tracked = 0;  // kills waiting for their object to go
+  std::size_t launch_queue = 0;   // durable executors waiting for a launch slot
 };
 
 struct KillOutcome {
@@ -83,8 +89,13 @@ class Engine final : public BackendSink {
   // --- set-up (before start) ---------------------------------------------------------------
   void add_pool(PoolPolicy policy, Backend* backend);
   void set_tenants(std::vector<TenantPolicy> tenants);  // also at run time (SIGHUP)
-  // Loads what the store holds. Executors keep their ids; the app's counter continues.
+  // Loads what the store holds. Executors keep their ids; the app's counter continues. A pool
+  // the store names but the configuration no longer has is kept as a removed pool: its
+  // executors stay frozen (never launched, lost or forgotten) and their applications report
+  // NO_USABLE_POOL naming it; notices() says so for the log.
   Status restore(const StoreSnapshot& snapshot);
+  // What restore() found worth telling the operator, one sentence each.
+  const std::vector<std::string>& notices() const { return notices_; }
   // Starts every backend and lists every pool. ready() turns true when each pool has answered
   // its first list (successfully or not); only then should drivers be served.
   void start();
@@ -137,6 +148,10 @@ class Engine final : public BackendSink {
   // Name of an executor's backend object: <prefix>-<app>-exec-<id>.
   std::string backend_name(const AppId& app, ExecutorId id) const;
 
+  // Recomputes every counter and index from the executors themselves and compares: an empty
+  // result means they agree; otherwise one line per disagreement. For tests and fuzzers.
+  std::vector<std::string> check_invariants() const;
+
  private:
   struct AppState;
   struct PoolState;
@@ -150,11 +165,15 @@ class Engine final : public BackendSink {
 
   AppState* app_state(const AppId& app);
   PoolState* pool_state(const PoolName& pool);
+  // Keeps a pool the store names but the configuration lacks (restore()).
+  void add_removed_pool(const PoolName& pool);
   const TenantPolicy* tenant(const TenantName& name) const;
 
   // Applies a lifecycle event; returns whether the executor changed.
   bool apply(AppState& app, Executor& executor, const LifecycleEvent& event, Duration kill_grace);
   void perform(AppState& app, Executor& executor, SideEffect effect, Duration grace);
+  // Whether a launch of `executor` was ever sent (so a backend object may exist).
+  static bool may_have_object(const AppState& app, const Executor& executor);
   // Adds (sign +1) or removes (-1) an executor's contribution to the app and pool counters;
   // called around every state change.
   void account(AppState& app, const Executor& executor, int sign);
@@ -165,16 +184,25 @@ class Engine final : public BackendSink {
 
   void schedule_pass();
   void pass();  // reconcile + commit, once per strand turn after changes
+  void mark_for_reconcile(const AppId& app);
   void reconcile();
   void reconcile_app(AppState& app, Usage& usage);
   PoolState* choose_pool(const AppState& app);
+  // Why no pool of `app` can launch now, for NO_USABLE_POOL; empty while pools are still syncing.
+  std::string no_pool_reason(const AppState& app) const;
+  bool lists_removed_pool(const AppState& app) const;
   void send_launches();
   void send_launch(AppState& app, Executor& executor, PoolState& pool);
   void on_launch_done(const ExecutorKey& key, const PoolName& pool, const Status& status);
   // A launch refused (or an executor that can never start): counts against the failure budget.
   void count_launch_failure(AppState& app, const Status& status);
   std::int32_t recent_failures(AppState& app);  // within failure_window, pruning older ones
+  // A kill of `backend_name` is wanted: sent unless the pool's kill tracker already covers it.
+  void request_kill(PoolState& pool, const std::string& backend_name, Duration grace);
+  // The object is alive although its kill was sent: sent again only when the tracker says so.
+  void kill_still_alive(PoolState& pool, const std::string& backend_name, Duration grace);
   void send_kill(PoolState& pool, const std::string& backend_name, Duration grace);
+  void send_kill_app(PoolState& pool, const AppId& app, std::vector<std::string> names);
   void list_pool(PoolState& pool);
   void on_list_done(const PoolName& pool, Timestamp started,
                     StatusOr<std::vector<BackendObject>> result);
@@ -202,8 +230,9 @@ class Engine final : public BackendSink {
   std::vector<EngineListener*> listeners_;
   std::map<TenantName, Usage> tenant_usage_;  // kept by account()
   std::set<AppId> to_reconcile_;              // apps changed since the last pass
+  std::vector<AppId> to_reconcile_order_;     // the same, in the order they changed
   bool reconcile_all_ = true;                 // a tick, a pool or the tenants changed
-  bool bulk_kill_ = false;                    // end_app() kills per pool, not per executor
+  std::vector<std::string> notices_;
   Revision revision_ = 0;
   bool started_ = false;
   bool stopped_ = false;
@@ -223,7 +252,6 @@ class Engine final : public BackendSink {
   };
   std::uint64_t commit_sequence_ = 0;
   std::map<std::uint64_t, PendingCommit> inflight_commits_;
-  std::set<ExecutorKey> to_launch_;    // durable REQUESTED executors waiting for a launch slot
   bool store_failed_ = false;
 };
 

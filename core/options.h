@@ -49,6 +49,10 @@ struct EngineOptions {
   Duration backoff_initial{std::chrono::seconds(1)};
   Duration backoff_max{std::chrono::seconds(60)};
   Duration kill_grace{std::chrono::seconds(5)};
+  // A kill the backend accepted is sent again only if its object is still seen alive after its
+  // grace plus this margin (doubled per attempt, up to kill_retry_max).
+  Duration kill_retry_margin{std::chrono::seconds(30)};
+  Duration kill_retry_max{std::chrono::minutes(5)};
   Duration decommission_grace{std::chrono::seconds(60)};
   Duration ended_retention{std::chrono::hours(1)};    // ended apps and their executors are forgotten after this
   std::size_t event_window = 100'000;                 // events kept in memory for WatchEvents resume

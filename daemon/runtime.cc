@@ -103,6 +103,7 @@ Status Runtime::start(const StoreSnapshot& snapshot, Duration timeout) {
   impl.engine_->set_tenants(config.tenants);
   Status restored = impl.engine_->restore(snapshot);
   if (!restored.ok()) return restored;
+  for (const std::string& notice : impl.engine_->notices()) spdlog::warn("{}", notice);
 
   for (int i = 0; i < std::max(1, impl.options_.threads); ++i) {
     impl.threads_.emplace_back([&impl] { impl.io_.run(); });

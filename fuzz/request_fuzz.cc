@@ -63,6 +63,7 @@ struct Harness {
       }
     }
     check(last <= engine.revision());
+    check(engine.check_invariants().empty());
   }
 };
 

@@ -155,7 +155,13 @@ class FakeBackend final : public Backend {
     kills.push_back(request);
     auto it = objects.find(request.backend_name);
     Status status = it == objects.end() ? Status::NotFound(request.backend_name) : Status::Ok();
-    if (it != objects.end()) {
+    if (!kill_results.empty()) {
+      status = kill_results.front();
+      kill_results.pop_front();
+    } else if (it != objects.end() && stop_slowly) {
+      // Accepted; the object keeps running through its grace period (a Nomad job being stopped,
+      // a terminating pod) until the test ends it.
+    } else if (it != objects.end()) {
       BackendObject gone = it->second;
       objects.erase(it);
       gone.phase = ObservedPhase::kExited;
@@ -168,7 +174,7 @@ class FakeBackend final : public Backend {
   void kill_app(const AppId& app, Duration, Callback<Status> done) override {
     app_kills.push_back(app);
     Status status = kill_app_result;
-    if (status.ok()) {
+    if (status.ok() && !stop_slowly) {
       std::vector<std::string> names;
       for (const auto& [name, object] : objects) {
         if (object.app == app) names.push_back(name);
@@ -228,6 +234,15 @@ class FakeBackend final : public Backend {
     }
     for (const auto& name : names) set_phase(name, ObservedPhase::kRunning);
   }
+  // Reports the object again as it is (a watch event about something else of it, a resync).
+  void observe_again(const std::string& name) { notify(objects.at(name)); }
+  // Ends a slowly stopping object: its process exits, then it is gone.
+  void finish_stop(const std::string& name) {
+    BackendObject gone = objects.at(name);
+    objects.erase(name);
+    gone.phase = ObservedPhase::kGone;
+    notify(gone);
+  }
   // Removes an object silently, as if a watch event had been lost.
   void drop_silently(const std::string& name) { objects.erase(name); }
   std::size_t count(ObservedPhase phase) const {
@@ -240,6 +255,8 @@ class FakeBackend final : public Backend {
   std::vector<KillRequest> kills;
   std::vector<std::string> decommissions;
   std::deque<Status> launch_results;  // statuses for the next launches (default OK)
+  std::deque<Status> kill_results;    // statuses for the next kills (default: OK, object stopped)
+  bool stop_slowly = false;           // accepted kills leave the object running (finish_stop ends it)
   std::optional<Status> list_error;
   std::map<std::string, BackendObject> objects;
   bool decommission_supported = true;

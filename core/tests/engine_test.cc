@@ -31,9 +31,12 @@ struct Fixture {
     options.backoff_max = 8s;
   }
 
+  bool configure_pool_a = true;
+  std::int32_t max_inflight_launches = 64;  // false: a restart whose configuration no longer has pool-a
+
   void start() {
     engine = std::make_unique<Engine>(options, "daemon-1", clock, store, scheduler);
-    engine->add_pool(PoolPolicy{"pool-a", "fake", 1000}, &backend);
+    if (configure_pool_a) engine->add_pool(PoolPolicy{"pool-a", "fake", 1000, max_inflight_launches}, &backend);
     engine->set_tenants(tenants);
     auto snapshot = store.load();
     REQUIRE(snapshot.ok());
@@ -49,7 +52,15 @@ struct Fixture {
     scheduler.run_all();
   }
 
-  void settle() { scheduler.run_all(); }
+  // Runs everything queued, then checks that every counter and index of the engine agrees with
+  // a recount from scratch.
+  void settle() {
+    scheduler.run_all();
+    if (!engine) return;
+    const std::vector<std::string> broken = engine->check_invariants();
+    for (const std::string& line : broken) UNSCOPED_INFO(line);
+    CHECK(broken.empty());
+  }
 
   void advance(Duration d) {
     clock.advance(d);
@@ -736,4 +747,222 @@ TEST_CASE_METHOD(Fixture, "unregister stops all of an app's objects in one call 
   settle();
   CHECK(backend.kills.size() == 1);
   CHECK(backend.objects.empty());
+}
+
+// --- kills are tracked actions (regression: kill storms) --------------------------------------
+
+TEST_CASE_METHOD(Fixture, "kill storm: an object still stopping gets one kill, a second only after grace plus margin") {
+  options.kill_retry_margin = 30s;
+  options.kill_retry_max = 120s;
+  start();
+  register_app();
+  target(1);
+  backend.run_all_pending();
+  settle();
+  backend.stop_slowly = true;  // the object runs on through its grace period, as a Nomad job does
+  REQUIRE(engine->kill_executors("app-1", {1}, true, false).ok());
+  settle();
+  CHECK(executor(1).state == S::kKilled);
+  REQUIRE(backend.kills.size() == 1);
+  CHECK(backend.kills[0].grace == 5s);
+
+  // Every watch event and every resync shows it alive; none of them sends another kill.
+  const std::string name = "berth-app-1-exec-1";
+  for (int i = 0; i < 50; ++i) backend.observe_again(name);
+  settle();
+  advance(10s);
+  advance(10s);
+  advance(10s);  // three full lists, 30 s after the kill: within grace (5 s) + margin (30 s)
+  CHECK(backend.kills.size() == 1);
+
+  // Past grace + margin, the next list still shows it: one follow-up, then quiet again.
+  advance(10s);
+  CHECK(backend.kills.size() == 2);
+  for (int i = 0; i < 50; ++i) backend.observe_again(name);
+  settle();
+  advance(10s);
+  CHECK(backend.kills.size() == 2);
+  CHECK(engine->pools()[0].kills_tracked == 1);
+
+  // Gone at last: the kill is done and nothing is tracked any more.
+  backend.finish_stop(name);
+  settle();
+  CHECK(engine->pools()[0].kills_tracked == 0);
+  advance(10min);
+  CHECK(backend.kills.size() == 2);
+}
+
+TEST_CASE_METHOD(Fixture, "kill storm: the wait before a follow-up doubles per attempt up to its cap") {
+  options.kill_retry_margin = 30s;
+  options.kill_retry_max = 60s;
+  start();
+  register_app();
+  target(1);
+  backend.run_all_pending();
+  settle();
+  backend.stop_slowly = true;
+  REQUIRE(engine->kill_executors("app-1", {1}, true, false).ok());
+  settle();
+  const std::string name = "berth-app-1-exec-1";
+  auto alive_after = [&](Duration d) {
+    clock.advance(d);
+    backend.observe_again(name);
+    settle();
+    return backend.kills.size();
+  };
+  CHECK(alive_after(34s) == 1);  // grace 5 s + 30 s
+  CHECK(alive_after(2s) == 2);
+  CHECK(alive_after(60s) == 2);  // grace 5 s + 60 s after the second
+  CHECK(alive_after(6s) == 3);
+  CHECK(alive_after(64s) == 3);  // capped at 60 s
+  CHECK(alive_after(2s) == 4);
+}
+
+TEST_CASE_METHOD(Fixture, "kill storm: unregister on a backend with bulk kill sends one call and no per-object kills") {
+  backend.kill_app_supported = true;
+  start();
+  register_app();
+  target(3);
+  backend.run_all_pending();
+  settle();
+  backend.stop_slowly = true;  // terminating pods stay listed, running, for their grace period
+  REQUIRE(engine->unregister_app("app-1", "done").ok());
+  settle();
+  CHECK(backend.app_kills.size() == 1);
+  for (int round = 0; round < 3; ++round) {
+    for (const auto& [name, object] : std::map<std::string, BackendObject>(backend.objects)) backend.observe_again(name);
+    settle();
+    advance(10s);
+  }
+  CHECK(backend.kills.empty());
+  CHECK(backend.app_kills.size() == 1);
+  for (const auto& [name, object] : std::map<std::string, BackendObject>(backend.objects)) backend.finish_stop(name);
+  settle();
+  CHECK(engine->pools()[0].kills_tracked == 0);
+}
+
+TEST_CASE_METHOD(Fixture, "a kill the backend refuses is retried after a backoff, not on every observation") {
+  start();
+  register_app();
+  target(1);
+  backend.run_all_pending();
+  settle();
+  backend.kill_results.push_back(Status::Unavailable("backend busy"));
+  REQUIRE(engine->kill_executors("app-1", {1}, true, false).ok());
+  settle();
+  REQUIRE(backend.kills.size() == 1);
+  for (int i = 0; i < 20; ++i) backend.observe_again("berth-app-1-exec-1");
+  settle();
+  advance(500ms);
+  CHECK(backend.kills.size() == 1);
+  advance(600ms);  // backoff_initial (1 s) has passed
+  CHECK(backend.kills.size() == 2);
+  CHECK(backend.objects.count("berth-app-1-exec-1") == 0);
+  CHECK(engine->pools()[0].kill_errors == 1);
+}
+
+TEST_CASE_METHOD(Fixture, "an orphan seen on every resync is killed once") {
+  start();
+  BackendObject orphan;
+  orphan.backend_name = "berth-gone-exec-1";
+  orphan.daemon_id = "daemon-1";
+  orphan.app = "gone";
+  orphan.executor = 1;
+  orphan.phase = ObservedPhase::kRunning;
+  backend.objects[orphan.backend_name] = orphan;
+  backend.stop_slowly = true;
+  for (int i = 0; i < 3; ++i) advance(10s);
+  CHECK(backend.kills.size() == 1);
+  CHECK(backend.kills[0].grace == 0s);
+}
+
+// --- launch order -------------------------------------------------------------------------------
+
+TEST_CASE_METHOD(Fixture, "launch order: the first application to ask is served first, then applications take turns") {
+  max_inflight_launches = 1;
+  start();
+  backend.hold_launch_replies = true;
+  store.hold(true);  // both applications' executors become durable together
+  register_app("zeta");
+  target(3, "zeta");
+  register_app("alpha");
+  target(3, "alpha");
+  store.release();
+  store.hold(false);
+  settle();
+  for (int i = 0; i < 6; ++i) {
+    backend.release_launch_replies();
+    settle();
+  }
+  std::vector<std::string> order;
+  for (const LaunchRequest& launch : backend.launches) order.push_back(launch.backend_name);
+  CHECK(order == std::vector<std::string>{"berth-zeta-exec-1", "berth-alpha-exec-1", "berth-zeta-exec-2",
+                                          "berth-alpha-exec-2", "berth-zeta-exec-3", "berth-alpha-exec-3"});
+}
+
+TEST_CASE_METHOD(Fixture, "launch order: a small pool is shared between a large and a small request") {
+  max_inflight_launches = 2;
+  start();
+  backend.hold_launch_replies = true;
+  register_app("big");
+  target(50, "big");
+  register_app("small");
+  target(2, "small");
+  // The big application holds both slots; as they free up, the small one gets every other.
+  for (int i = 0; i < 3; ++i) {
+    backend.release_launch_replies();
+    settle();
+  }
+  int small_launched = 0;
+  for (const LaunchRequest& launch : backend.launches) small_launched += launch.app == "small";
+  CHECK(small_launched == 2);
+  CHECK(backend.launches.size() == 8);
+}
+
+// --- a pool removed from the configuration (regression: crash on a removed pool) ---------------
+
+TEST_CASE_METHOD(Fixture, "restart without a pool an application lists: the app stays, its executors freeze, the pool is named") {
+  start();
+  register_app();
+  target(2);
+  backend.run_all_pending();
+  settle();
+  crash();
+
+  configure_pool_a = false;
+  start();
+  REQUIRE(engine->find_app("app-1") != nullptr);
+  CHECK(count(S::kRunning) == 2);
+  const Application& app = *engine->find_app("app-1");
+  REQUIRE(app.conditions.size() == 1);
+  CHECK(app.conditions[0].rfind("NO_USABLE_POOL: pool pool-a ", 0) == 0);
+  REQUIRE(engine->notices().size() == 1);
+  CHECK(engine->notices()[0].find("pool pool-a") != std::string::npos);
+  CHECK(engine->notices()[0].find("app-1") != std::string::npos);
+  const std::vector<PoolStatus> pools = engine->pools();
+  REQUIRE(pools.size() == 1);
+  CHECK(pools[0].removed);
+  CHECK_FALSE(pools[0].healthy);
+  CHECK(pools[0].counts.at(S::kRunning) == 2);
+
+  // Frozen: nothing is declared lost or launched, however long it stays so.
+  REQUIRE(engine->set_targets("app-1", {{0, 4}}).ok());
+  advance(5min);
+  CHECK(count(S::kRunning) == 2);
+  CHECK(engine->executors("app-1").size() == 2);
+
+  // The driver re-registers as before; a new application cannot name the pool.
+  CHECK(engine->register_app(spec()).ok());
+  AppSpec other = spec("app-2");
+  other.pools = {"pool-a"};
+  auto refused = engine->register_app(other);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.status().code() == StatusCode::kInvalidArgument);
+  CHECK(refused.status().message() == "pools[0]: unknown pool \"pool-a\"");
+
+  // Ending it works as anywhere else.
+  REQUIRE(engine->unregister_app("app-1", "done").ok());
+  settle();
+  CHECK(count(S::kKilled) == 2);
+  advance(10s);
 }
