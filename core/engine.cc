@@ -1,53 +1,10 @@
 #include "core/engine.h"
 
 #include <algorithm>
-#include <deque>
-#include <limits>
+
+#include "core/engine_state.h"
 
 namespace berth {
-
-// Per-application state: the record, its executors and the bookkeeping of timers and calls in
-// flight. The counters are maintained incrementally by account() so that a reconcile pass costs
-// O(apps), not O(executors).
-struct Engine::AppState {
-  Application app;
-  std::map<ExecutorId, Executor> executors;
-  std::map<ProfileId, std::int32_t> live_by_profile;  // non-terminal, not decommissioning
-  std::int32_t pending = 0;                            // REQUESTED, LAUNCHING, PENDING
-  std::set<ExecutorId> unobserved;                     // REQUESTED or LAUNCHING: the launch timeout runs
-  std::map<ExecutorId, Timestamp> missing_since;       // absent from a full list since
-  std::map<ExecutorId, Timestamp> decommission_deadline;
-  std::set<ExecutorId> launch_inflight;
-  std::deque<Timestamp> recent_failures;  // refused launches within failure_window (memory only)
-};
-
-struct Engine::PoolState {
-  PoolPolicy policy;
-  Backend* backend = nullptr;
-  std::unique_ptr<Backend> stand_in;  // a removed pool's backend (answers every call unavailable)
-  bool answered = false;  // the first list has completed, successfully or not
-  bool synced = false;
-  bool healthy = false;
-  bool draining = false;
-  bool removed = false;
-  bool list_inflight = false;
-  std::string last_error;
-  Duration backoff{0};
-  Timestamp backoff_until{};
-  Timestamp next_list{};
-  std::int32_t pending = 0;
-  std::map<ExecutorState, std::int32_t> counts;
-  KillTracker kills;
-  LaunchQueue launch_queue;
-  std::int32_t launches_inflight = 0;
-  std::uint64_t kills_sent = 0;
-  std::uint64_t launch_errors = 0;
-  std::uint64_t kill_errors = 0;
-  std::uint64_t list_errors = 0;
-
-  bool launchable(Timestamp now) const { return synced && healthy && now >= backoff_until; }
-};
-
 
 namespace {
 
@@ -79,11 +36,6 @@ class RemovedPoolBackend final : public Backend {
 LifecycleEvent event_of(LifecycleEventType type, std::string message = "") {
   LifecycleEvent e{type, std::nullopt, false, "", std::move(message), ""};
   return e;
-}
-
-std::int64_t room(std::int64_t limit, std::int64_t used) {
-  if (limit <= 0) return std::numeric_limits<std::int32_t>::max();
-  return std::max<std::int64_t>(0, limit - used);
 }
 
 bool has_condition(const Application& app, const std::string& condition) {
@@ -563,7 +515,7 @@ void Engine::remove_listener(EngineListener* listener) {
 
 void Engine::touch_executor(Executor& executor) {
   executor.revision = ++revision_;
-  dirty_executors_.insert({executor.app, executor.id});
+  commits_.executor_changed({executor.app, executor.id});
   mark_for_reconcile(executor.app);
   Event event;
   event.type = Event::Type::kExecutor;
@@ -576,7 +528,7 @@ void Engine::touch_executor(Executor& executor) {
 
 void Engine::touch_app(AppState& app) {
   app.app.revision = ++revision_;
-  dirty_apps_.insert(app.app.spec.id);
+  commits_.app_changed(app.app.spec.id);
   mark_for_reconcile(app.app.spec.id);
   Event event;
   event.type = Event::Type::kApplication;
@@ -616,7 +568,7 @@ void Engine::account(AppState& app, const Executor& executor, int sign) {
   PoolState* pool = pool_state(executor.pool);
   if (pool != nullptr) pool->counts[executor.state] += sign;
   if (is_terminal(executor.state)) return;
-  Usage& tenant = tenant_usage_[app.app.spec.tenant];
+  TenantUsage& tenant = tenant_usage_[app.app.spec.tenant];
   if (executor.state != ExecutorState::kDecommissioning) {
     // Decommissioning executors still hold resources but are on their way out: they count for
     // neither the target nor the tenant's limits.
@@ -715,7 +667,7 @@ void Engine::pass() {
   reconcile();
   send_launches();
   // After a failed commit, the retry waits for the next tick rather than spinning.
-  if (store_failed_) return;
+  if (commits_.failed()) return;
   persist();
 }
 
@@ -771,7 +723,7 @@ std::string Engine::no_pool_reason(const AppState& app) const {
   return any_synced ? "every pool of the application is draining" : "";
 }
 
-void Engine::reconcile_app(AppState& app, Usage& usage) {
+void Engine::reconcile_app(AppState& app, TenantUsage& usage) {
   if (app.app.phase != AppPhase::kActive) return;
   const Timestamp now = clock_.now();
   if (lists_removed_pool(app) && choose_pool(app) == nullptr) {
@@ -781,8 +733,7 @@ void Engine::reconcile_app(AppState& app, Usage& usage) {
   for (const auto& [profile_id, target] : app.app.targets) {
     const std::int32_t live = app.live_by_profile[profile_id];
     if (live > target) {
-      // Scale down: cancel executors that are not running yet, newest first. Running executors
-      // are never killed for a lower target; the driver kills idle ones by id.
+      // Scale down (plan_profile's rule): cancel executors not running yet, newest first.
       std::int32_t excess = live - target;
       for (auto it = app.executors.rbegin(); it != app.executors.rend() && excess > 0; ++it) {
         Executor& executor = it->second;
@@ -804,38 +755,27 @@ void Engine::reconcile_app(AppState& app, Usage& usage) {
     }
     clear_condition(app, kConditionNoPool);
 
-    const ResourceProfile* profile = app.app.spec.profile(profile_id);
     const TenantPolicy* policy = tenant(app.app.spec.tenant);
-    std::int64_t allowed = target - live;
-    allowed = std::min<std::int64_t>(allowed, room(options_.max_pending_per_app, app.pending));
-    allowed = std::min<std::int64_t>(allowed, room(pool->policy.max_pending, pool->pending));
-    std::string limit_hit;
-    if (policy != nullptr) {
-      const TenantLimits& limits = policy->limits;
-      auto cap = [&](std::int64_t room_left, const char* what) {
-        if (room_left < allowed) {
-          allowed = room_left;
-          if (room_left == 0) limit_hit = what;
-        }
-      };
-      cap(room(limits.max_pending, usage.pending), "max_pending");
-      cap(room(limits.max_executors, usage.live), "max_executors");
-      if (limits.max_cores > 0) {
-        cap(room(limits.max_cores, usage.cores) / std::max(1, profile->cores), "max_cores");
-      }
-      if (limits.max_memory_mib > 0) {
-        cap(room(limits.max_memory_mib, usage.memory_mib) / std::max<std::int64_t>(1, profile->container_memory_mib()),
-            "max_memory_mib");
-      }
-    }
-    if (!limit_hit.empty() && usage.live > 0 && limit_hit != "max_pending") {
+    ProfilePlanInput input;
+    input.target = target;
+    input.live = live;
+    input.app_pending = app.pending;
+    input.max_pending_per_app = options_.max_pending_per_app;
+    input.pool_pending = pool->pending;
+    input.pool_max_pending = pool->policy.max_pending;
+    input.tenant_limits = policy != nullptr ? &policy->limits : nullptr;
+    input.tenant_usage = usage;
+    input.profile = *app.app.spec.profile(profile_id);
+    const ProfilePlan plan = plan_profile(input);
+    if (plan.report_tenant_limit) {
       set_condition(app, kConditionTenantLimit,
-                    "tenant " + app.app.spec.tenant + " reached its " + limit_hit + " limit");
-    } else if (allowed > 0) {
+                    "tenant " + app.app.spec.tenant + " reached its " + plan.tenant_limit_hit + " limit");
+    } else if (plan.launch > 0) {
       clear_condition(app, kConditionTenantLimit);
     }
+    const std::int32_t allowed = plan.launch;
 
-    for (std::int64_t i = 0; i < allowed; ++i) {
+    for (std::int32_t i = 0; i < allowed; ++i) {
       Executor executor;
       executor.app = app.app.spec.id;
       executor.id = app.app.next_executor_id++;
@@ -848,10 +788,10 @@ void Engine::reconcile_app(AppState& app, Usage& usage) {
       (void)inserted;
       Executor& created = it->second;
       account(app, created, +1);  // counts it in `usage` (the tenant's) too
-      created_since_commit_.push_back({created.app, created.id});
+      commits_.executor_created({created.app, created.id});
       touch_executor(created);
     }
-    if (allowed > 0) dirty_apps_.insert(app.app.spec.id);  // the id counter moved
+    if (allowed > 0) commits_.app_changed(app.app.spec.id);  // the id counter moved
   }
 }
 
@@ -887,7 +827,7 @@ void Engine::send_launch(AppState& app, Executor& executor, PoolState& pool) {
   request.driver = app.app.spec.driver;
 
   executor.attempt++;
-  dirty_executors_.insert({executor.app, executor.id});
+  commits_.executor_changed({executor.app, executor.id});
   app.launch_inflight.insert(executor.id);
   pool.launches_inflight++;
   std::weak_ptr<bool> alive = alive_;
@@ -1166,11 +1106,7 @@ void Engine::tick() {
     }
   }
   reconcile_all_ = true;
-  if (store_failed_) {
-    // Retry a failed commit from the timer, not in a hot loop.
-    store_failed_ = false;
-    waiting_for_commit_.push_back([](Status) {});
-  }
+  commits_.retry();  // a failed commit is retried from the timer, not in a hot loop
   schedule_pass();
 }
 
@@ -1228,12 +1164,12 @@ void Engine::forget_ended_apps() {
   for (auto it = apps_.begin(); it != apps_.end();) {
     const Application& a = it->second->app;
     if (a.phase == AppPhase::kEnded && now - a.ended_at >= options_.ended_retention) {
+      std::vector<ExecutorId> ids;
       for (const auto& [eid, executor] : it->second->executors) {
         if (PoolState* pool = pool_state(executor.pool)) pool->counts[executor.state]--;
-        dirty_executors_.erase({a.spec.id, eid});
+        ids.push_back(eid);
       }
-      deleted_apps_.push_back(a.spec.id);
-      dirty_apps_.erase(a.spec.id);
+      commits_.app_forgotten(a.spec.id, ids);
       it = apps_.erase(it);
     } else {
       ++it;
@@ -1246,60 +1182,38 @@ void Engine::forget_ended_apps() {
 // ---------------------------------------------------------------------------------------------
 
 void Engine::when_durable(std::function<void(Status)> done) {
-  const bool dirty = !dirty_apps_.empty() || !dirty_executors_.empty() || !deleted_apps_.empty() ||
-                     !created_since_commit_.empty();
-  if (!dirty && started_ && !store_failed_) {
-    // Nothing new to write: the change (if any) is in a commit already on its way, or durable.
-    if (inflight_commits_.empty()) {
-      done(Status::Ok());
-    } else {
-      inflight_commits_.rbegin()->second.waiters.push_back(std::move(done));
-    }
-    return;
-  }
-  waiting_for_commit_.push_back(std::move(done));
   if (!started_) {
     // Before start() there is no pass to run; commit directly.
+    commits_.add_waiter_for_next(std::move(done));
     commit();
     return;
   }
-  schedule_pass();
+  if (commits_.add_waiter(std::move(done))) schedule_pass();
 }
 
 void Engine::persist() {
-  if (!dirty_apps_.empty() || !dirty_executors_.empty() || !deleted_apps_.empty() ||
-      !waiting_for_commit_.empty()) {
-    commit();
-  }
+  if (commits_.has_work()) commit();
 }
 
 void Engine::commit() {
+  CommitTracker::Batch changes = commits_.begin();
   StoreBatch batch;
-  for (const AppId& id : dirty_apps_) {
+  for (const AppId& id : changes.apps) {
     if (const AppState* app = app_state(id)) batch.put_apps.push_back(app->app);
   }
-  for (const ExecutorKey& key : dirty_executors_) {
+  for (const ExecutorKey& key : changes.executors) {
     const AppState* app = app_state(key.app);
     if (app == nullptr) continue;
     auto it = app->executors.find(key.id);
     if (it != app->executors.end()) batch.put_executors.push_back(it->second);
   }
-  batch.delete_apps = std::move(deleted_apps_);
+  batch.delete_apps = std::move(changes.deleted_apps);
   batch.put_meta[kMetaRevision] = std::to_string(revision_);
   batch.put_meta[kMetaDaemonId] = daemon_id_;
-  dirty_apps_.clear();
-  dirty_executors_.clear();
-  deleted_apps_.clear();
-
-  const std::uint64_t sequence = ++commit_sequence_;
-  PendingCommit& pending = inflight_commits_[sequence];
-  pending.created = std::move(created_since_commit_);
-  pending.waiters = std::move(waiting_for_commit_);
-  created_since_commit_.clear();
-  waiting_for_commit_.clear();
 
   std::weak_ptr<bool> alive = alive_;
   Scheduler& scheduler = scheduler_;
+  const std::uint64_t sequence = changes.sequence;
   store_.commit(std::move(batch), [this, alive, sequence, &scheduler](Status status) {
     scheduler.post([this, alive, sequence, status] {
       if (alive.expired()) return;
@@ -1309,11 +1223,9 @@ void Engine::commit() {
 }
 
 void Engine::on_commit_done(std::uint64_t sequence, const Status& status) {
-  auto node = inflight_commits_.extract(sequence);
-  if (node.empty()) return;
-  PendingCommit& pending = node.mapped();
+  CommitTracker::Finished finished = commits_.finish(sequence, status.ok());
   if (status.ok()) {
-    for (const ExecutorKey& key : pending.created) {
+    for (const ExecutorKey& key : finished.created) {
       AppState* app = app_state(key.app);
       if (app == nullptr) continue;
       auto it = app->executors.find(key.id);
@@ -1321,124 +1233,15 @@ void Engine::on_commit_done(std::uint64_t sequence, const Status& status) {
         pool_state(it->second.pool)->launch_queue.push(key);
       }
     }
-    for (auto& waiter : pending.waiters) waiter(Status::Ok());
+    for (auto& waiter : finished.waiters) waiter(Status::Ok());
   } else {
-    // Not durable: the records go into the next commit; nothing created here is launched until
-    // then. Waiters learn that their change may not survive a crash.
-    store_failed_ = true;
-    for (const ExecutorKey& key : pending.created) {
-      dirty_executors_.insert(key);
-      created_since_commit_.push_back(key);
-    }
-    for (auto& [id, app] : apps_) dirty_apps_.insert(id);
+    // Waiters learn that their change may not survive a crash; every application is written
+    // again with the next commit.
+    for (auto& [id, app] : apps_) commits_.app_changed(id);
     Status failure = Status::Unavailable("state store write failed: " + status.message());
-    for (auto& waiter : pending.waiters) waiter(failure);
+    for (auto& waiter : finished.waiters) waiter(failure);
   }
   schedule_pass();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Invariants
-// ---------------------------------------------------------------------------------------------
-
-std::vector<std::string> Engine::check_invariants() const {
-  std::vector<std::string> broken;
-  auto expect = [&](bool ok, const std::string& what) {
-    if (!ok) broken.push_back(what);
-  };
-  std::set<ExecutorKey> awaiting_commit(created_since_commit_.begin(), created_since_commit_.end());
-  for (const auto& [sequence, commit] : inflight_commits_) {
-    awaiting_commit.insert(commit.created.begin(), commit.created.end());
-  }
-  std::map<PoolName, std::map<ExecutorState, std::int32_t>> pool_counts;
-  std::map<PoolName, std::int32_t> pool_pending;
-  std::map<TenantName, Usage> tenant_usage;
-  for (const auto& [app_id, app] : apps_) {
-    std::map<ProfileId, std::int32_t> live_by_profile;
-    std::int32_t pending = 0;
-    std::set<ExecutorId> unobserved;
-    Usage& usage = tenant_usage[app->app.spec.tenant];
-    for (const auto& [id, executor] : app->executors) {
-      const std::string who = "executor " + app_id + "/" + std::to_string(id);
-      expect(executor.app == app_id && executor.id == id, who + ": keyed under another id");
-      expect(executor.id < app->app.next_executor_id, who + ": id not below the app's next id");
-      expect(pools_.count(executor.pool) > 0, who + ": pool " + executor.pool + " unknown");
-      pool_counts[executor.pool][executor.state]++;
-      const ExecutorKey key{app_id, id};
-      const PoolState* pool = pools_.count(executor.pool) > 0 ? pools_.at(executor.pool).get() : nullptr;
-      const bool queued = pool != nullptr && pool->launch_queue.contains(key);
-      if (executor.state == ExecutorState::kRequested) {
-        const int places = int(queued) + int(app->launch_inflight.count(id) > 0) + int(awaiting_commit.count(key) > 0);
-        expect(places == 1, who + ": REQUESTED but in " + std::to_string(places) +
-                                " of (launch queue, launch in flight, awaiting commit)");
-      } else {
-        expect(!queued, who + ": queued for launch in state " + to_string(executor.state));
-      }
-      expect(executor.state == ExecutorState::kDecommissioning || app->decommission_deadline.count(id) == 0,
-             who + ": decommission deadline in state " + to_string(executor.state));
-      if (is_terminal(executor.state)) continue;
-      if (executor.state != ExecutorState::kDecommissioning) {
-        live_by_profile[executor.profile]++;
-        usage.live++;
-        if (const ResourceProfile* profile = app->app.spec.profile(executor.profile)) {
-          usage.cores += profile->cores;
-          usage.memory_mib += profile->container_memory_mib();
-        }
-      }
-      if (is_pending(executor.state)) {
-        pending++;
-        usage.pending++;
-        pool_pending[executor.pool]++;
-      }
-      if (executor.state == ExecutorState::kRequested || executor.state == ExecutorState::kLaunching) {
-        unobserved.insert(id);
-      }
-    }
-    for (const auto& [profile, count] : app->live_by_profile) {
-      const std::int32_t expected = live_by_profile.count(profile) ? live_by_profile.at(profile) : 0;
-      expect(count == expected, "app " + app_id + ": live executors of profile " + std::to_string(profile) +
-                                    " counted " + std::to_string(count) + ", are " + std::to_string(expected));
-    }
-    for (const auto& [profile, count] : live_by_profile) {
-      expect(app->live_by_profile.count(profile) > 0, "app " + app_id + ": profile " + std::to_string(profile) +
-                                                          " has live executors but no count");
-    }
-    expect(app->pending == pending, "app " + app_id + ": pending counted " + std::to_string(app->pending) +
-                                        ", are " + std::to_string(pending));
-    expect(app->unobserved == unobserved, "app " + app_id + ": unobserved set differs from the executors");
-  }
-  for (const auto& [name, pool] : pools_) {
-    for (const auto& [state, count] : pool->counts) {
-      const auto& expected = pool_counts[name];
-      const std::int32_t want = expected.count(state) ? expected.at(state) : 0;
-      expect(count == want, "pool " + name + ": " + to_string(state) + " counted " + std::to_string(count) +
-                                ", are " + std::to_string(want));
-    }
-    for (const auto& [state, count] : pool_counts[name]) {
-      expect(pool->counts.count(state) > 0, "pool " + name + ": " + to_string(state) + " not counted");
-    }
-    expect(pool->pending == pool_pending[name], "pool " + name + ": pending counted " +
-                                                   std::to_string(pool->pending) + ", are " +
-                                                   std::to_string(pool_pending[name]));
-    expect(pool->launches_inflight >= 0, "pool " + name + ": negative launches in flight");
-    const PoolName& pool_name = name;
-    pool->launch_queue.for_each([&](const ExecutorKey& key) {
-      auto app = apps_.find(key.app);
-      const bool known = app != apps_.end() && app->second->executors.count(key.id) > 0 &&
-                         app->second->executors.at(key.id).pool == pool_name;
-      expect(known, "pool " + pool_name + ": queued executor " + key.app + "/" + std::to_string(key.id) +
-                        " is not one of its executors");
-    });
-  }
-  for (const auto& [tenant, usage] : tenant_usage_) {
-    const Usage& want = tenant_usage[tenant];
-    expect(usage.live == want.live && usage.pending == want.pending && usage.cores == want.cores &&
-               usage.memory_mib == want.memory_mib,
-           "tenant " + tenant + ": usage counted (live " + std::to_string(usage.live) + ", pending " +
-               std::to_string(usage.pending) + ", cores " + std::to_string(usage.cores) + ") differs from (" +
-               std::to_string(want.live) + ", " + std::to_string(want.pending) + ", " + std::to_string(want.cores) + ")");
-  }
-  return broken;
 }
 
 }  // namespace berth

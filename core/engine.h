@@ -21,11 +21,13 @@
 
 #include "core/backend.h"
 #include "core/clock.h"
+#include "core/commit_tracker.h"
 #include "core/event_log.h"
 #include "core/kill_tracker.h"
 #include "core/launch_queue.h"
 #include "core/lifecycle.h"
 #include "core/options.h"
+#include "core/planner.h"
 #include "core/scheduler.h"
 #include "core/status.h"
 #include "core/store.h"
@@ -155,13 +157,6 @@ class Engine final : public BackendSink {
  private:
   struct AppState;
   struct PoolState;
-  // What a tenant uses right now, for its limits (kept by account()).
-  struct Usage {
-    std::int32_t live = 0;
-    std::int32_t pending = 0;
-    std::int64_t cores = 0;
-    std::int64_t memory_mib = 0;
-  };
 
   AppState* app_state(const AppId& app);
   PoolState* pool_state(const PoolName& pool);
@@ -186,7 +181,7 @@ class Engine final : public BackendSink {
   void pass();  // reconcile + commit, once per strand turn after changes
   void mark_for_reconcile(const AppId& app);
   void reconcile();
-  void reconcile_app(AppState& app, Usage& usage);
+  void reconcile_app(AppState& app, TenantUsage& usage);
   PoolState* choose_pool(const AppState& app);
   // Why no pool of `app` can launch now, for NO_USABLE_POOL; empty while pools are still syncing.
   std::string no_pool_reason(const AppState& app) const;
@@ -228,7 +223,7 @@ class Engine final : public BackendSink {
   std::map<PoolName, std::unique_ptr<PoolState>> pools_;
   std::vector<TenantPolicy> tenants_;
   std::vector<EngineListener*> listeners_;
-  std::map<TenantName, Usage> tenant_usage_;  // kept by account()
+  std::map<TenantName, TenantUsage> tenant_usage_;  // kept by account()
   std::set<AppId> to_reconcile_;              // apps changed since the last pass
   std::vector<AppId> to_reconcile_order_;     // the same, in the order they changed
   bool reconcile_all_ = true;                 // a tick, a pool or the tenants changed
@@ -240,19 +235,7 @@ class Engine final : public BackendSink {
   // Liveness token for callbacks that may outlive the engine (backend and store completions).
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 
-  // Persistence: what changed since the last commit, and what waits for durability.
-  std::set<AppId> dirty_apps_;
-  std::set<ExecutorKey> dirty_executors_;
-  std::vector<AppId> deleted_apps_;
-  std::vector<ExecutorKey> created_since_commit_;
-  std::vector<std::function<void(Status)>> waiting_for_commit_;
-  struct PendingCommit {
-    std::vector<ExecutorKey> created;  // launchable once this commit is durable
-    std::vector<std::function<void(Status)>> waiters;
-  };
-  std::uint64_t commit_sequence_ = 0;
-  std::map<std::uint64_t, PendingCommit> inflight_commits_;
-  bool store_failed_ = false;
+  CommitTracker commits_;  // what changed since the last commit, and what waits for durability
 };
 
 }  // namespace berth
