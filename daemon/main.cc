@@ -1,5 +1,6 @@
-// berthd: wiring only. Loads the config, opens the store, starts the runtime (engine, backends),
-// then serves gRPC and /metrics until SIGTERM/SIGINT; SIGHUP reloads what can change at run time.
+// berthd: wiring only. Loads the config, locks the state directory, opens the store and settles
+// the daemon id (daemon/startup.h holds that policy), starts the runtime (engine, backends), then
+// serves gRPC and /metrics until SIGTERM/SIGINT; SIGHUP reloads what can change at run time.
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>

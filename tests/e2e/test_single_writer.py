@@ -114,7 +114,8 @@ class DaemonIdTest(SingleWriterTestCase):
 class StaleLockTest(SingleWriterTestCase):
 
     def test_a_daemon_starts_after_kill_9_of_the_previous_one_on_the_same_state_dir(self):
-        # Executors outlive the daemon: they must not have inherited its lock.
+        # Executors outlive the daemon and must not keep its lock (startup_test checks that the
+        # descriptor is close-on-exec; the local backend also closes the daemon's descriptors).
         daemon = self.new_daemon()
         app = self.app_id("stale")
         self.register(daemon, app)
