@@ -1,10 +1,10 @@
-// berthd: wiring only. Loads the config, opens the store, starts the runtime (engine, backends),
-// then serves gRPC and /metrics until SIGTERM/SIGINT; SIGHUP reloads what can change at run time.
+// berthd: wiring only. Loads the config, locks the state directory, opens the store and settles
+// the daemon id (daemon/startup.h holds that policy), starts the runtime (engine, backends), then
+// serves gRPC and /metrics until SIGTERM/SIGINT; SIGHUP reloads what can change at run time.
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <openssl/rand.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <systemd/sd-daemon.h>
@@ -22,6 +22,7 @@
 #include "daemon/metrics.h"
 #include "daemon/runtime.h"
 #include "daemon/service.h"
+#include "daemon/startup.h"
 #include "store/sqlite_store.h"
 
 namespace {
@@ -57,18 +58,6 @@ std::shared_ptr<grpc::ServerCredentials> server_credentials(const berth::config:
     }
   }
   return grpc::SslServerCredentials(options);
-}
-
-std::string new_daemon_id() {
-  unsigned char bytes[6];
-  RAND_bytes(bytes, sizeof bytes);
-  static const char* kHex = "0123456789abcdef";
-  std::string id = "d";
-  for (unsigned char b : bytes) {
-    id += kHex[b >> 4];
-    id += kHex[b & 0xf];
-  }
-  return id;
 }
 
 berth::Status check_config(const std::string& path, berth::config::Config* out) {
@@ -135,8 +124,13 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  std::error_code ec;
-  std::filesystem::create_directories(config.state_dir, ec);
+  // One writer per state directory: the lock is taken before the store is opened and held until
+  // the process exits.
+  auto state_lock = berth::StateDirLock::acquire(config.state_dir);
+  if (!state_lock.ok()) {
+    spdlog::critical("cannot start: {}", state_lock.status().message());
+    return 1;
+  }
   const std::string db_path = (std::filesystem::path(config.state_dir) / "berth.db").string();
   auto store = berth::SqliteStore::open(db_path);
   if (!store.ok()) {
@@ -148,16 +142,20 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot load the state store {}: {}", db_path, snapshot.status().message());
     return 1;
   }
-  std::string daemon_id = config.daemon_id;
-  if (auto it = snapshot->meta.find(berth::kMetaDaemonId); it != snapshot->meta.end()) {
-    if (!daemon_id.empty() && daemon_id != it->second) {
-      spdlog::critical("daemon_id {} in the config differs from {} in the state store {}: refusing to "
-                       "adopt another daemon's executors", daemon_id, it->second, db_path);
-      return kExitConfig;
-    }
-    daemon_id = it->second;
+  auto chosen = berth::choose_daemon_id(config.daemon_id, snapshot->meta, db_path, berth::new_daemon_id);
+  if (!chosen.ok()) {
+    spdlog::critical("{}", chosen.status().message());
+    return kExitConfig;
   }
-  if (daemon_id.empty()) daemon_id = new_daemon_id();
+  const std::string daemon_id = chosen->id;
+  if (!chosen->stored) {
+    // Durable before anything carries it: backend objects are labelled with it.
+    if (berth::Status saved = berth::save_daemon_id(**store, daemon_id); !saved.ok()) {
+      spdlog::critical("cannot save the daemon id {} in the state store {}: {}", daemon_id, db_path, saved.message());
+      return 1;
+    }
+    snapshot->meta[berth::kMetaDaemonId] = daemon_id;
+  }
   spdlog::info("berthd {} starting: daemon id {}, state {}, {} applications and {} executors in the store",
                kVersion, daemon_id, db_path, snapshot->apps.size(), snapshot->executors.size());
 
@@ -197,13 +195,16 @@ int main(int argc, char** argv) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int bound_port = 0;
+  // gRPC sets SO_REUSEPORT by default, which would let a second daemon bind the same port and
+  // take half of the connections: a taken port must fail the start instead.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(config.listen, credentials, &bound_port);
   builder.RegisterService(&executors);
   builder.RegisterService(&admin);
   builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || bound_port == 0) {
-    spdlog::critical("cannot listen on {}", config.listen);
+    spdlog::critical("cannot listen on {}: the address is in use or cannot be bound", config.listen);
     return 1;
   }
   const std::string grpc_address = config.listen.substr(0, config.listen.rfind(':')) + ":" + std::to_string(bound_port);
@@ -221,6 +222,7 @@ int main(int argc, char** argv) {
     std::ofstream out(port_file + ".tmp");
     out << "grpc=" << grpc_address << "\nmetrics=" << metrics_address << "\n";
     out.close();
+    std::error_code ec;
     std::filesystem::rename(port_file + ".tmp", port_file, ec);
   }
   spdlog::info("serving berth.v1 on {}{}{}", grpc_address, config.tls.enabled() ? " (TLS)" : "",
@@ -239,21 +241,16 @@ int main(int argc, char** argv) {
       spdlog::error("SIGHUP: config not reloaded: {}", reloaded.status().message());
       continue;
     }
-    berth::config::ReloadPlan plan = berth::config::plan_reload(config, *reloaded);
+    // Only what may change at run time is applied: the log level, existing tenants' limits and
+    // the tokens. Everything else stays as started (and is reported).
+    berth::config::ReloadPlan plan = berth::apply_reload(config, *reloaded);
     for (const auto& item : plan.needs_restart) spdlog::warn("SIGHUP: {} needs a restart; ignored", item);
     if (plan.changes.empty()) {
       spdlog::info("SIGHUP: nothing to change");
       continue;
     }
-    // Only what may change at run time is applied: the log level, existing tenants' limits and
-    // the tokens. Everything else stays as started (and was reported above).
-    berth::set_log_level(reloaded->logging.level);
-    config.logging.level = reloaded->logging.level;
-    auth.set_tokens(reloaded->tokens, !config.tokens_file.empty());
-    config.tokens = reloaded->tokens;
-    for (auto& tenant : config.tenants) {
-      if (const auto* updated = reloaded->tenant(tenant.name)) tenant.limits = updated->limits;
-    }
+    berth::set_log_level(config.logging.level);
+    auth.set_tokens(config.tokens, !config.tokens_file.empty());
     runtime.post([&runtime, tenants = config.tenants] { runtime.engine().set_tenants(tenants); });
     for (const auto& change : plan.changes) spdlog::info("SIGHUP: {}", change);
   }

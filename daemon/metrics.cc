@@ -45,7 +45,9 @@ StatusOr<std::string> Metrics::serve(const std::string& address) {
   try {
     exposer_ = std::make_unique<prometheus::Exposer>(address);
   } catch (const std::exception& e) {
-    return Status::Unavailable("metrics_listen " + address + ": " + e.what());
+    // CivetWeb binds without SO_REUSEPORT: a port taken by another process fails here.
+    return Status::Unavailable("metrics_listen " + address + ": cannot listen (the address is in use or cannot be bound): " +
+                               e.what());
   }
   exposer_->RegisterCollectable(registry_);
   auto ports = exposer_->GetListeningPorts();

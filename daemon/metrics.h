@@ -29,6 +29,7 @@ class Metrics final : public EngineListener {
   ~Metrics() override;
 
   // Serves /metrics on `address` ("127.0.0.1:0" picks a port). Returns the bound address.
+  // Errors: kUnavailable naming the address when it cannot be bound (a port in use included).
   StatusOr<std::string> serve(const std::string& address);
 
   void on_event(const Event& event) override;

@@ -1,0 +1,176 @@
+#include "daemon/startup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <system_error>
+#include <utility>
+
+namespace berth {
+
+namespace {
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+// The whole of a small file read through `fd` from offset 0.
+std::string read_all(int fd) {
+  std::string text;
+  char buffer[64];
+  off_t offset = 0;
+  for (;;) {
+    const ssize_t n = ::pread(fd, buffer, sizeof buffer, offset);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buffer, static_cast<std::size_t>(n));
+    offset += n;
+    if (text.size() > 4096) break;  // not a pid file
+  }
+  return text;
+}
+
+std::optional<pid_t> parse_pid(const std::string& text) {
+  pid_t pid = 0;
+  std::size_t digits = 0;
+  for (char c : text) {
+    if (c < '0' || c > '9') break;
+    if (pid > 100000000) return std::nullopt;
+    pid = pid * 10 + (c - '0');
+    ++digits;
+  }
+  if (digits == 0 || pid <= 0) return std::nullopt;
+  return pid;
+}
+
+Status write_pid(int fd, pid_t pid) {
+  const std::string text = std::to_string(pid) + "\n";
+  if (::ftruncate(fd, 0) != 0) return Status::Unavailable(errno_text(errno));
+  std::size_t written = 0;
+  while (written < text.size()) {
+    const ssize_t n = ::pwrite(fd, text.data() + written, text.size() - written, static_cast<off_t>(written));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::Unavailable(errno_text(errno));
+    written += static_cast<std::size_t>(n);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<StateDirLock> StateDirLock::acquire(const std::string& state_dir) {
+  std::error_code error;
+  std::filesystem::create_directories(state_dir, error);
+  if (error) {
+    return Status::Unavailable("state_dir " + state_dir + ": cannot create it: " + error.message());
+  }
+  std::string path = (std::filesystem::path(state_dir) / kFileName).string();
+  // O_CLOEXEC: executors the daemon spawns must not inherit (and so keep holding) the lock.
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
+  if (fd < 0) {
+    return Status::Unavailable("state_dir " + state_dir + ": cannot open the lock file " + path + ": " +
+                               errno_text(errno));
+  }
+  int locked;
+  do {
+    locked = ::flock(fd, LOCK_EX | LOCK_NB);
+  } while (locked != 0 && errno == EINTR);
+  if (locked != 0) {
+    const int lock_error = errno;
+    const std::optional<pid_t> holder = parse_pid(read_all(fd));
+    ::close(fd);
+    if (lock_error == EWOULDBLOCK) {
+      return Status::FailedPrecondition(
+          "state_dir " + state_dir + " is in use by another berthd (pid " +
+          (holder ? std::to_string(*holder) : std::string("unknown")) + ", holding " + path +
+          "): one daemon per state directory");
+    }
+    return Status::Unavailable("state_dir " + state_dir + ": cannot lock " + path + ": " +
+                               errno_text(lock_error));
+  }
+  if (Status written = write_pid(fd, ::getpid()); !written.ok()) {
+    ::close(fd);
+    return Status::Unavailable("state_dir " + state_dir + ": cannot write the pid into " + path + ": " +
+                               written.message());
+  }
+  return StateDirLock(std::move(path), fd);
+}
+
+StateDirLock::StateDirLock(StateDirLock&& other) noexcept
+    : path_(std::move(other.path_)), fd_(std::exchange(other.fd_, -1)) {}
+
+StateDirLock& StateDirLock::operator=(StateDirLock&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    path_ = std::move(other.path_);
+    fd_ = std::exchange(other.fd_, -1);
+  }
+  return *this;
+}
+
+StateDirLock::~StateDirLock() {
+  // Closing the only descriptor of the open file description releases the flock. The pid stays
+  // in the file: it is only read when the lock is held.
+  if (fd_ >= 0) ::close(fd_);
+}
+
+std::optional<pid_t> read_lock_holder(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return std::nullopt;
+  std::optional<pid_t> pid = parse_pid(read_all(fd));
+  ::close(fd);
+  return pid;
+}
+
+std::string new_daemon_id() {
+  unsigned char bytes[6];
+  RAND_bytes(bytes, sizeof bytes);
+  static const char* kHex = "0123456789abcdef";
+  std::string id = "d";
+  for (unsigned char b : bytes) {
+    id += kHex[b >> 4];
+    id += kHex[b & 0xf];
+  }
+  return id;
+}
+
+StatusOr<DaemonIdChoice> choose_daemon_id(const std::string& configured,
+                                          const std::map<std::string, std::string>& stored_meta,
+                                          const std::string& store_path,
+                                          const std::function<std::string()>& generate) {
+  if (auto it = stored_meta.find(kMetaDaemonId); it != stored_meta.end() && !it->second.empty()) {
+    if (!configured.empty() && configured != it->second) {
+      return Status::FailedPrecondition("daemon_id " + configured + " in the config differs from " + it->second +
+                                        " in the state store " + store_path +
+                                        ": refusing to adopt another daemon's executors");
+    }
+    return DaemonIdChoice{it->second, true};
+  }
+  return DaemonIdChoice{configured.empty() ? generate() : configured, false};
+}
+
+Status save_daemon_id(Store& store, const std::string& daemon_id) {
+  StoreBatch batch;
+  batch.put_meta[kMetaDaemonId] = daemon_id;
+  std::promise<Status> committed;
+  std::future<Status> result = committed.get_future();
+  store.commit(std::move(batch), [&committed](Status status) { committed.set_value(std::move(status)); });
+  return result.get();
+}
+
+config::ReloadPlan apply_reload(config::Config& running, const config::Config& reloaded) {
+  config::ReloadPlan plan = config::plan_reload(running, reloaded);
+  if (plan.changes.empty()) return plan;
+  running.logging.level = reloaded.logging.level;
+  running.tokens = reloaded.tokens;
+  for (auto& tenant : running.tenants) {
+    if (const auto* updated = reloaded.tenant(tenant.name)) tenant.limits = updated->limits;
+  }
+  return plan;
+}
+
+}  // namespace berth
