@@ -44,14 +44,13 @@ bool valid_label_value(const std::string& name) {
 const char* kLabelValueRule =
     "use 1 to 63 of A-Z, a-z, 0-9, '-', '_' and '.', starting with a letter or digit";
 
-bool is_known_pool_type(const std::string& type) {
-  return std::any_of(std::begin(kPoolTypes), std::end(kPoolTypes),
-                     [&](const char* known) { return type == known; });
+bool is_known_pool_type(const PoolTypes& types, const std::string& type) {
+  return std::find(types.begin(), types.end(), type) != types.end();
 }
 
-std::string known_pool_types() {
+std::string known_pool_types(const PoolTypes& types) {
   std::string out;
-  for (const char* type : kPoolTypes) out += (out.empty() ? "" : ", ") + std::string(type);
+  for (const std::string& type : types) out += (out.empty() ? "" : ", ") + type;
   return out;
 }
 
@@ -189,6 +188,8 @@ void read_engine(Section& section, EngineOptions* engine) {
       {"backoff_initial", &engine->backoff_initial},
       {"backoff_max", &engine->backoff_max},
       {"kill_grace", &engine->kill_grace},
+      {"kill_retry_margin", &engine->kill_retry_margin},
+      {"kill_retry_max", &engine->kill_retry_max},
       {"decommission_grace", &engine->decommission_grace},
       {"ended_retention", &engine->ended_retention},
   };
@@ -206,7 +207,8 @@ void read_engine(Section& section, EngineOptions* engine) {
   section.finish();
 }
 
-void read_pools(std::vector<Section>& sections, const std::string& file, Config* config) {
+void read_pools(std::vector<Section>& sections, const std::string& file, const PoolTypes& types,
+                Config* config) {
   std::map<std::string, std::size_t> seen;
   for (std::size_t i = 0; i < sections.size(); ++i) {
     Section& section = sections[i];
@@ -223,16 +225,16 @@ void read_pools(std::vector<Section>& sections, const std::string& file, Config*
       }
     }
     pool.policy.type = section.require_string("type");
-    const bool type_known = is_known_pool_type(pool.policy.type);
+    const bool type_known = is_known_pool_type(types, pool.policy.type);
     if (!pool.policy.type.empty() && !type_known) {
       section.error("type", "unknown pool type " + quote(pool.policy.type) + " (known: " +
-                                known_pool_types() + ")");
+                                known_pool_types(types) + ")");
     }
     pool.policy.max_pending = static_cast<std::int32_t>(
         section.get_int("max_pending", pool.policy.max_pending, 1, kMaxPendingLimit));
     pool.policy.max_inflight_launches = static_cast<std::int32_t>(
         section.get_int("max_inflight_launches", pool.policy.max_inflight_launches, 1, 100'000));
-    for (const char* other : kPoolTypes) {
+    for (const std::string& other : types) {
       if (pool.policy.type != other && section.has(other)) {
         section.error(other, "does not match the pool's type " + quote(pool.policy.type) +
                                  ": the adapter section's key must be the type");
@@ -304,7 +306,8 @@ void read_tenants(std::vector<Section>& sections, Config* config) {
   }
 }
 
-StatusOr<Config> parse(const std::string& text, const std::string& file, bool check_files) {
+StatusOr<Config> parse(const std::string& text, const std::string& file, const PoolTypes& types,
+                       bool check_files) {
   StatusOr<YAML::Node> document = load_yaml(text, file);
   if (!document.ok()) return document.status();
   Section root(*document, file, "", YAML::Mark());
@@ -342,7 +345,7 @@ StatusOr<Config> parse(const std::string& text, const std::string& file, bool ch
   read_tls(tls, check_files, &config.tls);
   read_logging(logging, &config.logging);
   read_engine(reconciler, &config.engine);
-  read_pools(pools, file, &config);
+  read_pools(pools, file, types, &config);
   read_tenants(tenants, &config);
 
   if (config.pools.empty()) root.error("pools", "at least one pool is required");
@@ -492,19 +495,20 @@ const TenantPolicy* Config::tenant(const TenantName& name) const {
   return it == tenants.end() ? nullptr : &*it;
 }
 
-StatusOr<Config> parse_config(const std::string& yaml_text, const std::string& file_name) {
+StatusOr<Config> parse_config(const std::string& yaml_text, const std::string& file_name,
+                              const PoolTypes& pool_types) {
   try {
-    return parse(yaml_text, file_name, /*check_files=*/false);
+    return parse(yaml_text, file_name, pool_types, /*check_files=*/false);
   } catch (const std::exception& e) {  // yaml-cpp throws on misuse; none should reach here
     return Status::Internal(file_name + ": " + e.what());
   }
 }
 
-StatusOr<Config> load_config(const std::string& path) {
+StatusOr<Config> load_config(const std::string& path, const PoolTypes& pool_types) {
   StatusOr<std::string> text = read_config_file(path);
   if (!text.ok()) return text.status();
   try {
-    StatusOr<Config> config = parse(*text, path, /*check_files=*/true);
+    StatusOr<Config> config = parse(*text, path, pool_types, /*check_files=*/true);
     if (!config.ok() || config->tokens_file.empty()) return config;
     StatusOr<std::string> tokens_text = read_config_file(config->tokens_file);
     if (!tokens_text.ok()) {

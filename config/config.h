@@ -21,8 +21,9 @@
 
 namespace berth::config {
 
-// The pool types berthd knows, in the order the docs list them.
-inline constexpr const char* kPoolTypes[] = {"local", "kubernetes", "nomad", "mesos"};
+// The pool types a pool's `type:` may name, in the order errors list them. berthd passes the
+// backends registered in daemon/adapters.cc; config/ itself knows none.
+using PoolTypes = std::vector<std::string>;
 
 enum class Role { kDriver, kOperator };
 const char* to_string(Role role);
@@ -81,10 +82,11 @@ struct Config {
 
 // Reads and checks the config file, then the tokens file it names (drivers' tenants must exist).
 // Errors: NotFound when the config file cannot be read, InvalidArgument for everything else.
-StatusOr<Config> load_config(const std::string& path);
+StatusOr<Config> load_config(const std::string& path, const PoolTypes& pool_types);
 // The same checks on text already in memory, without reading the tokens file. `file_name` only
 // labels error messages.
-StatusOr<Config> parse_config(const std::string& yaml_text, const std::string& file_name);
+StatusOr<Config> parse_config(const std::string& yaml_text, const std::string& file_name,
+                              const PoolTypes& pool_types);
 // Reads a tokens file on its own (no tenant check). NotFound when it cannot be read.
 StatusOr<std::vector<TokenEntry>> load_tokens(const std::string& path);
 

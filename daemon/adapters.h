@@ -1,12 +1,14 @@
 #pragma once
 // The one list of backend adapters berthd knows. Adding a backend means adding it here: its
-// pool-section parser (for --check-config and start-up) and its factory.
+// pool-section parser (for --check-config and start-up) and its factory. adapters/README.md
+// lists the steps.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "config/config.h"
 #include "core/backend.h"
@@ -23,6 +25,21 @@ struct BackendContext {
   std::map<std::string, std::string> stored_meta;
   std::function<void(const std::string& key, const std::string& value, std::function<void(Status)> done)> save_meta;
 };
+
+// One backend berthd can run pools on: its pool type (the key of the pool's adapter section in
+// the config), how to check that section, and how to build a pool's Backend from it.
+struct BackendRegistration {
+  std::string type;
+  // Errors carry file:line:col.
+  std::function<Status(const config::PoolConfig& pool, const std::string& state_dir)> check;
+  std::function<StatusOr<std::unique_ptr<Backend>>(const config::PoolConfig& pool, const BackendContext& context)> make;
+};
+
+// Every backend of this build, in the order docs and errors list them: the one list of
+// adapters (adding a backend is one folder under adapters/ and one entry here).
+const std::vector<BackendRegistration>& backend_registry();
+// Their types, for the config's check of `type:`.
+config::PoolTypes registered_backend_types();
 
 // Parses and checks a pool's adapter section; errors carry file:line:col.
 Status check_pool_section(const config::PoolConfig& pool, const std::string& state_dir);

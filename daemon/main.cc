@@ -61,7 +61,7 @@ std::shared_ptr<grpc::ServerCredentials> server_credentials(const berth::config:
 }
 
 berth::Status check_config(const std::string& path, berth::config::Config* out) {
-  auto config = berth::config::load_config(path);
+  auto config = berth::config::load_config(path, berth::registered_backend_types());
   if (!config.ok()) return config.status();
   for (const auto& pool : config->pools) {
     berth::Status status = berth::check_pool_section(pool, config->state_dir);
@@ -236,7 +236,7 @@ int main(int argc, char** argv) {
       spdlog::info("{} received: stopping; executors keep running", signal == SIGTERM ? "SIGTERM" : "SIGINT");
       break;
     }
-    auto reloaded = berth::config::load_config(config_path);
+    auto reloaded = berth::config::load_config(config_path, berth::registered_backend_types());
     if (!reloaded.ok()) {
       spdlog::error("SIGHUP: config not reloaded: {}", reloaded.status().message());
       continue;

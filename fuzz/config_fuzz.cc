@@ -23,7 +23,7 @@ void fail(const char* what, const std::string& detail) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace berth;
   const std::string text(reinterpret_cast<const char*>(data), size);
-  StatusOr<config::Config> loaded = config::parse_config(text, "fuzz.yaml");
+  StatusOr<config::Config> loaded = config::parse_config(text, "fuzz.yaml", {"local", "kubernetes", "nomad", "mesos"});
   if (!loaded.ok()) {
     const Status& status = loaded.status();
     if (status.code() != StatusCode::kInvalidArgument) fail("unexpected code", status.to_string());

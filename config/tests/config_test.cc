@@ -15,16 +15,19 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// The backends berthd registers (daemon/adapters.cc); the config only checks against a list.
+const PoolTypes kPoolTypes = {"local", "kubernetes", "nomad", "mesos"};
+
 // The message of the error parse_config reports for `yaml`, or "ok".
 std::string error_of(const std::string& yaml) {
-  StatusOr<Config> config = parse_config(yaml, "berthd.yaml");
+  StatusOr<Config> config = parse_config(yaml, "berthd.yaml", kPoolTypes);
   if (config.ok()) return "ok";
   CHECK(config.status().code() == StatusCode::kInvalidArgument);
   return config.status().message();
 }
 
 Config parse_ok(const std::string& yaml) {
-  StatusOr<Config> config = parse_config(yaml, "berthd.yaml");
+  StatusOr<Config> config = parse_config(yaml, "berthd.yaml", kPoolTypes);
   INFO(config.status().message());
   REQUIRE(config.ok());
   return *config;
@@ -302,7 +305,7 @@ TEST_CASE("durations") {
 TEST_CASE("the shipped configs parse") {
   for (const char* path : {BERTH_DEFAULT_CONFIG, BERTH_DEV_CONFIG}) {
     INFO(path);
-    StatusOr<Config> config = load_config(path);
+    StatusOr<Config> config = load_config(path, kPoolTypes);
     INFO(config.status().message());
     REQUIRE(config.ok());
     CHECK(config->pools.size() == 1);
@@ -311,13 +314,13 @@ TEST_CASE("the shipped configs parse") {
     CHECK(config->tokens_file.empty());
     CHECK(is_loopback_listen(config->listen));
   }
-  StatusOr<Config> dev = load_config(BERTH_DEV_CONFIG);
+  StatusOr<Config> dev = load_config(BERTH_DEV_CONFIG, kPoolTypes);
   REQUIRE(dev.ok());
   CHECK(dev->state_dir == "./var");
   CHECK(dev->pools[0].policy.type == "local");
   // Every key of the default file is documented with its default value.
-  StatusOr<Config> defaults = parse_config("pools: [{name: local, type: local}]", "x.yaml");
-  StatusOr<Config> shipped = load_config(BERTH_DEFAULT_CONFIG);
+  StatusOr<Config> defaults = parse_config("pools: [{name: local, type: local}]", "x.yaml", kPoolTypes);
+  StatusOr<Config> shipped = load_config(BERTH_DEFAULT_CONFIG, kPoolTypes);
   REQUIRE(shipped.ok());
   ReloadPlan same = plan_reload(*defaults, *shipped);
   CHECK(same.changes.empty());
@@ -389,29 +392,29 @@ TEST_CASE("load_config reads the tokens file and checks drivers' tenants") {
                                                           ", tenant: team-a, role: driver }\n");
   const std::string base = kMinimal + "tokens_file: " + tokens + "\n";
   StatusOr<Config> config =
-      load_config(dir.write("ok.yaml", base + "tenants:\n  - name: team-a\n"));
+      load_config(dir.write("ok.yaml", base + "tenants:\n  - name: team-a\n"), kPoolTypes);
   INFO(config.status().message());
   REQUIRE(config.ok());
   REQUIRE(config->tokens.size() == 1);
   CHECK(config->tokens[0].tenant == "team-a");
 
   const std::string bad = dir.write("bad.yaml", base);
-  StatusOr<Config> unknown_tenant = load_config(bad);
+  StatusOr<Config> unknown_tenant = load_config(bad, kPoolTypes);
   CHECK(unknown_tenant.status().message() ==
         tokens + ":2:" + std::to_string(14 + kTokenA.size() + 10) +
             ": tokens[0].tenant: tenant \"team-a\" is not declared in " + bad);
 
   StatusOr<Config> no_tokens_file =
-      load_config(dir.write("c.yaml", kMinimal + "tokens_file: " + tokens + ".absent\n"));
+      load_config(dir.write("c.yaml", kMinimal + "tokens_file: " + tokens + ".absent\n"), kPoolTypes);
   CHECK(no_tokens_file.status().code() == StatusCode::kNotFound);
 
   StatusOr<Config> no_cert = load_config(
       dir.write("d.yaml", kMinimal + "tls: { cert_file: " + tokens + ".crt, key_file: " + tokens +
-                              " }\n"));
+                              " }\n"), kPoolTypes);
   CHECK_THAT(no_cert.status().message(),
              Catch::Contains(":4:19: tls.cert_file: cannot read " + tokens + ".crt: No such file"));
 
-  CHECK(load_config(dir.write("x", "") + ".absent").status().code() == StatusCode::kNotFound);
+  CHECK(load_config(dir.write("x", "") + ".absent", kPoolTypes).status().code() == StatusCode::kNotFound);
 }
 
 TEST_CASE("reload planning") {
@@ -482,7 +485,7 @@ TEST_CASE("the fuzz corpus parses without crashing") {
   for (const auto& entry : std::filesystem::directory_iterator(BERTH_CONFIG_CORPUS)) {
     std::ifstream in(entry.path(), std::ios::binary);
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    StatusOr<Config> config = parse_config(text, "corpus");
+    StatusOr<Config> config = parse_config(text, "corpus", kPoolTypes);
     CHECK((config.ok() || config.status().code() == StatusCode::kInvalidArgument));
     ++files;
   }
