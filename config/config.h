@@ -16,7 +16,7 @@
 
 #include "config/section.h"
 #include "core/options.h"
-#include "core/status.h"
+#include "base/status.h"
 #include "core/types.h"
 
 namespace berth::config {

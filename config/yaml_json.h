@@ -10,7 +10,7 @@
 #include <boost/json/value.hpp>
 #include <string>
 
-#include "core/status.h"
+#include "base/status.h"
 
 namespace berth {
 

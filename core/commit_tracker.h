@@ -16,7 +16,7 @@
 #include <set>
 #include <vector>
 
-#include "core/status.h"
+#include "base/status.h"
 #include "core/types.h"
 
 namespace berth {

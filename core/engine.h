@@ -29,7 +29,7 @@
 #include "core/options.h"
 #include "core/planner.h"
 #include "core/scheduler.h"
-#include "core/status.h"
+#include "base/status.h"
 #include "core/store.h"
 #include "core/types.h"
 

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "config/config.h"
-#include "core/status.h"
+#include "base/status.h"
 
 namespace berth {
 

@@ -11,7 +11,7 @@
 #include <string>
 
 #include "config/config.h"
-#include "core/status.h"
+#include "base/status.h"
 #include "core/store.h"
 
 namespace berth {

@@ -4,7 +4,7 @@
 // Sizes and counts are bounded so that no request can exhaust the daemon.
 
 #include "berth/v1/berth.pb.h"
-#include "core/status.h"
+#include "base/status.h"
 
 namespace berth {
 

@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "core/status.h"
+#include "base/status.h"
 #include "net/http.h"
 
 namespace berth::net {

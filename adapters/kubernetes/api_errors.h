@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "core/status.h"
+#include "base/status.h"
 #include "net/http.h"
 
 namespace berth::kubernetes {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "config/yaml_json.h"
-#include "core/status.h"
+#include "base/status.h"
 #include "core/types.h"
 
 namespace berth::config {

@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "core/backend.h"
-#include "core/status.h"
+#include "base/status.h"
 
 namespace berth::local {
 

@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "core/status.h"
+#include "base/status.h"
 #include "net/http.h"
 
 namespace berth::nomad {

@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "core/status.h"
+#include "base/status.h"
 
 namespace berth::sim::kubernetes {
 
