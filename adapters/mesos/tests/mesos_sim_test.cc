@@ -363,5 +363,32 @@ TEST_CASE("mesos: an agent where executors keep failing is excluded for a while"
   CHECK(harness.sink().latest("berth-app-1-exec-3")->host == "good-1");
 }
 
+TEST_CASE("mesos: a forced kill (grace 0) kills at once, not after the pool's kill grace") {
+  MesosSim sim;
+  auto target = sim.target([](MesosPoolConfig& config) { config.kill_grace = 1h; });
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  // Executors that ignore SIGTERM: only the grace decides when they end.
+  for (ExecutorId id = 1; id <= 2; ++id) {
+    LaunchRequest stuck = target.request(id);
+    stuck.spec.annotations = {{"sim.berth.dev/shutdown-delay", "1h"}};
+    REQUIRE(harness.launch(stuck).ok());
+  }
+  REQUIRE(eventually([&] {
+    return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning) &&
+           harness.phase_is("berth-app-1-exec-2", ObservedPhase::kRunning);
+  }));
+  // The pool's grace (1 h, 6 min of real time here) would outlast the deadlines below.
+  REQUIRE(harness.kill("berth-app-1-exec-1", 0ms).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kExited); }, 10s));
+  const BackendObject forced = *harness.sink().latest("berth-app-1-exec-1");
+  CHECK(forced.message == "Command terminated with signal Killed");
+  CHECK_FALSE(forced.deleted_externally);
+  // A graceful kill gets the request's own grace too.
+  REQUIRE(harness.kill("berth-app-1-exec-2", 2s).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-2", ObservedPhase::kExited); }, 10s));
+  CHECK(harness.sink().latest("berth-app-1-exec-2")->message == "Command terminated with signal Killed");
+}
+
 }  // namespace
 }  // namespace berth
