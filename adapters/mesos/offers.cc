@@ -122,6 +122,11 @@ Offer parse_offer(const json::object& object) {
       if (item.is_object()) offer.attributes[string_field(item.as_object(), "name")] = item.as_object();
     }
   }
+  for (const auto& item : offer.resources) {
+    if (item.is_object() && string_field(item.as_object(), "name") == "gpus" && scalar_of(item.as_object()) > kEpsilon) {
+      offer.gpu_agent = true;
+    }
+  }
   return offer;
 }
 
@@ -300,11 +305,13 @@ std::vector<Assignment> assign(const std::vector<PendingTask>& tasks, const std:
       while (!queue.empty()) {
         const std::size_t task = queue.front();
         queue.pop_front();
+        const TaskDemand& demand = tasks[task].demand;
         bool placed = false;
         for (std::size_t k = 0; k < offers.size() && !placed; ++k) {
           const std::size_t offer = (cursor + k) % offers.size();
           if (offer < usable.size() && !usable[offer]) continue;
-          if (auto resources = left[offer].take(tasks[task].demand)) {
+          if (demand.gpus <= 0 && offers[offer].gpu_agent) continue;  // kept for GPU executors
+          if (auto resources = left[offer].take(demand)) {
             assignments.push_back({task, offer, std::move(*resources)});
             cursor = (offer + 1) % offers.size();
             placed = true;

@@ -2,7 +2,8 @@
 // Offers and what Berth takes from them: Spark's attribute constraints (spark.mesos.constraints
 // syntax), carving a task's resources out of an offer (each piece keeps the offered entry's role,
 // reservations and allocation_info, as MULTI_ROLE requires), and the fair assignment of the
-// pending executors of every application to a batch of offers.
+// pending executors of every application to a batch of offers (agents with GPUs only for
+// executors that need GPUs, as Mesos asks of GPU_RESOURCES frameworks).
 //
 // Pure; thread-safe.
 
@@ -24,6 +25,9 @@ struct Offer {
   std::string hostname;
   boost::json::array resources;                       // as offered
   std::map<std::string, boost::json::object> attributes;  // name -> Attribute
+  // The agent has GPUs: the offer holds some (parse_offer), or the caller knows the agent from
+  // an earlier offer that did (an agent whose GPUs are all in use offers none).
+  bool gpu_agent = false;
 };
 Offer parse_offer(const boost::json::object& offer);
 
@@ -74,7 +78,8 @@ struct Assignment {
 
 // Places pending tasks (in their queue order within each application) on `offers`, taking one
 // task of each application in turn so that no application starves the others, and packing as
-// many tasks into each offer as fit. Offers where `usable` is false are skipped.
+// many tasks into each offer as fit. Offers where `usable` is false are skipped, and a task that
+// needs no GPU never goes to a GPU agent (Offer::gpu_agent).
 std::vector<Assignment> assign(const std::vector<PendingTask>& tasks, const std::vector<Offer>& offers,
                                const std::vector<bool>& usable);
 

@@ -390,5 +390,30 @@ TEST_CASE("mesos: a forced kill (grace 0) kills at once, not after the pool's ki
   CHECK(harness.sink().latest("berth-app-1-exec-2")->message == "Command terminated with signal Killed");
 }
 
+TEST_CASE("mesos: executors that need no GPU are not placed on GPU agents; GPU executors are") {
+  sim::mesos::SimulatorOptions options;
+  options.agent_specs = {sim::mesos::AgentSpec{.hostname = "gpu-1", .cpus = 16, .gpus = 4}};
+  MesosSim sim(options);
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  // Only a GPU agent: the plain executor waits for another agent.
+  auto plain = harness.launch_async(target.request(1));
+  CHECK(plain.wait_for(1500ms) == std::future_status::timeout);
+  sim.admin("POST", "/sim/agents", R"({"hostname":"cpu-1","cpus":16,"mem":65536})");
+  REQUIRE(BackendHarness::wait(plain).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
+  CHECK(harness.sink().latest("berth-app-1-exec-1")->host == "cpu-1");
+  // A GPU executor goes to the GPU agent.
+  LaunchRequest gpu = target.request(2);
+  gpu.profile.resources = {CustomResource{"gpu", "nvidia", 1}};
+  REQUIRE(harness.launch(gpu).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-2", ObservedPhase::kRunning); }));
+  CHECK(harness.sink().latest("berth-app-1-exec-2")->host == "gpu-1");
+  const json::object* task = sim.task("berth-app-1-exec-2");
+  REQUIRE(task != nullptr);
+  CHECK(task->at("resources").at("gpus").to_number<double>() == 1);
+}
+
 }  // namespace
 }  // namespace berth

@@ -124,5 +124,26 @@ TEST_CASE("assignment skips unusable offers and tasks that fit nowhere") {
   CHECK(assign(tasks, {}, {}).empty());
 }
 
+TEST_CASE("executors that need no GPU are kept off GPU agents, which GPU executors still get") {
+  CHECK(offer("G1", 16, 65536, 4).gpu_agent);
+  CHECK_FALSE(offer("S1", 16, 65536).gpu_agent);  // "gpus": 0 is no GPU
+  const std::vector<PendingTask> plain = {{"a", TaskDemand{1, 1000, 0, 0}}};
+  CHECK(assign(plain, {offer("G1", 16, 65536, 4)}, {true}).empty());
+  // An agent whose GPUs are all in use offers none; known from earlier offers, it stays a GPU agent.
+  Offer busy = offer("G2", 16, 65536);
+  busy.gpu_agent = true;
+  CHECK(assign(plain, {busy}, {true}).empty());
+
+  const std::vector<PendingTask> tasks = {{"a", TaskDemand{1, 1000, 0, 0}}, {"b", TaskDemand{1, 1000, 1, 0}},
+                                          {"a", TaskDemand{1, 1000, 0, 0}}};
+  const std::vector<Offer> offers = {offer("G1", 16, 65536, 4), offer("S1", 16, 65536)};
+  const auto assignments = assign(tasks, offers, {true, true});
+  REQUIRE(assignments.size() == 3);
+  for (const auto& a : assignments) {
+    INFO("task " << a.task);
+    CHECK(a.offer == (tasks[a.task].demand.gpus > 0 ? 0u : 1u));
+  }
+}
+
 }  // namespace
 }  // namespace berth::mesos
