@@ -415,5 +415,26 @@ TEST_CASE("mesos: executors that need no GPU are not placed on GPU agents; GPU e
   CHECK(task->at("resources").at("gpus").to_number<double>() == 1);
 }
 
+TEST_CASE("mesos: resources reserved for the framework's role are used before unreserved ones") {
+  sim::mesos::SimulatorOptions options;
+  // The unreserved agent comes first, where the offer rotation starts.
+  options.agent_specs = {sim::mesos::AgentSpec{.hostname = "open-1", .cpus = 8},
+                         sim::mesos::AgentSpec{.hostname = "reserved-1", .cpus = 4,
+                                               .reserved = {{"spark", {{"cpus", 2}, {"mem", 8192}}}}}};
+  MesosSim sim(options);
+  auto target = sim.target([](MesosPoolConfig& config) { config.roles = {"spark"}; });
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  for (ExecutorId id = 1; id <= 2; ++id) REQUIRE(harness.launch(target.request(id)).ok());
+  REQUIRE(eventually([&] {
+    return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning) &&
+           harness.phase_is("berth-app-1-exec-2", ObservedPhase::kRunning);
+  }));
+  // Two executors of one core each: the agent whose offer holds the framework's reservation
+  // takes both (its reserved cpus), the unreserved agent none.
+  CHECK(harness.sink().latest("berth-app-1-exec-1")->host == "reserved-1");
+  CHECK(harness.sink().latest("berth-app-1-exec-2")->host == "reserved-1");
+}
+
 }  // namespace
 }  // namespace berth
