@@ -207,7 +207,9 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
       Status status = response.ok() ? nomad::status_of(*response, what) : response.status();
       auto self = weak.lock();
       if (self && !status.ok() && status.code() != StatusCode::kNotFound) self->killed_.erase(id);
-      if (self && status.ok() && self->config_.purge_on_kill) self->check_job(id);
+      // Purged: the job is gone as the DELETE returns (no need to ask), and that is the end of
+      // Berth's kill.
+      if (self && status.ok() && self->config_.purge_on_kill) self->report_gone(id);
       done(std::move(status));
     });
   }
@@ -644,6 +646,9 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
     auto identity = nomad::identity_of(object);
     if (!identity || !ours(*identity)) return;
     const std::string id = identity->job_id;
+    // A job not (or no longer) in the cache that is being deregistered is nothing to report: the
+    // event of Berth's own purge can arrive after the purge was reported.
+    if (type == "JobDeregistered" && jobs_.count(id) == 0) return;
     auto [it, inserted] = jobs_.try_emplace(id);
     JobState& job = it->second;
     if (inserted) job.identity = std::move(*identity);
@@ -652,9 +657,16 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
     job.modify_index = std::max(job.modify_index, modify);
     job.stopped = stop_of(object);
     if (type == "JobDeregistered") {
-      // Stopped, or purged: the event does not say which.
       job.stopped = true;
-      check_job(id);
+      if (killed_.count(id) > 0) {
+        // Berth's own DELETE: whether it purged is known, and a stop changes nothing reported
+        // while the allocation runs (it reports its own end).
+        if (config_.purge_on_kill) return report_gone(id);
+        if (job.alloc) return;
+      } else {
+        // Someone else's: stopped, or purged; the event does not say which.
+        check_job(id);
+      }
     }
     report(job);
   }

@@ -22,9 +22,11 @@
 // places a replacement in the same job whatever the reschedule policy; that one is not the
 // executor: its end is reported, then the job as live again, so that core stops the job.
 //
-// Kill deregisters the job (purge when configured); Nomad stops the task with the job's
-// KillTimeout (SIGTERM, then SIGKILL), so core's per-kill grace is not used. Jobs without Berth's
-// Meta are never listed or touched.
+// Kill deregisters the job (purge when configured): one DELETE, nothing else. Nomad stops the task
+// with the job's KillTimeout (SIGTERM, then SIGKILL), so core's per-kill grace is not used. A job
+// Berth purged is reported at once as the exit of Berth's kill (kExited, not deleted externally),
+// as is one it stopped once its allocation has ended. Jobs without Berth's Meta are never listed
+// or touched.
 //
 // Thread-safety: not thread-safe. Every method must be called on the executor given at
 // construction (core's strand); completions and BackendSink calls run on it, never inside the

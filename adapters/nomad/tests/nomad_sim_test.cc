@@ -199,10 +199,40 @@ TEST_CASE("nomad: one specific executor is killed among several, and only its jo
   CHECK_FALSE(harness.sink().latest("berth-app-1-exec-2")->deleted_externally);
   CHECK(harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning));
   CHECK(harness.phase_is("berth-app-1-exec-3", ObservedPhase::kRunning));
-  // Purged: the job is gone from Nomad, and reported gone by Berth's doing.
+  // Purged: the job is gone from Nomad, and that is the end of Berth's kill.
   REQUIRE(eventually([&] { return sim.call("GET", "/v1/job/berth-app-1-exec-2").status == 404; }));
-  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-2", ObservedPhase::kGone); }));
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-2", ObservedPhase::kExited); }));
   CHECK_FALSE(harness.sink().latest("berth-app-1-exec-2")->deleted_externally);
+}
+
+TEST_CASE("nomad: a job Berth purged ends as Berth's kill, never as gone or deleted externally") {
+  // core reads kGone as someone else's deletion (LOST deleted_externally), which turned a
+  // decommissioned executor of a purge_on_kill pool into a loss.
+  NomadSim sim;
+  auto target = sim.target([](NomadPoolConfig& config) { config.purge_on_kill = true; });
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  const LaunchRequest request = target.request(1);
+  REQUIRE(harness.launch(request).ok());
+  REQUIRE(eventually([&] { return harness.phase_is(request.backend_name, ObservedPhase::kRunning); }));
+  REQUIRE(harness.kill(request.backend_name, 0ms).ok());
+  REQUIRE(eventually([&] { return harness.phase_is(request.backend_name, ObservedPhase::kExited); }));
+  CHECK(sim.call("GET", "/v1/job/" + request.backend_name).status == 404);
+  const BackendObject ended = *harness.sink().latest(request.backend_name);
+  CHECK(ended.reason == "Deregistered");
+  CHECK(ended.host != "");
+  // Nor does anything later (the stream's events, a list without the job) say otherwise.
+  auto listed = harness.list();
+  REQUIRE(listed.ok());
+  for (const auto& object : *listed) CHECK(object.backend_name != request.backend_name);
+  const LaunchRequest other = target.request(2);
+  REQUIRE(harness.launch(other).ok());
+  REQUIRE(eventually([&] { return harness.phase_is(other.backend_name, ObservedPhase::kRunning); }));
+  for (const auto& object : harness.sink().observed(request.backend_name)) {
+    CHECK(object.phase != ObservedPhase::kGone);
+    CHECK_FALSE(object.deleted_externally);
+  }
+  CHECK(harness.sink().latest(request.backend_name)->phase == ObservedPhase::kExited);
 }
 
 TEST_CASE("nomad: a placement failure stays pending with the reason until capacity comes") {
