@@ -182,7 +182,8 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     }
     // The call's kill policy overrides the task's (the pool's kill_grace): a forced kill (grace
     // 0) is a SIGKILL now, not after the pool's grace.
-    const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(std::max(request.grace, Duration(0))).count();
+    const Duration grace = std::max(request.grace, Duration(0));
+    const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(grace).count();
     kill["kill_policy"] = json::object{{"grace_period", json::object{{"nanoseconds", nanos}}}};
     const bool known = it != tasks_.end();
     call("KILL", "kill", std::move(kill), [done = std::move(done), known, task_id](Status status) {

@@ -106,7 +106,8 @@ json::object build_task_info(const LaunchRequest& request, const MesosPoolConfig
       // command replaces the ENTRYPOINT (as a pod's command does), so argv[0] goes to
       // --entrypoint, no value is set, and the arguments are argv without argv[0].
       entrypoint = request.spec.command.front();
-      for (auto it = request.spec.command.begin() + 1; it != request.spec.command.end(); ++it) arguments.emplace_back(*it);
+      const auto& argv = request.spec.command;
+      for (auto it = argv.begin() + 1; it != argv.end(); ++it) arguments.emplace_back(*it);
     } else {
       // The command executor execs value with arguments as argv, argv[0] included.
       command["value"] = request.spec.command.front();

@@ -244,7 +244,9 @@ TEST_CASE("nomad: start-up lists jobs and allocations once, for both the snapsho
     REQUIRE(before.launch(target.request(1)).ok());
     REQUIRE(eventually([&] { return before.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
   }
-  auto lists = [&](const char* route) { return sim.admin("GET", "/sim/state").at("ListRequests").at(route).to_number<int>(); };
+  auto lists = [&](const char* route) {
+    return sim.admin("GET", "/sim/state").at("ListRequests").at(route).to_number<int>();
+  };
   const int jobs_before = lists("Jobs");
   const int allocs_before = lists("Allocations");
 
