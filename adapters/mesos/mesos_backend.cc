@@ -180,7 +180,9 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
       it->second.killed = true;
       if (!it->second.agent_id.empty()) kill["agent_id"] = id(it->second.agent_id);
     }
-    const Duration grace = std::max(config_.kill_grace, request.grace);
+    // The call's kill policy overrides the task's (the pool's kill_grace): a forced kill (grace
+    // 0) is a SIGKILL now, not after the pool's grace.
+    const Duration grace = std::max(request.grace, Duration(0));
     const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(grace).count();
     kill["kill_policy"] = json::object{{"grace_period", json::object{{"nanoseconds", nanos}}}};
     const bool known = it != tasks_.end();
@@ -627,7 +629,14 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     for (const auto& item : list) {
       if (!item.is_object()) continue;
       offers.push_back(mesos::parse_offer(item.as_object()));
-      agent_hosts_[offers.back().agent_id] = offers.back().hostname;
+      mesos::Offer& offer = offers.back();
+      agent_hosts_[offer.agent_id] = offer.hostname;
+      // An agent whose GPUs are all in use offers none, and is a GPU agent still.
+      if (offer.gpu_agent) {
+        gpu_agents_.insert(offer.agent_id);
+      } else {
+        offer.gpu_agent = gpu_agents_.count(offer.agent_id) > 0;
+      }
     }
     if (offers.empty()) return;
     if (!framework_saved_ || pending_.empty()) {
@@ -808,6 +817,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
   bool suppressed_ = false;
   std::unordered_map<std::string, TaskRecord> tasks_;  // live tasks by id
   std::map<std::string, std::string> agent_hosts_;     // agent id -> hostname, from offers
+  std::set<std::string> gpu_agents_;                   // agents seen offering GPUs
   std::vector<mesos::Constraint> constraints_;
   std::map<std::string, std::deque<SteadyClock::time_point>> agent_failures_;
   std::map<std::string, SteadyClock::time_point> excluded_until_;

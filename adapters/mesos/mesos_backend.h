@@ -17,12 +17,15 @@
 // launches it is accepted (so a crash before that leaves core to launch it again under the same
 // task id). Offers are matched fairly between applications (offers.h), several executors per
 // offer, honouring Spark's attribute constraints and skipping agents excluded after
-// agent_failure_limit failures; the rest are declined for `refuse`. With nothing pending the
-// framework SUPPRESSes offers, and REVIVEs when a launch arrives.
+// agent_failure_limit failures; resources reserved for the framework's role are used before
+// unreserved ones, and agents with GPUs are kept for executors that need GPUs (an agent is known
+// to have GPUs once it has offered some); the rest are declined for `refuse`. With nothing
+// pending the framework SUPPRESSes offers, and REVIVEs when a launch arrives.
 //
 // Status updates are acknowledged when they carry a uuid (never otherwise), after being reported.
-// Kill sends KILL with the pool's kill grace (or core's, when longer); a queued launch is simply
-// dropped. list() answers once the reconciliation after subscribing has settled.
+// Kill sends KILL with the request's grace as the call's kill policy (0: SIGKILL at once); the
+// pool's kill_grace is the task's own kill policy, used when the task is killed by other means. A
+// queued launch is simply dropped. list() answers once the reconciliation after subscribing has settled.
 //
 // Thread-safety: not thread-safe. Every method must be called on the executor given at
 // construction (core's strand); completions and BackendSink calls run on it, never inside the

@@ -89,6 +89,17 @@ bool matches_value(const json::object& attribute, const std::string& wanted) {
   return false;
 }
 
+// Reserved (statically or dynamically): a `role` other than "*" (without RESERVATION_REFINEMENT),
+// or a non-empty `reservations` stack (with it).
+bool reserved(const json::object& resource) {
+  if (const auto* reservations = resource.if_contains("reservations");
+      reservations != nullptr && reservations->is_array() && !reservations->as_array().empty()) {
+    return true;
+  }
+  const std::string role = string_field(resource, "role");
+  return !role.empty() && role != "*";
+}
+
 std::string trim(const std::string& text) {
   const auto first = text.find_first_not_of(" \t");
   if (first == std::string::npos) return "";
@@ -120,6 +131,11 @@ Offer parse_offer(const json::object& object) {
   if (const auto* attributes = object.if_contains("attributes"); attributes != nullptr && attributes->is_array()) {
     for (const auto& item : attributes->as_array()) {
       if (item.is_object()) offer.attributes[string_field(item.as_object(), "name")] = item.as_object();
+    }
+  }
+  for (const auto& item : offer.resources) {
+    if (item.is_object() && string_field(item.as_object(), "name") == "gpus" && scalar_of(item.as_object()) > kEpsilon) {
+      offer.gpu_agent = true;
     }
   }
   return offer;
@@ -229,9 +245,18 @@ std::optional<json::array> OfferResources::take(const TaskDemand& demand) {
   }
   if (demand.ports > 0 && available_ports() < static_cast<std::size_t>(demand.ports)) return std::nullopt;
   json::array taken;
+  // Reserved entries first, then unreserved ones, each group in offer order.
+  std::vector<std::size_t> order;
+  order.reserve(remaining_.size());
+  for (bool reserved_pass : {true, false}) {
+    for (std::size_t i = 0; i < remaining_.size(); ++i) {
+      if (remaining_[i].is_object() && reserved(remaining_[i].as_object()) == reserved_pass) order.push_back(i);
+    }
+  }
   // Ports: the lowest free ones, each piece keeping its entry's role and allocation_info.
   std::size_t ports_needed = demand.ports > 0 ? static_cast<std::size_t>(demand.ports) : 0;
-  for (auto& item : remaining_) {
+  for (const std::size_t index : order) {
+    json::value& item = remaining_[index];
     if (ports_needed == 0) break;
     if (!item.is_object() || !usable_ranges(item.as_object())) continue;
     json::array* ranges = ranges_of(item.as_object());
@@ -258,7 +283,8 @@ std::optional<json::array> OfferResources::take(const TaskDemand& demand) {
   }
   for (const auto& [name, amount] : wanted) {
     double need = amount;
-    for (auto& item : remaining_) {
+    for (const std::size_t index : order) {
+      json::value& item = remaining_[index];
       if (need <= kEpsilon) break;
       if (!item.is_object() || !usable_scalar(item.as_object(), name)) continue;
       json::object& entry = item.as_object();
@@ -273,6 +299,15 @@ std::optional<json::array> OfferResources::take(const TaskDemand& demand) {
     }
   }
   return taken;
+}
+
+bool OfferResources::holds_reserved() const {
+  for (const auto& item : remaining_) {
+    if (!item.is_object() || !reserved(item.as_object())) continue;
+    const json::object& entry = item.as_object();
+    if (string_field(entry, "type") == "SCALAR" && scalar_of(entry) > kEpsilon) return true;
+  }
+  return false;
 }
 
 std::vector<Assignment> assign(const std::vector<PendingTask>& tasks, const std::vector<Offer>& offers,
@@ -300,14 +335,20 @@ std::vector<Assignment> assign(const std::vector<PendingTask>& tasks, const std:
       while (!queue.empty()) {
         const std::size_t task = queue.front();
         queue.pop_front();
+        const TaskDemand& demand = tasks[task].demand;
         bool placed = false;
-        for (std::size_t k = 0; k < offers.size() && !placed; ++k) {
-          const std::size_t offer = (cursor + k) % offers.size();
-          if (offer < usable.size() && !usable[offer]) continue;
-          if (auto resources = left[offer].take(tasks[task].demand)) {
-            assignments.push_back({task, offer, std::move(*resources)});
-            cursor = (offer + 1) % offers.size();
-            placed = true;
+        // Offers holding reserved resources first: they are the framework's.
+        for (const bool reserved_pass : {true, false}) {
+          for (std::size_t k = 0; k < offers.size() && !placed; ++k) {
+            const std::size_t offer = (cursor + k) % offers.size();
+            if (offer < usable.size() && !usable[offer]) continue;
+            if (demand.gpus <= 0 && offers[offer].gpu_agent) continue;  // kept for GPU executors
+            if (left[offer].holds_reserved() != reserved_pass) continue;
+            if (auto resources = left[offer].take(demand)) {
+              assignments.push_back({task, offer, std::move(*resources)});
+              cursor = (offer + 1) % offers.size();
+              placed = true;
+            }
           }
         }
         if (placed) {

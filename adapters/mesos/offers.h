@@ -1,8 +1,11 @@
 #pragma once
 // Offers and what Berth takes from them: Spark's attribute constraints (spark.mesos.constraints
 // syntax), carving a task's resources out of an offer (each piece keeps the offered entry's role,
-// reservations and allocation_info, as MULTI_ROLE requires), and the fair assignment of the
-// pending executors of every application to a batch of offers.
+// reservations and allocation_info, as MULTI_ROLE requires; resources reserved for the
+// framework's role are taken before unreserved ones, since they exist for it), and the fair
+// assignment of the pending executors of every application to a batch of offers (offers holding
+// reserved resources first; agents with GPUs only for executors that need GPUs, as Mesos asks of
+// GPU_RESOURCES frameworks).
 //
 // Pure; thread-safe.
 
@@ -24,6 +27,9 @@ struct Offer {
   std::string hostname;
   boost::json::array resources;                       // as offered
   std::map<std::string, boost::json::object> attributes;  // name -> Attribute
+  // The agent has GPUs: the offer holds some (parse_offer), or the caller knows the agent from
+  // an earlier offer that did (an agent whose GPUs are all in use offers none).
+  bool gpu_agent = false;
 };
 Offer parse_offer(const boost::json::object& offer);
 
@@ -54,7 +60,11 @@ class OfferResources {
  public:
   explicit OfferResources(const boost::json::array& offered);
   // The resources of a task of `demand` if all of it fits (and takes them), else nullopt.
+  // Reserved entries are used before unreserved ones.
   std::optional<boost::json::array> take(const TaskDemand& demand);
+  // Whether some of what is left is reserved (for the framework's role: offers hold nothing
+  // reserved for others).
+  bool holds_reserved() const;
 
  private:
   double available(const std::string& name) const;
@@ -74,7 +84,9 @@ struct Assignment {
 
 // Places pending tasks (in their queue order within each application) on `offers`, taking one
 // task of each application in turn so that no application starves the others, and packing as
-// many tasks into each offer as fit. Offers where `usable` is false are skipped.
+// many tasks into each offer as fit. Offers where `usable` is false are skipped. A task tries the
+// offers that still hold reserved resources before the others, and a task that needs no GPU
+// never goes to a GPU agent (Offer::gpu_agent).
 std::vector<Assignment> assign(const std::vector<PendingTask>& tasks, const std::vector<Offer>& offers,
                                const std::vector<bool>& usable);
 

@@ -93,12 +93,26 @@ json::object build_task_info(const LaunchRequest& request, const MesosPoolConfig
   }
   if (!ports.empty()) env["BERTH_PORTS"] = port_list;
   for (const auto& [name, value] : env) variables.push_back(json::object{{"name", name}, {"value", value}});
+  const std::string image = !request.spec.image.empty() ? request.spec.image : config.image;
+  const bool docker = !image.empty() && config.containerizer == MesosContainerizer::kDocker;
   json::object command;
+  std::string entrypoint;  // Docker only: replaces the image's ENTRYPOINT
   if (!request.spec.command.empty()) {
     command["shell"] = false;
-    command["value"] = request.spec.command.front();
-    json::array arguments;  // argv, including argv[0]
-    for (const auto& part : request.spec.command) arguments.emplace_back(part);
+    json::array arguments;
+    if (docker) {
+      // The Docker containerizer runs `docker run ... IMAGE [value] [arguments...]`: value and
+      // arguments are the container's CMD, handed to the image's ENTRYPOINT. The launch spec's
+      // command replaces the ENTRYPOINT (as a pod's command does), so argv[0] goes to
+      // --entrypoint, no value is set, and the arguments are argv without argv[0].
+      entrypoint = request.spec.command.front();
+      const auto& argv = request.spec.command;
+      for (auto it = argv.begin() + 1; it != argv.end(); ++it) arguments.emplace_back(*it);
+    } else {
+      // The command executor execs value with arguments as argv, argv[0] included.
+      command["value"] = request.spec.command.front();
+      for (const auto& part : request.spec.command) arguments.emplace_back(part);
+    }
     for (const auto& arg : request.spec.args) arguments.emplace_back(arg);
     command["arguments"] = std::move(arguments);
   } else {
@@ -123,10 +137,13 @@ json::object build_task_info(const LaunchRequest& request, const MesosPoolConfig
   command["user"] = config.user;
   task["command"] = std::move(command);
 
-  const std::string image = !request.spec.image.empty() ? request.spec.image : config.image;
   if (!image.empty()) {
-    if (config.containerizer == MesosContainerizer::kDocker) {
-      task["container"] = json::object{{"type", "DOCKER"}, {"docker", json::object{{"image", image}, {"network", "HOST"}}}};
+    if (docker) {
+      json::object info{{"image", image}, {"network", "HOST"}};
+      if (!entrypoint.empty()) {
+        info["parameters"] = json::array{json::object{{"key", "entrypoint"}, {"value", entrypoint}}};
+      }
+      task["container"] = json::object{{"type", "DOCKER"}, {"docker", std::move(info)}};
     } else {
       task["container"] = json::object{
           {"type", "MESOS"},

@@ -241,11 +241,20 @@ BackendObject gone_object(const JobState& job, bool killed_by_berth) {
   object.app = job.identity.app;
   object.executor = job.identity.executor;
   object.profile = job.identity.profile;
-  object.phase = ObservedPhase::kGone;
-  object.deleted_externally = !killed_by_berth;
-  object.reason = killed_by_berth ? "Deregistered" : "JobRemoved";
-  object.message = killed_by_berth ? "" : "job " + job.identity.job_id + " was removed outside Berth";
   if (job.alloc) object.host = job.alloc->host;
+  if (killed_by_berth) {
+    // The end of Berth's own kill (as a Mesos TASK_KILLED is), so that core keeps the reason it
+    // recorded (killed, decommissioned): never someone else's deletion.
+    object.phase = ObservedPhase::kExited;
+    if (job.alloc && job.alloc->phase == ObservedPhase::kExited) object.exit_code = job.alloc->exit_code;
+    object.reason = "Deregistered";
+    object.message = "job " + job.identity.job_id + " deregistered by Berth";
+    return object;
+  }
+  object.phase = ObservedPhase::kGone;
+  object.deleted_externally = true;
+  object.reason = "JobRemoved";
+  object.message = "job " + job.identity.job_id + " was removed outside Berth";
   return object;
 }
 

@@ -65,7 +65,9 @@ BackendObject to_object(const JobState& job, bool killed_by_berth);
 // replacement), as a live object for core to stop; reported after to_object's end, so core has
 // recorded that end first. nullopt when nothing of the job runs or is about to.
 std::optional<BackendObject> replacement_object(const JobState& job);
-// The job no longer exists (purged, or garbage-collected).
+// The job no longer exists (purged, or garbage-collected), or was stopped before it had an
+// allocation. After Berth's own deregistration (`killed_by_berth`) that is the exit of its kill
+// (kExited, with the allocation's exit code if its end was seen), else kGone, deleted externally.
 BackendObject gone_object(const JobState& job, bool killed_by_berth);
 
 // A task group's AllocMetric (an evaluation's FailedTGAllocs entry) as one sentence:

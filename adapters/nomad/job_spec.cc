@@ -18,6 +18,18 @@ json::object& object_at(json::object& parent, const char* key) {
   return value.as_object();
 }
 
+// A string field that is set: `nomad job run -output` writes every optional field, the unset
+// ones as "" (KillSignal, Region, NodePool, ...), and an empty string means absent.
+bool has_text(const json::object& object, const char* key) {
+  const auto* value = object.if_contains(key);
+  return value != nullptr && value->is_string() && !value->as_string().empty();
+}
+
+void erase_if_empty(json::object& object, const char* key) {
+  const auto* value = object.if_contains(key);
+  if (value != nullptr && (value->is_null() || (value->is_string() && value->as_string().empty()))) object.erase(key);
+}
+
 const json::object* meta_of(const json::object& object) {
   const auto* meta = object.if_contains("Meta");
   return meta != nullptr && meta->is_object() ? &meta->as_object() : nullptr;
@@ -207,6 +219,7 @@ StatusOr<json::object> build_job(const LaunchRequest& request, const NomadPoolCo
       job.erase(key);
     }
     for (const char* key : {"Update", "Migrate", "Scaling"}) group.erase(key);
+    for (const char* key : {"Region", "NodePool"}) erase_if_empty(job, key);  // Nomad's defaults
   } else {
     group["Name"] = "executor";
     tasks_of(group).push_back(json::object{{"Name", config.task_name}});
@@ -247,7 +260,7 @@ StatusOr<json::object> build_job(const LaunchRequest& request, const NomadPoolCo
   fill_resources(request, config, task);
   object_at(task, "Meta")[kRoleMetaKey] = "executor";
   task["KillTimeout"] = nanoseconds(config.kill_timeout);
-  if (!task.contains("KillSignal")) task["KillSignal"] = "SIGTERM";
+  if (!has_text(task, "KillSignal")) task["KillSignal"] = "SIGTERM";
 
   job["TaskGroups"] = json::array{std::move(group)};
   return job;

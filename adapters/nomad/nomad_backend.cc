@@ -99,6 +99,8 @@ struct Snapshot {
 
 class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
  public:
+  using ListDone = Callback<StatusOr<std::vector<BackendObject>>>;
+
   Impl(boost::asio::any_io_executor executor, PoolName pool, NomadPoolConfig config, std::string daemon_id,
        std::string name_prefix)
       : executor_(std::move(executor)),
@@ -147,6 +149,8 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
       return;
     }
     arm_token_refresh();
+    // Core's first list() comes right after start(): it shares the start-up snapshot.
+    resync_waiters_ = std::make_shared<std::vector<ListDone>>();
     post([](Impl& self) { self.resync(); });
   }
 
@@ -207,31 +211,41 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
       Status status = response.ok() ? nomad::status_of(*response, what) : response.status();
       auto self = weak.lock();
       if (self && !status.ok() && status.code() != StatusCode::kNotFound) self->killed_.erase(id);
-      if (self && status.ok() && self->config_.purge_on_kill) self->check_job(id);
+      // Purged: the job is gone as the DELETE returns (no need to ask), and that is the end of
+      // Berth's kill.
+      if (self && status.ok() && self->config_.purge_on_kill) self->report_gone(id);
       done(std::move(status));
     });
   }
 
-  // Core's list: a fresh snapshot, which also corrects the cache the event stream keeps.
-  void list(Callback<StatusOr<std::vector<BackendObject>>> done) {
+  // Core's list: a fresh snapshot, which also corrects the cache the event stream keeps. While
+  // the snapshot of a resync (start-up's, a reconnect's) is under way, the list is that one:
+  // the jobs and allocations are listed once, not twice.
+  void list(ListDone done) {
     if (!init_status_.ok()) return fail(std::move(done), init_status_);
+    if (resync_waiters_) return resync_waiters_->push_back(std::move(done));
     snapshot(0, [weak = weak_from_this(), done = std::move(done)](StatusOr<Snapshot> taken) {
       auto self = weak.lock();
       if (!self) return;
       if (!taken.ok()) return done(taken.status());
-      std::vector<BackendObject> objects;
-      objects.reserve(taken->jobs.size());
-      for (const auto& [id, job] : taken->jobs) {
-        const bool ours = job.identity.daemon_id == self->daemon_id_;
-        objects.push_back(nomad::to_object(job, ours && self->killed_.count(id) > 0));
-        if (auto replacement = nomad::replacement_object(job)) objects.push_back(std::move(*replacement));
-      }
       self->apply(*taken, false);
-      done(std::move(objects));
+      done(self->objects_of(*taken));
     });
   }
 
  private:
+  // A snapshot as core's list() answers it: Berth's jobs of every daemon.
+  std::vector<BackendObject> objects_of(const Snapshot& taken) const {
+    std::vector<BackendObject> objects;
+    objects.reserve(taken.jobs.size());
+    for (const auto& [id, job] : taken.jobs) {
+      const bool ours = job.identity.daemon_id == daemon_id_;
+      objects.push_back(nomad::to_object(job, ours && killed_.count(id) > 0));
+      if (auto replacement = nomad::replacement_object(job)) objects.push_back(std::move(*replacement));
+    }
+    return objects;
+  }
+
   template <typename T>
   void fail(Callback<T> done, Status status) {
     post([done = std::move(done), status = std::move(status)](Impl&) mutable { done(std::move(status)); });
@@ -505,20 +519,33 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
     const std::uint64_t generation = ++generation_;
     if (stream_) stream_->cancel();
     stream_.reset();
-    snapshot(0, [weak = weak_from_this(), generation](StatusOr<Snapshot> taken) {
+    auto waiters = resync_waiters_ ? resync_waiters_ : std::make_shared<std::vector<ListDone>>();
+    resync_waiters_ = waiters;
+    snapshot(0, [weak = weak_from_this(), generation, waiters](StatusOr<Snapshot> taken) {
       auto self = weak.lock();
-      if (!self || self->stopped_ || generation != self->generation_) return;
-      if (!taken.ok()) {
-        self->set_health(taken.status());
-        return self->retry_later();
+      if (!self) return;
+      if (self->resync_waiters_ == waiters) self->resync_waiters_.reset();
+      if (!self->stopped_ && generation == self->generation_) {
+        if (taken.ok()) {
+          self->apply(*taken, true);
+          if (self->polling_) {
+            self->set_health(Status::Ok());
+            self->backoff_ = Duration(0);
+            self->poll(taken->allocs_index);
+          } else {
+            self->start_stream(taken->jobs_index + 1);
+          }
+        } else {
+          self->set_health(taken.status());
+          self->retry_later();
+        }
+      } else if (taken.ok() && !waiters->empty()) {
+        self->apply(*taken, false);  // what a list() of its own would have done
       }
-      self->apply(*taken, true);
-      if (self->polling_) {
-        self->set_health(Status::Ok());
-        self->backoff_ = Duration(0);
-        return self->poll(taken->allocs_index);
+      for (auto& waiter : *waiters) {
+        waiter(taken.ok() ? StatusOr<std::vector<BackendObject>>(self->objects_of(*taken))
+                          : StatusOr<std::vector<BackendObject>>(taken.status()));
       }
-      self->start_stream(taken->jobs_index + 1);
     });
   }
 
@@ -644,6 +671,9 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
     auto identity = nomad::identity_of(object);
     if (!identity || !ours(*identity)) return;
     const std::string id = identity->job_id;
+    // A job not (or no longer) in the cache that is being deregistered is nothing to report: the
+    // event of Berth's own purge can arrive after the purge was reported.
+    if (type == "JobDeregistered" && jobs_.count(id) == 0) return;
     auto [it, inserted] = jobs_.try_emplace(id);
     JobState& job = it->second;
     if (inserted) job.identity = std::move(*identity);
@@ -652,9 +682,16 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
     job.modify_index = std::max(job.modify_index, modify);
     job.stopped = stop_of(object);
     if (type == "JobDeregistered") {
-      // Stopped, or purged: the event does not say which.
       job.stopped = true;
-      check_job(id);
+      if (killed_.count(id) > 0) {
+        // Berth's own DELETE: whether it purged is known, and a stop changes nothing reported
+        // while the allocation runs (it reports its own end).
+        if (config_.purge_on_kill) return report_gone(id);
+        if (job.alloc) return;
+      } else {
+        // Someone else's: stopped, or purged; the event does not say which.
+        check_job(id);
+      }
     }
     report(job);
   }
@@ -704,6 +741,9 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
   std::string stream_error_body_;
   std::string line_buffer_;
   bool polling_ = false;          // blocking queries instead of the event stream
+  // The list() calls answered by the resync snapshot under way (or about to start); null when
+  // none is.
+  std::shared_ptr<std::vector<ListDone>> resync_waiters_;
   boost::asio::steady_timer retry_timer_;
   Duration backoff_{0};
   bool health_reported_ = false;

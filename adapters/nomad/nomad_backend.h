@@ -5,11 +5,13 @@
 // Observation: a snapshot (jobs whose ID starts with "<name_prefix>-", with their Meta, and the
 // namespace's allocations) followed by the event stream (topics Job, Allocation and Evaluation)
 // from the snapshot's index + 1. The stream is lossy by design, so every reconnect starts with a
-// new snapshot, and core's periodic list() is a snapshot that also corrects the cache. Changes are
-// deduplicated by ModifyIndex, so a snapshot older than the events already applied changes
-// nothing. When the event stream is refused (an ACL token without the right, an agent without
-// /v1/event/stream), blocking queries on the allocations list replace it. on_health reports the
-// pool unavailable while Nomad cannot be listed or streamed, and OK once it can.
+// new snapshot, and core's periodic list() is a snapshot that also corrects the cache (a list()
+// made while a resync's snapshot is under way, as core's first one at start-up, is answered by
+// that snapshot: jobs and allocations are listed once). Changes are deduplicated by
+// ModifyIndex, so a snapshot older than the events already applied changes nothing. When the
+// event stream is refused (an ACL token without the right, an agent without /v1/event/stream),
+// blocking queries on the allocations list replace it. on_health reports the pool unavailable
+// while Nomad cannot be listed or streamed, and OK once it can.
 //
 // Launch registers the job create-only (EnforceIndex with index 0): 200 OK; "job already exists"
 // kAlreadyExists (adoption; a stopped job is never started again); validation errors (HTTP 500
@@ -22,9 +24,11 @@
 // places a replacement in the same job whatever the reschedule policy; that one is not the
 // executor: its end is reported, then the job as live again, so that core stops the job.
 //
-// Kill deregisters the job (purge when configured); Nomad stops the task with the job's
-// KillTimeout (SIGTERM, then SIGKILL), so core's per-kill grace is not used. Jobs without Berth's
-// Meta are never listed or touched.
+// Kill deregisters the job (purge when configured): one DELETE, nothing else. Nomad stops the task
+// with the job's KillTimeout (SIGTERM, then SIGKILL), so core's per-kill grace is not used. A job
+// Berth purged is reported at once as the exit of Berth's kill (kExited, not deleted externally),
+// as is one it stopped once its allocation has ended. Jobs without Berth's Meta are never listed
+// or touched.
 //
 // Thread-safety: not thread-safe. Every method must be called on the executor given at
 // construction (core's strand); completions and BackendSink calls run on it, never inside the

@@ -314,6 +314,7 @@ void SimulatorImpl::serve(net::HttpRequest& request, std::shared_ptr<net::Respon
   if (path == "/v1/jobs") {
     if (get) {
       verb = "list";
+      ++list_requests_["Jobs"];
       if (!parse_list()) return;
       const bool with_meta = flag(request, "meta");
       action = [&, list, with_meta, prefix, ns, all_namespaces] {
@@ -506,6 +507,7 @@ void SimulatorImpl::serve(net::HttpRequest& request, std::shared_ptr<net::Respon
   } else if (path == "/v1/allocations") {
     if (!get) return reply(405, "Invalid method");
     verb = "list";
+    ++list_requests_["Allocations"];
     if (!parse_list()) return;
     const bool task_states = request.param("task_states").value_or("true") != "false";
     const bool resources = flag(request, "resources");
@@ -804,6 +806,7 @@ json::object SimulatorImpl::state_document() const {
                       {"Nodes", std::move(nodes)},
                       {"StreamSubscribers", subscribers_.size()},
                       {"BlockingQueries", waiters_.size()},
+                      {"ListRequests", object_of(list_requests_)},
                       {"EventBuffer", json::object{{"Entries", buffer_.size()},
                                                    {"OldestIndex", buffer_.empty() ? 0 : buffer_.front().index},
                                                    {"NewestIndex", buffer_.empty() ? 0 : buffer_.back().index}}},

@@ -408,6 +408,7 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   bool wake_posted_ = false;
   Faults faults_;
   std::chrono::steady_clock::time_point leader_back_at_{};
+  std::map<std::string, int> list_requests_;  // GET /v1/jobs ("Jobs"), /v1/allocations ("Allocations")
 };
 
 }  // namespace berth::sim::nomad

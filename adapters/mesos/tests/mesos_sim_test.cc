@@ -363,5 +363,78 @@ TEST_CASE("mesos: an agent where executors keep failing is excluded for a while"
   CHECK(harness.sink().latest("berth-app-1-exec-3")->host == "good-1");
 }
 
+TEST_CASE("mesos: a forced kill (grace 0) kills at once, not after the pool's kill grace") {
+  MesosSim sim;
+  auto target = sim.target([](MesosPoolConfig& config) { config.kill_grace = 1h; });
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  // Executors that ignore SIGTERM: only the grace decides when they end.
+  for (ExecutorId id = 1; id <= 2; ++id) {
+    LaunchRequest stuck = target.request(id);
+    stuck.spec.annotations = {{"sim.berth.dev/shutdown-delay", "1h"}};
+    REQUIRE(harness.launch(stuck).ok());
+  }
+  REQUIRE(eventually([&] {
+    return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning) &&
+           harness.phase_is("berth-app-1-exec-2", ObservedPhase::kRunning);
+  }));
+  // The pool's grace (1 h, 6 min of real time here) would outlast the deadlines below.
+  REQUIRE(harness.kill("berth-app-1-exec-1", 0ms).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kExited); }, 10s));
+  const BackendObject forced = *harness.sink().latest("berth-app-1-exec-1");
+  CHECK(forced.message == "Command terminated with signal Killed");
+  CHECK_FALSE(forced.deleted_externally);
+  // A graceful kill gets the request's own grace too.
+  REQUIRE(harness.kill("berth-app-1-exec-2", 2s).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-2", ObservedPhase::kExited); }, 10s));
+  CHECK(harness.sink().latest("berth-app-1-exec-2")->message == "Command terminated with signal Killed");
+}
+
+TEST_CASE("mesos: executors that need no GPU are not placed on GPU agents; GPU executors are") {
+  sim::mesos::SimulatorOptions options;
+  options.agent_specs = {sim::mesos::AgentSpec{.hostname = "gpu-1", .cpus = 16, .gpus = 4}};
+  MesosSim sim(options);
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  // Only a GPU agent: the plain executor waits for another agent.
+  auto plain = harness.launch_async(target.request(1));
+  CHECK(plain.wait_for(1500ms) == std::future_status::timeout);
+  sim.admin("POST", "/sim/agents", R"({"hostname":"cpu-1","cpus":16,"mem":65536})");
+  REQUIRE(BackendHarness::wait(plain).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
+  CHECK(harness.sink().latest("berth-app-1-exec-1")->host == "cpu-1");
+  // A GPU executor goes to the GPU agent.
+  LaunchRequest gpu = target.request(2);
+  gpu.profile.resources = {CustomResource{"gpu", "nvidia", 1}};
+  REQUIRE(harness.launch(gpu).ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-2", ObservedPhase::kRunning); }));
+  CHECK(harness.sink().latest("berth-app-1-exec-2")->host == "gpu-1");
+  const json::object* task = sim.task("berth-app-1-exec-2");
+  REQUIRE(task != nullptr);
+  CHECK(task->at("resources").at("gpus").to_number<double>() == 1);
+}
+
+TEST_CASE("mesos: resources reserved for the framework's role are used before unreserved ones") {
+  sim::mesos::SimulatorOptions options;
+  // The unreserved agent comes first, where the offer rotation starts.
+  options.agent_specs = {sim::mesos::AgentSpec{.hostname = "open-1", .cpus = 8},
+                         sim::mesos::AgentSpec{.hostname = "reserved-1", .cpus = 4,
+                                               .reserved = {{"spark", {{"cpus", 2}, {"mem", 8192}}}}}};
+  MesosSim sim(options);
+  auto target = sim.target([](MesosPoolConfig& config) { config.roles = {"spark"}; });
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  for (ExecutorId id = 1; id <= 2; ++id) REQUIRE(harness.launch(target.request(id)).ok());
+  REQUIRE(eventually([&] {
+    return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning) &&
+           harness.phase_is("berth-app-1-exec-2", ObservedPhase::kRunning);
+  }));
+  // Two executors of one core each: the agent whose offer holds the framework's reservation
+  // takes both (its reserved cpus), the unreserved agent none.
+  CHECK(harness.sink().latest("berth-app-1-exec-1")->host == "reserved-1");
+  CHECK(harness.sink().latest("berth-app-1-exec-2")->host == "reserved-1");
+}
+
 }  // namespace
 }  // namespace berth

@@ -124,5 +124,95 @@ TEST_CASE("assignment skips unusable offers and tasks that fit nowhere") {
   CHECK(assign(tasks, {}, {}).empty());
 }
 
+TEST_CASE("executors that need no GPU are kept off GPU agents, which GPU executors still get") {
+  CHECK(offer("G1", 16, 65536, 4).gpu_agent);
+  CHECK_FALSE(offer("S1", 16, 65536).gpu_agent);  // "gpus": 0 is no GPU
+  const std::vector<PendingTask> plain = {{"a", TaskDemand{1, 1000, 0, 0}}};
+  CHECK(assign(plain, {offer("G1", 16, 65536, 4)}, {true}).empty());
+  // An agent whose GPUs are all in use offers none; known from earlier offers, it stays a GPU agent.
+  Offer busy = offer("G2", 16, 65536);
+  busy.gpu_agent = true;
+  CHECK(assign(plain, {busy}, {true}).empty());
+
+  const std::vector<PendingTask> tasks = {{"a", TaskDemand{1, 1000, 0, 0}}, {"b", TaskDemand{1, 1000, 1, 0}},
+                                          {"a", TaskDemand{1, 1000, 0, 0}}};
+  const std::vector<Offer> offers = {offer("G1", 16, 65536, 4), offer("S1", 16, 65536)};
+  const auto assignments = assign(tasks, offers, {true, true});
+  REQUIRE(assignments.size() == 3);
+  for (const auto& a : assignments) {
+    INFO("task " << a.task);
+    CHECK(a.offer == (tasks[a.task].demand.gpus > 0 ? 0u : 1u));
+  }
+}
+
+std::string role_of(const json::value& resource) {
+  const auto& object = resource.as_object();
+  if (const auto* reservations = object.if_contains("reservations"); reservations != nullptr) {
+    return reservations->as_array().empty() ? "*" : std::string(reservations->as_array().back().at("role").as_string());
+  }
+  return std::string(object.at("role").as_string());
+}
+
+double scalar_of_role(const json::array& resources, const std::string& name, const std::string& role) {
+  double total = 0;
+  for (const auto& r : resources) {
+    if (r.at("name") == name.c_str() && role_of(r) == role) total += r.at("scalar").at("value").to_number<double>();
+  }
+  return total;
+}
+
+TEST_CASE("resources reserved for the framework's role are taken before unreserved ones") {
+  // Without RESERVATION_REFINEMENT (role + reservation) and with it (reservations[]).
+  const std::vector<std::string> forms = {
+      R"(,{"name":"cpus","type":"SCALAR","scalar":{"value":2},"role":"spark","reservation":{"principal":"ops"},"allocation_info":{"role":"spark"}},
+         {"name":"mem","type":"SCALAR","scalar":{"value":4096},"role":"spark","reservation":{"principal":"ops"},"allocation_info":{"role":"spark"}})",
+      R"(,{"name":"cpus","type":"SCALAR","scalar":{"value":2},"reservations":[{"type":"STATIC","role":"spark"}],"allocation_info":{"role":"spark"}},
+         {"name":"mem","type":"SCALAR","scalar":{"value":4096},"reservations":[{"type":"STATIC","role":"spark"}],"allocation_info":{"role":"spark"}})"};
+  for (const auto& reserved : forms) {
+    INFO(reserved);
+    OfferResources left(offer("S1", 4, 8192, 0, reserved).resources);
+    auto first = left.take(TaskDemand{1, 2048, 0, 0});
+    REQUIRE(first);
+    CHECK(scalar_of_role(*first, "cpus", "spark") == Approx(1));
+    CHECK(scalar_of_role(*first, "mem", "spark") == Approx(2048));
+    CHECK(scalar(*first, "cpus") == Approx(1));
+    for (const auto& r : *first) {
+      // Each piece is its entry's: reservation, reservations and allocation_info kept.
+      CHECK(r.at("allocation_info").at("role") == "spark");
+      if (role_of(r) == "spark" && r.as_object().contains("role")) CHECK(r.at("reservation").at("principal") == "ops");
+    }
+    // More than the reserved rest: all of it, then unreserved.
+    auto second = left.take(TaskDemand{2, 4096, 0, 0});
+    REQUIRE(second);
+    CHECK(scalar_of_role(*second, "cpus", "spark") == Approx(1));
+    CHECK(scalar_of_role(*second, "cpus", "*") == Approx(1));
+    CHECK(scalar_of_role(*second, "mem", "spark") == Approx(2048));
+    CHECK(scalar_of_role(*second, "mem", "*") == Approx(2048));
+    CHECK_FALSE(left.holds_reserved());
+  }
+}
+
+TEST_CASE("an offer holding reserved resources is used before an unreserved one, never declined for it") {
+  const std::string reserved =
+      R"(,{"name":"cpus","type":"SCALAR","scalar":{"value":2},"role":"spark","allocation_info":{"role":"spark"}},
+         {"name":"mem","type":"SCALAR","scalar":{"value":4096},"role":"spark","allocation_info":{"role":"spark"}})";
+  // The unreserved offer comes first (where the rotation would start); the reserved one holds
+  // both kinds, as an agent's offer to a role does.
+  const std::vector<Offer> offers = {offer("S1", 8, 16384), offer("S2", 8, 16384, 0, reserved)};
+  REQUIRE(OfferResources(offers[1].resources).holds_reserved());
+  CHECK_FALSE(OfferResources(offers[0].resources).holds_reserved());
+  const std::vector<PendingTask> tasks = {{"a", TaskDemand{1, 2048, 0, 0}}, {"a", TaskDemand{1, 2048, 0, 0}},
+                                          {"a", TaskDemand{1, 2048, 0, 0}}};
+  const auto assignments = assign(tasks, offers, {true, true});
+  REQUIRE(assignments.size() == 3);
+  // The first two take the reserved resources; the third, with nothing reserved left, goes on
+  // rotating over the offers.
+  CHECK(assignments[0].offer == 1);
+  CHECK(scalar_of_role(assignments[0].resources, "cpus", "spark") == Approx(1));
+  CHECK(assignments[1].offer == 1);
+  CHECK(scalar_of_role(assignments[1].resources, "cpus", "spark") == Approx(1));
+  CHECK(scalar_of_role(assignments[2].resources, "cpus", "spark") == Approx(0));
+}
+
 }  // namespace
 }  // namespace berth::mesos

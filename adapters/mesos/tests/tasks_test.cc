@@ -99,15 +99,65 @@ TEST_CASE("TaskInfo: Spark's executor command, env, labels, image and kill polic
   CHECK(labels.at("spark-exec-id") == "7");
   CHECK(task.at("kill_policy").at("grace_period").at("nanoseconds") == std::int64_t{30'000'000'000});
 
+}
+
+// The command and container of a TaskInfo, without the environment (checked above).
+json::object command_and_container(json::object task) {
+  json::object command = task.at("command").as_object();
+  command.erase("environment");
+  json::object out{{"command", std::move(command)}};
+  if (auto* container = task.if_contains("container")) out["container"] = *container;
+  return out;
+}
+
+TEST_CASE("TaskInfo: a launch spec's command runs as its argv, argv[0] once, under either containerizer") {
+  MesosPoolConfig config;
+  config.user = "spark";
+  Offer offer;
+  offer.agent_id = "S3";
   auto r = request();
-  r.spec.command = {"/bin/executor", "--x"};
-  r.spec.args = {"y"};
+  r.spec.image = "apache/spark:3.5.1";
+  r.spec.command = {"/opt/entrypoint.sh", "executor"};
+  r.spec.args = {"--verbose"};
+
+  // Mesos containerizer: the command executor execs value with arguments as the whole argv.
+  config.containerizer = MesosContainerizer::kMesos;
+  CHECK(json::value(command_and_container(build_task_info(r, config, offer, json::array{}, "F-1"))) ==
+        json::parse(R"({"command":{"shell":false,"value":"/opt/entrypoint.sh",
+                                   "arguments":["/opt/entrypoint.sh","executor","--verbose"],"user":"spark"},
+                        "container":{"type":"MESOS","mesos":{"image":{"type":"DOCKER",
+                                     "docker":{"name":"apache/spark:3.5.1"}}}}})"));
+
+  // Docker containerizer: `docker run --entrypoint=/opt/entrypoint.sh ... IMAGE executor --verbose`,
+  // never `docker run IMAGE /opt/entrypoint.sh /opt/entrypoint.sh executor`.
   config.containerizer = MesosContainerizer::kDocker;
-  auto own = build_task_info(r, config, offer, json::array{}, "F-1");
-  CHECK(own.at("command").at("shell") == false);
-  CHECK(own.at("command").at("value") == "/bin/executor");
-  CHECK(own.at("command").at("arguments").as_array().size() == 3);
-  CHECK(own.at("container").at("type") == "DOCKER");
+  CHECK(json::value(command_and_container(build_task_info(r, config, offer, json::array{}, "F-1"))) ==
+        json::parse(R"({"command":{"shell":false,"arguments":["executor","--verbose"],"user":"spark"},
+                        "container":{"type":"DOCKER","docker":{"image":"apache/spark:3.5.1","network":"HOST",
+                                     "parameters":[{"key":"entrypoint","value":"/opt/entrypoint.sh"}]}}})"));
+
+  // A one-word command: the entrypoint alone, no arguments.
+  r.spec.command = {"/opt/run-executor"};
+  r.spec.args.clear();
+  CHECK(json::value(command_and_container(build_task_info(r, config, offer, json::array{}, "F-1"))) ==
+        json::parse(R"({"command":{"shell":false,"arguments":[],"user":"spark"},
+                        "container":{"type":"DOCKER","docker":{"image":"apache/spark:3.5.1","network":"HOST",
+                                     "parameters":[{"key":"entrypoint","value":"/opt/run-executor"}]}}})"));
+
+  // No image: no container, so the command executor's argv rules apply even with docker configured.
+  r.spec.image.clear();
+  r.spec.command = {"/bin/executor", "--x"};
+  CHECK(json::value(command_and_container(build_task_info(r, config, offer, json::array{}, "F-1"))) ==
+        json::parse(R"({"command":{"shell":false,"value":"/bin/executor","arguments":["/bin/executor","--x"],
+                                   "user":"spark"}})"));
+
+  // Spark's own command line: a shell command, which the Docker containerizer runs with /bin/sh
+  // as the entrypoint, so nothing is set for it here.
+  r.spec.image = "apache/spark:3.5.1";
+  r.spec.command.clear();
+  auto shell = build_task_info(r, config, offer, json::array{}, "F-1");
+  CHECK(shell.at("command").at("shell") == true);
+  CHECK_FALSE(shell.at("container").at("docker").as_object().contains("parameters"));
 }
 
 TEST_CASE("status updates map to phases with Spark's loss reasons") {

@@ -127,9 +127,19 @@ TEST_CASE("to_object: pending with the placement failure, stopped by others, der
 
   JobState never_placed = job_with(std::nullopt);
   never_placed.stopped = true;
-  CHECK(to_object(never_placed, true).phase == ObservedPhase::kGone);
+  // Berth's own stop or purge ends as its kill (core keeps its reason), someone else's as a loss.
+  CHECK(to_object(never_placed, true).phase == ObservedPhase::kExited);
   CHECK_FALSE(to_object(never_placed, true).deleted_externally);
+  CHECK(gone_object(never_placed, false).phase == ObservedPhase::kGone);
   CHECK(gone_object(never_placed, false).deleted_externally);
+  auto purged_running = gone_object(job_with(running), true);
+  CHECK(purged_running.phase == ObservedPhase::kExited);
+  CHECK_FALSE(purged_running.exit_code);  // its end was not seen
+  CHECK_FALSE(purged_running.deleted_externally);
+  CHECK(purged_running.reason == "Deregistered");
+  auto ended = alloc_state(alloc("complete", R"({"Type":"Started"},{"Type":"Terminated","Details":{"exit_code":"143"}})"),
+                           "executor");
+  CHECK(gone_object(job_with(ended), true).exit_code == 143);
 }
 
 TEST_CASE("Nomad's replacement of a lost allocation is reported live after the executor's end, for core to stop") {

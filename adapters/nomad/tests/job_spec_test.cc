@@ -201,6 +201,34 @@ TEST_CASE("a template's executor group is kept with its sidecars; Berth's fields
   CHECK(resources.at("MemoryMB") == 1408);
 }
 
+TEST_CASE("a template's empty strings, as `nomad job run -output` writes them, are absent fields") {
+  auto written = template_job();
+  written["Region"] = "";
+  written["NodePool"] = "";
+  auto& tasks = written.at("TaskGroups").as_array().at(1).as_object().at("Tasks").as_array();
+  tasks.at(1).as_object()["KillSignal"] = "";
+  tasks.at(0).as_object()["KillSignal"] = "";  // a sidecar's is the template's business
+  NomadPoolConfig config;
+  config.job_template = written;
+  auto job = build_job(request(), config);
+  REQUIRE(job.ok());
+  CHECK(task_of(*job, 1).at("KillSignal") == "SIGTERM");
+  CHECK(task_of(*job, 0).at("KillSignal") == "");
+  CHECK_FALSE(job->contains("Region"));
+  CHECK_FALSE(job->contains("NodePool"));
+
+  // A signal the template does set is kept, and the pool's settings still win.
+  tasks.at(1).as_object()["KillSignal"] = "SIGINT";
+  config.job_template = written;
+  config.region = "eu";
+  config.node_pool = "spark";
+  job = build_job(request(), config);
+  REQUIRE(job.ok());
+  CHECK(task_of(*job, 1).at("KillSignal") == "SIGINT");
+  CHECK(job->at("Region") == "eu");
+  CHECK(job->at("NodePool") == "spark");
+}
+
 TEST_CASE("a template with several groups and no marked executor task is refused with what to do") {
   auto job = template_job();
   auto& tasks = job.at("TaskGroups").as_array().at(1).as_object().at("Tasks").as_array();

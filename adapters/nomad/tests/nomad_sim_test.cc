@@ -199,10 +199,93 @@ TEST_CASE("nomad: one specific executor is killed among several, and only its jo
   CHECK_FALSE(harness.sink().latest("berth-app-1-exec-2")->deleted_externally);
   CHECK(harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning));
   CHECK(harness.phase_is("berth-app-1-exec-3", ObservedPhase::kRunning));
-  // Purged: the job is gone from Nomad, and reported gone by Berth's doing.
+  // Purged: the job is gone from Nomad, and that is the end of Berth's kill.
   REQUIRE(eventually([&] { return sim.call("GET", "/v1/job/berth-app-1-exec-2").status == 404; }));
-  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-2", ObservedPhase::kGone); }));
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-2", ObservedPhase::kExited); }));
   CHECK_FALSE(harness.sink().latest("berth-app-1-exec-2")->deleted_externally);
+}
+
+TEST_CASE("nomad: a job Berth purged ends as Berth's kill, never as gone or deleted externally") {
+  // core reads kGone as someone else's deletion (LOST deleted_externally), which turned a
+  // decommissioned executor of a purge_on_kill pool into a loss.
+  NomadSim sim;
+  auto target = sim.target([](NomadPoolConfig& config) { config.purge_on_kill = true; });
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  const LaunchRequest request = target.request(1);
+  REQUIRE(harness.launch(request).ok());
+  REQUIRE(eventually([&] { return harness.phase_is(request.backend_name, ObservedPhase::kRunning); }));
+  REQUIRE(harness.kill(request.backend_name, 0ms).ok());
+  REQUIRE(eventually([&] { return harness.phase_is(request.backend_name, ObservedPhase::kExited); }));
+  CHECK(sim.call("GET", "/v1/job/" + request.backend_name).status == 404);
+  const BackendObject ended = *harness.sink().latest(request.backend_name);
+  CHECK(ended.reason == "Deregistered");
+  CHECK(ended.host != "");
+  // Nor does anything later (the stream's events, a list without the job) say otherwise.
+  auto listed = harness.list();
+  REQUIRE(listed.ok());
+  for (const auto& object : *listed) CHECK(object.backend_name != request.backend_name);
+  const LaunchRequest other = target.request(2);
+  REQUIRE(harness.launch(other).ok());
+  REQUIRE(eventually([&] { return harness.phase_is(other.backend_name, ObservedPhase::kRunning); }));
+  for (const auto& object : harness.sink().observed(request.backend_name)) {
+    CHECK(object.phase != ObservedPhase::kGone);
+    CHECK_FALSE(object.deleted_externally);
+  }
+  CHECK(harness.sink().latest(request.backend_name)->phase == ObservedPhase::kExited);
+}
+
+TEST_CASE("nomad: start-up lists jobs and allocations once, for both the snapshot and core's first list") {
+  NomadSim sim;
+  auto target = sim.target();
+  {
+    BackendHarness before;  // a previous run of berthd left an executor
+    before.start_backend(target.make_backend);
+    REQUIRE(before.launch(target.request(1)).ok());
+    REQUIRE(eventually([&] { return before.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
+  }
+  auto lists = [&](const char* route) {
+    return sim.admin("GET", "/sim/state").at("ListRequests").at(route).to_number<int>();
+  };
+  const int jobs_before = lists("Jobs");
+  const int allocs_before = lists("Allocations");
+
+  // As core does: start, then list at once, in one turn of its strand.
+  BackendHarness harness;
+  std::unique_ptr<Backend> backend;
+  auto listed = std::make_shared<std::promise<StatusOr<std::vector<BackendObject>>>>();
+  harness.on_strand([&] {
+    backend = target.make_backend(harness.strand());
+    backend->start(&harness.sink());
+    backend->list([listed](StatusOr<std::vector<BackendObject>> r) { listed->set_value(std::move(r)); });
+  });
+  auto future = listed->get_future();
+  REQUIRE(future.wait_for(20s) == std::future_status::ready);
+  const auto objects = future.get();
+  REQUIRE(objects.ok());
+  REQUIRE(objects->size() == 1);
+  CHECK(objects->front().backend_name == "berth-app-1-exec-1");
+  CHECK(objects->front().phase == ObservedPhase::kRunning);
+  REQUIRE(eventually([&] { return harness.sink().healthy(); }));
+  REQUIRE(eventually([&] { return sim.admin("GET", "/sim/state").at("StreamSubscribers").to_number<int>() >= 1; }));
+  CHECK(lists("Jobs") - jobs_before == 1);
+  CHECK(lists("Allocations") - allocs_before == 1);
+  CHECK(harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning));
+
+  // A later list is a snapshot of its own.
+  auto again = std::make_shared<std::promise<StatusOr<std::vector<BackendObject>>>>();
+  harness.on_strand([&] {
+    backend->list([again](StatusOr<std::vector<BackendObject>> r) { again->set_value(std::move(r)); });
+  });
+  auto again_future = again->get_future();
+  REQUIRE(again_future.wait_for(20s) == std::future_status::ready);
+  REQUIRE(again_future.get().ok());
+  CHECK(lists("Jobs") - jobs_before == 2);
+  CHECK(lists("Allocations") - allocs_before == 2);
+  harness.on_strand([&] {
+    backend->stop();
+    backend.reset();
+  });
 }
 
 TEST_CASE("nomad: a placement failure stays pending with the reason until capacity comes") {
