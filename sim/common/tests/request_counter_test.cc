@@ -24,7 +24,7 @@ net::HttpRequest admin(const std::string& method, const std::string& path,
   return request;
 }
 
-TEST_CASE("counts per method and route, ordered by route then method") {
+TEST_CASE("counts per method and route ordered by route then method") {
   RequestCounter counter;
   counter.count("DELETE", "/v1/job/{id}");
   counter.count("GET", "/v1/job/{id}");
