@@ -15,6 +15,7 @@
 #include <iostream>
 
 #include "config/config.h"
+#include "base/version.h"
 #include "daemon/adapters.h"
 #include "daemon/auth.h"
 #include "daemon/event_logger.h"
@@ -27,7 +28,6 @@
 
 namespace {
 
-constexpr const char* kVersion = "0.1.0";
 constexpr int kExitConfig = 2;
 
 std::string read_file(const std::string& path) {
@@ -87,7 +87,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(cli, argc, argv);
 
   if (version) {
-    std::cout << "berthd " << kVersion << "\n";
+    std::cout << "berthd " << berth::kBerthVersion << "\n";
     return 0;
   }
   if (!check_path.empty()) {
@@ -157,7 +157,7 @@ int main(int argc, char** argv) {
     snapshot->meta[berth::kMetaDaemonId] = daemon_id;
   }
   spdlog::info("berthd {} starting: daemon id {}, state {}, {} applications and {} executors in the store",
-               kVersion, daemon_id, db_path, snapshot->apps.size(), snapshot->executors.size());
+               berth::kBerthVersion, daemon_id, db_path, snapshot->apps.size(), snapshot->executors.size());
 
   // Declared before the runtime so that they outlive it: the engine holds them as listeners.
   berth::Metrics metrics;
@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
   berth::Authenticator auth;
   auth.set_tokens(config.tokens, !config.tokens_file.empty());
   const berth::TenantName default_tenant = config.tenants.empty() ? "default" : config.tenants.front().name;
-  berth::ServiceContext context{runtime, auth, metrics, daemon_id, kVersion,
+  berth::ServiceContext context{runtime, auth, metrics, daemon_id, berth::kBerthVersion,
                                 std::chrono::time_point_cast<berth::Duration>(std::chrono::system_clock::now()),
                                 default_tenant};
   berth::ExecutorsService executors(context);

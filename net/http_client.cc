@@ -255,6 +255,7 @@ class HttpClient::Impl : public std::enable_shared_from_this<Impl> {
     message.method_string(request.method);
     message.target(request.target.empty() ? "/" : request.target);
     message.set(http::field::host, host_header_);
+    if (!options_.user_agent.empty()) message.set(http::field::user_agent, options_.user_agent);
     {
       std::lock_guard lock(headers_mutex_);
       for (const auto& [name, value] : default_headers_) message.set(name, value);

@@ -19,6 +19,7 @@
 
 #include "base/status.h"
 #include "net/http.h"
+#include "base/version.h"
 
 namespace berth::net {
 
@@ -32,6 +33,7 @@ struct HttpClientOptions {
   std::size_t max_connections = 16;  // pooled keep-alive connections for request()
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds request_timeout{30000};  // whole request, for request()
+  std::string user_agent = kBerthdUserAgent;         // sent on every request; empty = no header
 };
 
 struct HttpClientRequest {

@@ -3,7 +3,8 @@
 // them (each entry adds its subcommand and returns the function that runs it).
 //
 //   berth-sim kubernetes --listen 127.0.0.1:6443 [--tls --cert F --key F [--client-ca F]]
-//                        [--token T] [--config FILE] [--time-scale X] [--port-file F]
+//                        [--token T [--token-user NAME]] [--rbac-role FILE] [--config FILE]
+//                        [--time-scale X] [--port-file F]
 //   berth-sim nomad --listen 127.0.0.1:4646 [--acl-token T] [--tls --cert F --key F [--client-ca F]]
 //                   [--config FILE] [--time-scale X] [--seed N] [--port-file F]
 //                   [--max-conns-per-client N]
@@ -94,6 +95,7 @@ Runner add_kubernetes(CLI::App& app) {
     bool tls = false;
     std::string config;
     std::string port_file;
+    std::string rbac_file;
   };
   auto flags = std::make_shared<Flags>();
   command->add_option("--listen", flags->options.listen, "host:port to listen on (port 0 = any)");
@@ -103,6 +105,11 @@ Runner add_kubernetes(CLI::App& app) {
   command->add_option("--client-ca", flags->options.client_ca_file,
                       "require client certificates signed by this CA (PEM); they authenticate");
   command->add_option("--token", flags->options.token, "bearer token every request must carry");
+  command->add_option("--token-user", flags->options.token_user,
+                      "user the token authenticates as (default: the RBAC role's first bound subject, else admin)");
+  command->add_option("--rbac-role", flags->rbac_file,
+                      "authorize pod requests by the first Role in this YAML/JSON file (and its RoleBinding's "
+                      "subjects); refused verbs get 403 Forbidden");
   command->add_option("--config", flags->config, "YAML file: nodes, quotas, behaviours, time_scale, ...");
   command->add_option("--time-scale", flags->options.time_scale, "simulated seconds per real second")
       ->check(CLI::PositiveNumber);
@@ -122,6 +129,7 @@ Runner add_kubernetes(CLI::App& app) {
       const berth::sim::kubernetes::SimulatorOptions defaults;
       if (options.listen != defaults.listen) merged.listen = options.listen;
       if (!options.token.empty()) merged.token = options.token;
+      if (!options.token_user.empty()) merged.token_user = options.token_user;
       if (!options.tls_cert_file.empty()) merged.tls_cert_file = options.tls_cert_file;
       if (!options.tls_key_file.empty()) merged.tls_key_file = options.tls_key_file;
       if (!options.client_ca_file.empty()) merged.client_ca_file = options.client_ca_file;
@@ -131,6 +139,14 @@ Runner add_kubernetes(CLI::App& app) {
     }
     if (int code = check_tls_flags(flags->tls, options.tls_cert_file, options.tls_key_file, !flags->config.empty())) {
       return code;
+    }
+    if (!flags->rbac_file.empty()) {
+      auto role = berth::sim::kubernetes::load_rbac_role(flags->rbac_file);
+      if (!role.ok()) {
+        std::cerr << "berth-sim: " << role.status().message() << "\n";
+        return 2;
+      }
+      options.rbac_role = std::move(*role);
     }
     using Simulator = berth::sim::kubernetes::Simulator;
     return run_simulator<Simulator>(options, [&](const Simulator& simulator) {

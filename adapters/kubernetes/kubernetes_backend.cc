@@ -28,6 +28,9 @@ using kubernetes::pod_name;
 using kubernetes::label_value;
 using net::percent_encode;
 
+// Who owns the fields of the pods Berth creates (metadata.managedFields[].manager).
+constexpr const char* kFieldManager = "berth";
+
 std::string read_token(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return "";
@@ -175,7 +178,7 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
     if (!pod.ok()) return fail(std::move(done), pod.status());
     net::HttpClientRequest http;
     http.method = "POST";
-    http.target = pods_path_;
+    http.target = pods_path_ + "?fieldManager=" + kFieldManager;
     http.headers["content-type"] = "application/json";
     http.headers["accept"] = "application/json";
     http.body = json::serialize(*pod);

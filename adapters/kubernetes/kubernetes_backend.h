@@ -10,7 +10,7 @@
 // watched, and OK once it can. Core's own list() (start-up and periodic resync) is a fresh LIST
 // of every Berth-labelled pod of the pool, of any daemon id.
 //
-// Launch POSTs the pod (pod_spec.h) at once, limited only by the token bucket: 201 OK,
+// Launch POSTs the pod (pod_spec.h, fieldManager=berth) at once, limited only by the token bucket: 201 OK,
 // 409 kAlreadyExists (adoption), 422/400 kInvalidArgument, 403 quota kResourceExhausted, other
 // 403 kPermissionDenied, 401 kUnauthenticated (after re-reading a token file and trying once
 // more), 429/5xx/transport kUnavailable (retryable). A 429's Retry-After pauses the limiter for

@@ -1,6 +1,6 @@
 // HttpClient against a small scripted server: keep-alive pooling, transparent reconnect of a
 // connection the server closed, the connection limit, timeouts, streaming (chunked and not),
-// default headers, transport errors, and TLS (CA, client certificate, server-name override,
+// default headers and the User-Agent, transport errors, and TLS (CA, client certificate, server-name override,
 // insecure-skip-verify).
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -246,6 +246,26 @@ TEST_CASE("set_default_header applies to later requests, request headers win") {
   CHECK(fetch(client, own)->body == "Bearer mine");
 }
 
+TEST_CASE("every request carries User-Agent berthd/<version> unless the options name another") {
+  TestServer server([](const HttpRequest& request) {
+    auto it = request.headers.find("user-agent");
+    return TestReply{.body = it == request.headers.end() ? "(none)" : it->second};
+  });
+  ClientLoop loop;
+  HttpClient client(loop.executor(), {.base_url = server.url()});
+  REQUIRE(client.init().ok());
+  CHECK(fetch(client, get("/"))->body == std::string("berthd/") + kBerthVersion);
+  CHECK(std::string(kBerthdUserAgent) == std::string("berthd/") + kBerthVersion);
+  CHECK_FALSE(std::string(kBerthVersion).empty());
+
+  HttpClient other(loop.executor(), {.base_url = server.url(), .user_agent = "berth-bench/1"});
+  REQUIRE(other.init().ok());
+  CHECK(fetch(other, get("/"))->body == "berth-bench/1");
+  HttpClient none(loop.executor(), {.base_url = server.url(), .user_agent = ""});
+  REQUIRE(none.init().ok());
+  CHECK(fetch(none, get("/"))->body == "(none)");
+}
+
 struct StreamResult {
   int status = 0;
   Headers headers;
@@ -299,6 +319,21 @@ TEST_CASE("a chunked stream is delivered while it arrives, then ends cleanly") {
   CHECK(ended.get().ok());
   CHECK(result.status == 200);
   CHECK(joined(result.pieces) == "{\"type\":\"ADDED\"}\n{\"type\":\"MODIFIED\"}\n");
+}
+
+TEST_CASE("a stream carries the User-Agent too") {
+  TestServer server([](const HttpRequest& request) {
+    auto it = request.headers.find("user-agent");
+    return TestReply{.body = it == request.headers.end() ? "(none)" : it->second};
+  });
+  ClientLoop loop;
+  HttpClient client(loop.executor(), {.base_url = server.url()});
+  REQUIRE(client.init().ok());
+  StreamResult result;
+  auto ended = result.ended.get_future();
+  auto stream = client.stream(get("/"), collect(result));
+  REQUIRE(ended.wait_for(10s) == std::future_status::ready);
+  CHECK(joined(result.pieces) == kBerthdUserAgent);
 }
 
 TEST_CASE("a stream with a Content-Length body is delivered too") {

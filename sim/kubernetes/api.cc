@@ -74,7 +74,121 @@ std::vector<std::string> split_path(const std::string& path) {
   return parts;
 }
 
-bool is_true(const std::optional<std::string>& value) { return value && (*value == "true" || *value == "1"); }
+// A boolean query parameter as the API server reads one (apimachinery's
+// Convert_Slice_string_To_bool): absent, "0" or "false" in any letter case is false; any other
+// value, even an empty one (`?watch`) or "True" (the Python client's), is true.
+bool query_flag(const std::optional<std::string>& value) {
+  if (!value || *value == "0") return false;
+  std::string lower = *value;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower != "false";
+}
+
+// What a request under /api/v1 addresses, as the API server's RequestInfo resolves it, and its
+// route (the path with {ns} and {name} for the variable parts). nullopt for paths that are not
+// a resource (discovery, OpenAPI, health) or not served.
+struct ResourcePath {
+  std::string resource;        // "pods" or "namespaces"
+  std::string subresource;     // "log", "eviction", "status" ...
+  std::string namespace_name;  // "" at the cluster scope
+  std::string name;            // "" for a collection
+  bool legacy_watch = false;   // /api/v1/watch/...
+  std::string route;
+};
+
+std::optional<ResourcePath> resource_path(const std::vector<std::string>& parts) {
+  if (parts.size() < 3 || parts[0] != "api" || parts[1] != "v1") return std::nullopt;
+  std::vector<std::string> rest(parts.begin() + 2, parts.end());
+  ResourcePath out;
+  out.route = "/api/v1";
+  if (rest[0] == "watch") {
+    out.legacy_watch = true;
+    out.route += "/watch";
+    rest.erase(rest.begin());
+  }
+  if (rest.size() == 1 && rest[0] == "pods") {
+    out.resource = "pods";
+    out.route += "/pods";
+    return out;
+  }
+  if (rest.empty() || rest[0] != "namespaces") return std::nullopt;
+  if (rest.size() == 1) {
+    out.resource = "namespaces";
+    out.route += "/namespaces";
+    return out;
+  }
+  out.namespace_name = rest[1];
+  if (rest.size() == 2) {  // a namespace is its own namespace (RequestInfo)
+    out.resource = "namespaces";
+    out.name = rest[1];
+    out.route += "/namespaces/{ns}";
+    return out;
+  }
+  if (rest[2] != "pods" || rest.size() > 5 || (out.legacy_watch && rest.size() > 4)) return std::nullopt;
+  out.resource = "pods";
+  out.route += "/namespaces/{ns}/pods";
+  if (rest.size() >= 4) {
+    out.name = rest[3];
+    out.route += "/{name}";
+  }
+  if (rest.size() == 5) {
+    out.subresource = rest[4];
+    const bool known = rest[4] == "log" || rest[4] == "eviction" || rest[4] == "status";
+    out.route += known ? "/" + rest[4] : std::string("/{subresource}");
+  }
+  return out;
+}
+
+// The RBAC verb of a request (RequestInfo): GET is get, list or watch; DELETE of a collection is
+// deletecollection.
+std::string verb_of(const net::HttpRequest& request, const ResourcePath& path) {
+  const std::string& method = request.method;
+  if (method == "GET" || method == "HEAD") {
+    if (path.legacy_watch || query_flag(request.param("watch"))) return "watch";
+    return path.name.empty() ? "list" : "get";
+  }
+  if (method == "POST") return "create";
+  if (method == "PUT") return "update";
+  if (method == "PATCH") return "patch";
+  if (method == "DELETE") return path.name.empty() ? "deletecollection" : "delete";
+  std::string lower = method;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower;
+}
+
+// The route a request is counted under: its resource route (" watch" added for watches), one of
+// the fixed discovery and health paths, or "{other}".
+std::string route_of(const net::HttpRequest& request, const std::vector<std::string>& parts) {
+  if (auto path = resource_path(parts)) {
+    return path->route + (verb_of(request, *path) == "watch" ? " watch" : "");
+  }
+  static const std::set<std::string> kFixed = {"/",           "/version",           "/api",    "/apis",
+                                               "/api/v1",     "/openapi/v3",        "/healthz", "/readyz",
+                                               "/livez",      "/openapi/v3/api/v1"};
+  const std::string path = request.path.empty() ? "/" : request.path;
+  return kFixed.count(path) ? path : "{other}";
+}
+
+// The user of a TLS client certificate: its subject's CN (RFC 2253 text, "CN=name,O=group").
+std::string common_name(const std::string& subject) {
+  std::size_t start = 0;
+  while (start < subject.size()) {
+    const auto comma = subject.find(',', start);
+    const std::string part = subject.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (part.rfind("CN=", 0) == 0) return part.substr(3);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return subject;
+}
+
+// The manager a create records: the fieldManager parameter, else the User-Agent up to its first
+// "/" (apiserver's managerOrUserAgent).
+std::string field_manager_of(const net::HttpRequest& request) {
+  if (auto manager = request.param("fieldManager"); manager && !manager->empty()) return *manager;
+  const std::string agent = request.header("user-agent").value_or("");
+  return agent.substr(0, agent.find('/'));
+}
 
 std::optional<std::uint64_t> parse_rv(const std::string& text) {
   if (text.empty() || text.size() > 19 || !std::all_of(text.begin(), text.end(), ::isdigit)) return std::nullopt;
@@ -231,7 +345,8 @@ void SimulatorImpl::handle(net::HttpRequest request, std::shared_ptr<net::Respon
     writer->abort();
     return;
   }
-  const bool admin = request.path == "/sim" || request.path.rfind("/sim/", 0) == 0;
+  const bool admin = sim_common::is_admin_path(request.path);
+  if (!admin) requests_.count(request.method, route_of(request, split_path(request.path)));
   if (!admin && faults_.latency_ms > 0) {
     auto timer = std::make_shared<asio::steady_timer>(strand_, std::chrono::milliseconds(faults_.latency_ms));
     timer->async_wait([self = shared_from_this(), timer, request = std::move(request), writer](boost::system::error_code) mutable {
@@ -276,18 +391,27 @@ void SimulatorImpl::serve(net::HttpRequest& request, std::shared_ptr<net::Respon
     return;
   }
   const auto parts = split_path(path);
+  const auto resource = resource_path(parts);
+  // Authorization comes before everything but authentication, as in the API server's filters.
+  if (resource && options_.rbac_role) {
+    const RequestAttributes attributes{user_of(request),      verb_of(request, *resource), "",
+                                       resource->resource,    resource->subresource,       resource->namespace_name,
+                                       resource->name};
+    if (!rbac_allows(*options_.rbac_role, attributes)) {
+      json::object details;
+      if (!attributes.name.empty()) details["name"] = attributes.name;
+      details["kind"] = attributes.resource;
+      return writer->respond(error_response(ApiError{403, "Forbidden", forbidden_message(attributes), std::move(details)}));
+    }
+  }
   // Verb, for fault injection.
   std::string verb = "discovery";
-  const bool pods_path = (parts.size() >= 3 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "pods") ||
-                         (parts.size() >= 5 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "namespaces" &&
-                          parts[4] == "pods") ||
-                         (parts.size() >= 4 && parts[0] == "api" && parts[1] == "v1" && parts[2] == "watch");
-  if (pods_path) {
-    const bool collection = (parts.size() == 3) || (parts.size() == 5 && parts[2] == "namespaces");
-    const bool watch = is_true(request.param("watch")) || (parts.size() >= 3 && parts[2] == "watch");
-    if (request.method == "GET") verb = watch ? "watch" : collection ? "list" : "get";
-    if (request.method == "POST") verb = "create";
-    if (request.method == "DELETE") verb = collection ? "deletecollection" : "delete";
+  if (resource && resource->resource == "pods") {
+    verb = verb_of(request, *resource);
+    if (verb != "watch" && verb != "list" && verb != "get" && verb != "create" && verb != "delete" &&
+        verb != "deletecollection") {
+      verb = "discovery";
+    }
   }
   if (auto code = injected_fault(verb)) {
     if (*code == 429) {
@@ -376,7 +500,7 @@ void SimulatorImpl::serve_pods(net::HttpRequest& request, std::shared_ptr<net::R
   };
   if (name.empty()) {
     if (method == "GET") {
-      if (is_true(request.param("watch"))) return serve_watch(request, writer, namespace_name);
+      if (query_flag(request.param("watch"))) return serve_watch(request, writer, namespace_name);
       return serve_list(request, writer, namespace_name);
     }
     if (!namespace_name) return method_not_allowed();
@@ -385,7 +509,8 @@ void SimulatorImpl::serve_pods(net::HttpRequest& request, std::shared_ptr<net::R
       auto body = parse_object(request.body, error);
       if (!body) return writer->respond(error_response(bad_request(error)));
       const bool dry_run = request.param("dryRun") == "All";
-      return writer->respond(result_response(create_pod(*namespace_name, std::move(*body), dry_run)));
+      return writer->respond(
+          result_response(create_pod(*namespace_name, std::move(*body), dry_run, field_manager_of(request))));
     }
     if (method == "DELETE") {
       std::string error;
@@ -657,7 +782,7 @@ void SimulatorImpl::serve_watch(net::HttpRequest& request, std::shared_ptr<net::
   watcher.fields = std::move(*fields);
   watcher.table = wants_table(request);
   watcher.table_full_object = request.param("includeObject") == "Object";
-  watcher.bookmarks = is_true(request.param("allowWatchBookmarks"));
+  watcher.bookmarks = query_flag(request.param("allowWatchBookmarks"));
   watcher.writer = writer;
   auto matches = [&](const json::object& object) {
     if (watcher.namespace_name && string_at(object, {"metadata", "namespace"}) != *watcher.namespace_name) return false;
@@ -790,7 +915,16 @@ void SimulatorImpl::drop_watches(bool expire) {
 
 // ---- administration -----------------------------------------------------------------------
 
+std::string SimulatorImpl::user_of(const net::HttpRequest& request) const {
+  if (!request.client_cert_subject.empty()) return common_name(request.client_cert_subject);
+  if (options_.token.empty()) return "system:anonymous";
+  if (!options_.token_user.empty()) return options_.token_user;
+  if (options_.rbac_role && !options_.rbac_role->subjects.empty()) return options_.rbac_role->subjects.front();
+  return "admin";
+}
+
 void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer) {
+  if (auto response = sim_common::serve_request_counts(request, requests_)) return writer->respond(std::move(*response));
   const auto parts = split_path(request.path);  // "sim", ...
   auto reply = [&](const Status& status, json::object extra = {}) {
     if (status.ok()) {

@@ -371,7 +371,8 @@ Behaviour SimulatorImpl::behaviour_for(const json::object& metadata) const {
   return b;
 }
 
-ApiResult SimulatorImpl::create_pod(const std::string& namespace_name, json::object body, bool dry_run) {
+ApiResult SimulatorImpl::create_pod(const std::string& namespace_name, json::object body, bool dry_run,
+                                     const std::string& field_manager) {
   auto bad_request = [](const std::string& message) {
     return ApiResult::fail(ApiError{400, "BadRequest", message, {}});
   };
@@ -623,6 +624,26 @@ ApiResult SimulatorImpl::create_pod(const std::string& namespace_name, json::obj
   pod.uid = new_uid();
   meta["uid"] = pod.uid;
   meta["creationTimestamp"] = timestamp(now());
+  // Field ownership, shallow: the creator's manager and the top-level spec fields and metadata
+  // labels and annotations it set (a real server lists every field, to any depth).
+  json::object owned_metadata;
+  for (const char* map_name : {"labels", "annotations"}) {
+    if (!meta.contains(map_name) || !meta.at(map_name).is_object()) continue;
+    json::object keys;
+    for (const auto& entry : meta.at(map_name).as_object()) keys["f:" + std::string(entry.key())] = json::object();
+    owned_metadata["f:" + std::string(map_name)] = std::move(keys);
+  }
+  json::object owned_spec;
+  if (pod.object.contains("spec") && pod.object.at("spec").is_object()) {
+    for (const auto& entry : pod.object.at("spec").as_object()) owned_spec["f:" + std::string(entry.key())] = json::object();
+  }
+  meta["managedFields"] = json::array{json::object{
+      {"manager", field_manager},
+      {"operation", "Update"},
+      {"apiVersion", "v1"},
+      {"time", timestamp(now())},
+      {"fieldsType", "FieldsV1"},
+      {"fieldsV1", json::object{{"f:metadata", std::move(owned_metadata)}, {"f:spec", std::move(owned_spec)}}}}};
   auto& pod_spec = pod.object["spec"].as_object();
   pod_spec["restartPolicy"] = restart_policy;
   pod_spec["terminationGracePeriodSeconds"] = grace;

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "net/http_server.h"
+#include "sim/common/request_counter.h"
 #include "sim/kubernetes/quantity.h"
 #include "sim/kubernetes/selector.h"
 #include "sim/kubernetes/simulator.h"
@@ -206,7 +207,9 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   double unix_time(double sim_seconds) const;
   void after(double sim_delay, std::function<void()> action);
   void advance(double sim_seconds);
-  ApiResult create_pod(const std::string& namespace_name, json::object body, bool dry_run);
+  // `field_manager` is recorded in metadata.managedFields.
+  ApiResult create_pod(const std::string& namespace_name, json::object body, bool dry_run,
+                       const std::string& field_manager);
   ApiResult delete_pod(const std::string& namespace_name, const std::string& name, const DeleteOptions& options);
   ApiResult evict_pod_api(const std::string& namespace_name, const std::string& name);
   Status add_node(const NodeSpec& spec);
@@ -265,6 +268,7 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   void serve_watch(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer,
                    const std::optional<std::string>& namespace_name);
   void serve_admin(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer);
+  std::string user_of(const net::HttpRequest& request) const;  // who authenticated, for RBAC
   std::optional<int> injected_fault(const std::string& verb);
   void drop_watches(bool expire);
   void send_bookmarks();
@@ -305,6 +309,7 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   std::map<std::uint64_t, Watcher> watchers_;
   std::uint64_t next_watcher_ = 1;
   Faults faults_;
+  sim_common::RequestCounter requests_;  // per route, administration excepted
 };
 
 }  // namespace berth::sim::kubernetes

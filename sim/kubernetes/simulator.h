@@ -2,7 +2,7 @@
 // Simulator: a Kubernetes API server for pods, served over real HTTP(S) on net::HttpServer. It
 // keeps state and follows reference/kubernetes-pods-api.md: create / get / list / watch /
 // delete / deletecollection with resourceVersions, 410 on compacted history, bookmarks, Status
-// errors (401, 403 quota, 404, 409, 410, 422, 429), discovery, OpenAPI v3 and Table output for
+// errors (401, 403 RBAC and quota, 404, 409, 410, 422, 429), discovery, OpenAPI v3 and Table output for
 // kubectl; simulated nodes with a scheduler and a kubelet that run pods as their
 // `sim.berth.dev/*` annotations script; ResourceQuota; garbage collection through
 // ownerReferences; fault injection and administration under /sim/ (see sim/kubernetes/README.md).
@@ -17,10 +17,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "base/status.h"
+#include "sim/kubernetes/rbac.h"
 
 namespace berth::sim::kubernetes {
 
@@ -51,6 +53,13 @@ struct SimulatorOptions {
   std::string tls_key_file;
   std::string client_ca_file;    // set: require client certificates signed by it (they authenticate)
   std::string token;             // set: every request needs "Authorization: Bearer <token>"
+  // The user `token` authenticates as; empty: the first subject the RBAC role is bound to, else
+  // "admin". A client certificate's user is its CN; requests without credentials (no `token`
+  // set) are "system:anonymous".
+  std::string token_user;
+  // Set: requests for pods and namespaces are authorized by this Role, as the RBAC authorizer
+  // does, and refused with 403 Forbidden for a verb, resource or namespace it does not grant.
+  std::optional<RbacRole> rbac_role;
   double time_scale = 1.0;       // simulated seconds per real second (scripted delays, ages)
   std::vector<NodeSpec> nodes;   // empty: the default nodes (see README)
   std::vector<QuotaSpec> quotas;

@@ -125,6 +125,7 @@ json::object SimulatorImpl::state_document() const {
 }
 
 void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer) {
+  if (auto response = sim_common::serve_request_counts(request, requests_)) return writer->respond(std::move(*response));
   const auto parts = split_path(request.path);  // "sim", ...
   auto reply = [&](const Status& status, json::object extra = {}) {
     if (status.ok()) {

@@ -272,6 +272,26 @@ void SimulatorImpl::drop_streams() {
   }
 }
 
+namespace {
+
+// The route a request is counted under: the scheduler endpoint with the call's type
+// ("/api/v1/scheduler KILL"; UNKNOWN for a type Mesos does not define, nothing when the body
+// names none), the redirect endpoints, or "{other}".
+std::string route_of(const net::HttpRequest& request) {
+  const std::string& path = request.path;
+  if (path == "/master/redirect" || path == "/redirect") return path;
+  if (path != kSchedulerPath) return "{other}";
+  boost::system::error_code ec;
+  const json::value call = json::parse(request.body, ec);
+  const json::value* type = !ec && call.is_object() ? call.as_object().if_contains("type") : nullptr;
+  if (type == nullptr || !type->is_string()) return kSchedulerPath;
+  const std::string name(type->as_string());
+  const bool known = std::find(call_types().begin(), call_types().end(), name) != call_types().end();
+  return std::string(kSchedulerPath) + " " + (known ? name : "UNKNOWN");
+}
+
+}  // namespace
+
 // ---- dispatch -----------------------------------------------------------------------------
 
 void SimulatorImpl::handle(int master, net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer) {
@@ -279,7 +299,8 @@ void SimulatorImpl::handle(int master, net::HttpRequest request, std::shared_ptr
     writer->abort();
     return;
   }
-  const bool admin = request.path == "/sim" || request.path.rfind("/sim/", 0) == 0;
+  const bool admin = sim_common::is_admin_path(request.path);
+  if (!admin) requests_.count(request.method, route_of(request));
   if (!admin && faults_.latency_ms > 0) {
     auto timer = std::make_shared<asio::steady_timer>(strand_, std::chrono::milliseconds(faults_.latency_ms));
     timer->async_wait([self = shared_from_this(), timer, master, request = std::move(request),

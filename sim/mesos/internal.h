@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "net/http_server.h"
+#include "sim/common/request_counter.h"
 #include "sim/mesos/resources.h"
 #include "sim/mesos/simulator.h"
 
@@ -251,6 +252,7 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   std::vector<std::pair<std::map<std::string, std::string>, std::map<std::string, std::string>>> behaviours_;
   std::uint64_t allocation_turn_ = 0;  // rotates ties between equally served frameworks
   Faults faults_;
+  sim_common::RequestCounter requests_;  // per route (and scheduler call type), administration excepted
 };
 
 // Helpers shared by the parts.

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
+#include <set>
 
 #include "sim/nomad/internal.h"
 
@@ -214,6 +215,33 @@ void SimulatorImpl::end_waiters_without_leader() {
   subscribers_.clear();
 }
 
+namespace {
+
+// The route a request is counted under: its path with {id} for job, allocation, evaluation and
+// node IDs, or "{other}" for a path the API does not serve.
+std::string route_of(const std::string& path) {
+  static const std::set<std::string> kFixed = {"/v1/jobs",       "/v1/allocations",   "/v1/evaluations",
+                                               "/v1/nodes",      "/v1/namespaces",    "/v1/event/stream",
+                                               "/v1/status/leader", "/v1/agent/self"};
+  if (kFixed.count(path)) return path;
+  const auto with_id = [&](const std::string& prefix, std::initializer_list<const char*> suffixes) -> std::string {
+    if (!starts_with(path, prefix) || path.size() <= prefix.size()) return "";
+    const std::string rest = path.substr(prefix.size());
+    for (const char* suffix : suffixes) {
+      if (ends_with(rest, suffix) && rest.size() > std::string(suffix).size()) return prefix + "{id}" + suffix;
+    }
+    return prefix + "{id}";
+  };
+  for (const auto& route : {with_id("/v1/job/", {"/allocations", "/evaluations", "/summary", "/scale", "/evaluate"}),
+                            with_id("/v1/allocation/", {"/stop"}), with_id("/v1/evaluation/", {}),
+                            with_id("/v1/node/", {})}) {
+    if (!route.empty()) return route;
+  }
+  return "{other}";
+}
+
+}  // namespace
+
 // ---- dispatch -----------------------------------------------------------------------------
 
 void SimulatorImpl::handle(net::HttpRequest request, std::shared_ptr<net::ResponseWriter> writer) {
@@ -221,7 +249,8 @@ void SimulatorImpl::handle(net::HttpRequest request, std::shared_ptr<net::Respon
     writer->abort();
     return;
   }
-  const bool admin = request.path == "/sim" || starts_with(request.path, "/sim/");
+  const bool admin = sim_common::is_admin_path(request.path);
+  if (!admin) requests_.count(request.method, route_of(request.path));
   if (!admin && faults_.latency_ms > 0) {
     auto timer = std::make_shared<asio::steady_timer>(strand_, std::chrono::milliseconds(faults_.latency_ms));
     timer->async_wait([self = shared_from_this(), timer, request = std::move(request), writer](boost::system::error_code) mutable {
@@ -814,6 +843,7 @@ json::object SimulatorImpl::state_document() const {
 }
 
 void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer) {
+  if (auto response = sim_common::serve_request_counts(request, requests_)) return writer->respond(std::move(*response));
   const auto parts = split(request.path);  // "sim", ...
   auto reply = [&](const Status& status, json::object extra = {}) {
     if (status.ok()) {

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "net/http_server.h"
+#include "sim/common/request_counter.h"
 #include "sim/nomad/filter.h"
 #include "sim/nomad/simulator.h"
 
@@ -407,6 +408,7 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   std::uint64_t next_waiter_ = 1;
   bool wake_posted_ = false;
   Faults faults_;
+  sim_common::RequestCounter requests_;  // per route, administration excepted
   std::chrono::steady_clock::time_point leader_back_at_{};
   std::map<std::string, int> list_requests_;  // GET /v1/jobs ("Jobs"), /v1/allocations ("Allocations")
 };

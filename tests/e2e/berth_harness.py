@@ -495,6 +495,20 @@ class SimProcess:
     def log_tail(self, lines=40):
         return "\n".join((_read(self.log_path) or "").splitlines()[-lines:])
 
+    # Request counts (every kind; subclasses provide call()) -------------------------------------
+
+    def request_counts(self, reset=False):
+        """{"METHOD route": n} of the requests the simulator served since it started or since the
+        last reset, administration (/sim/...) excepted. Routes are patterns, e.g.
+        "DELETE /api/v1/namespaces/{ns}/pods/{name}", "GET /api/v1/namespaces/{ns}/pods watch",
+        "DELETE /v1/job/{id}", "POST /api/v1/scheduler KILL". reset=True reads and resets in one
+        step."""
+        answer = self.call("GET", "/sim/requests" + ("?reset=1" if reset else ""))
+        return {"%s %s" % (entry["method"], entry["route"]): entry["count"] for entry in answer["requests"]}
+
+    def reset_request_counts(self):
+        self.call("POST", "/sim/requests/reset")
+
 
 class KubernetesSim(SimProcess):
     """One `berth-sim kubernetes` process on an ephemeral loopback port, a direct child of the
@@ -503,14 +517,17 @@ class KubernetesSim(SimProcess):
 
     `config` is the simulator's YAML config as a dict (nodes, quotas, behaviours, time_scale ...);
     `tls` a dict with cert, key and ca (PEM paths), optionally client_ca, and client_cert and
-    client_key for this client; `token` the bearer token every request needs."""
+    client_key for this client; `token` the bearer token every request needs; `rbac_role` a
+    YAML file whose Role (and RoleBinding) authorizes the pod API (`--rbac-role`): the token's
+    user is then the RoleBinding's first subject, and /sim/ stays open."""
 
     kind = "kubernetes"
 
-    def __init__(self, directory, config=None, name="k8s-sim", tls=None, token=None, args=()):
+    def __init__(self, directory, config=None, name="k8s-sim", tls=None, token=None, rbac_role=None, args=()):
         super().__init__(directory, config, name, args)
         self.tls = tls
         self.token = token
+        self.rbac_role = rbac_role
         self._context = None
         if tls:
             self._context = ssl.create_default_context(cafile=tls["ca"])
@@ -525,6 +542,8 @@ class KubernetesSim(SimProcess):
                 argv += ["--client-ca", self.tls["client_ca"]]
         if self.token:
             argv += ["--token", self.token]
+        if self.rbac_role:
+            argv += ["--rbac-role", self.rbac_role]
         return argv
 
     @property

@@ -7,12 +7,15 @@ by a label the test gives the application (`app register --label e2e-script=...`
 only the first executor should fail, by Spark's own `spark-exec-id` label.
 """
 
+import json
 import os
+import re
 import time
 import unittest
 import urllib.request
 
-from berth_harness import FAST_RECONCILER, BerthTestCase, executor_id, ids_in, make_certificates, target_of
+from berth_harness import (FAST_RECONCILER, SOURCE_DIR, BerthTestCase, executor_id, ids_in, make_certificates,
+                           target_of)
 
 NAMESPACE = "spark-e2e"
 POOL = "k8s"
@@ -677,6 +680,92 @@ class TlsTest(KubernetesCase):
 # -------------------------------------------------------------------------------------------------
 # 9. Orphans and foreign pods
 # -------------------------------------------------------------------------------------------------
+
+class RbacTest(KubernetesCase):
+    """berthd against a simulator that authorizes the pod API by deploy/kubernetes/rbac.yaml, as
+    shipped (its NAMESPACE placeholder filled in) or with one verb taken out of its Role."""
+
+    TOKEN = "berth-sa-token"
+    USER = "system:serviceaccount:%s:berth" % NAMESPACE
+
+    def rbac_file(self, without=None):
+        with open(os.path.join(SOURCE_DIR, "deploy", "kubernetes", "rbac.yaml")) as f:
+            text = f.read().replace("NAMESPACE", NAMESPACE)
+        if without:
+            def drop(match):
+                verbs = [v for v in json.loads(match.group(1)) if v != without]
+                return "verbs: " + json.dumps(verbs)
+            text, found = re.subn(r"verbs: (\[.*\])", drop, text)
+            self.assertEqual(found, 1, "one verbs list in the Role")
+        path = os.path.join(self.tmp, "rbac.yaml")
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def start_rbac_cluster(self, without=None):
+        self.sim = self.new_kubernetes_sim(sim_config(), token=self.TOKEN, rbac_role=self.rbac_file(without))
+        kubeconfig = self.sim.write_kubeconfig(os.path.join(self.tmp, "kubeconfig"), NAMESPACE, token=self.TOKEN)
+        self.daemon = self.start_daemon(kubeconfig)
+        self.wait_until(lambda: self.pool_status().get("healthy"), 20, "the pool healthy under RBAC")
+
+    def wait_app_pods(self, app, names, timeout=20):
+        """Until exactly the pods `names` of app exist (listing, which the Role allows; get it does not)."""
+        self.wait_until(lambda: sorted(name_of(p) for p in self.app_pods(app)) == sorted(names), timeout,
+                        "pods of %s: %s" % (app, sorted(names)))
+
+    def wait_last_error(self, needle):
+        return self.wait_until(lambda: (lambda p: p if needle in p.get("lastError", "") else None)(self.pool_status()),
+                               20, "the pool's last error names %r" % needle)
+
+    def test_the_shipped_role_is_enough_for_a_whole_application(self):
+        self.start_rbac_cluster()
+        app = self.app_id("rbac")
+        self.register_k8s(app)
+        self.set_target(app, 2)
+        self.wait_converged(app, 2)
+        self.daemon.ctl_ok("kill", app, 1)
+        self.assertEqual(self.wait_ended(app, 1)["state"], "KILLED")
+        self.wait_app_pods(app, ["berth-%s-exec-2" % app])
+        self.daemon.ctl_ok("app", "unregister", app)
+        self.wait_app_pods(app, [])
+        self.assertEqual(self.wait_ended(app, 2)["state"], "KILLED")
+        pool = self.pool_status()
+        self.assertTrue(pool.get("healthy"), pool)
+        self.assertNotIn("forbidden", pool.get("lastError", ""), pool)
+        # Every verb of the Role was used, through the routes the simulator counts.
+        counts = self.sim.request_counts()
+        self.assertEqual(counts.get("POST /api/v1/namespaces/{ns}/pods"), 2, counts)
+        self.assertGreaterEqual(counts.get("GET /api/v1/namespaces/{ns}/pods watch", 0), 1, counts)
+        self.assertGreaterEqual(counts.get("DELETE /api/v1/namespaces/{ns}/pods/{name}", 0), 1, counts)
+        self.assertEqual(counts.get("DELETE /api/v1/namespaces/{ns}/pods"), 1, counts)
+
+    def test_without_deletecollection_unregister_names_the_verb_and_deletes_pod_by_pod(self):
+        self.start_rbac_cluster(without="deletecollection")
+        app = self.app_id("nodc")
+        self.register_k8s(app)
+        self.set_target(app, 2)
+        self.wait_converged(app, 2)
+        self.daemon.ctl_ok("app", "unregister", app)
+        pool = self.wait_last_error('cannot deletecollection resource "pods"')
+        self.assertIn('User "%s"' % self.USER, pool["lastError"])
+        self.assertIn('in the namespace "%s"' % NAMESPACE, pool["lastError"])
+        self.wait_app_pods(app, [])  # the single deletes the Role allows
+        counts = self.sim.request_counts()
+        self.assertEqual(counts.get("DELETE /api/v1/namespaces/{ns}/pods"), 1, counts)
+        self.assertGreaterEqual(counts.get("DELETE /api/v1/namespaces/{ns}/pods/{name}", 0), 2, counts)
+
+    def test_without_delete_a_kill_names_the_verb_and_the_pod_stays(self):
+        self.start_rbac_cluster(without="delete")
+        app = self.app_id("nodel")
+        self.register_k8s(app)
+        self.set_target(app, 2)
+        self.wait_converged(app, 2)
+        self.daemon.ctl_ok("kill", app, 1)
+        pool = self.wait_last_error('cannot delete resource "pods"')
+        self.assertIn('pods "berth-%s-exec-1" is forbidden' % app, pool["lastError"])
+        names = sorted(name_of(p) for p in self.app_pods(app))
+        self.assertIn("berth-%s-exec-1" % app, names)
+
 
 class OrphanTest(KubernetesCase):
 

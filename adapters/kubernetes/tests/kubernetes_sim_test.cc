@@ -89,13 +89,13 @@ class Fixture {
     thread_.join();
   }
 
-  void start_backend(const std::string& daemon_id = "edge-1") {
+  void start_backend(const std::string& daemon_id = "edge-1", bool wait_healthy = true) {
     daemon_id_ = daemon_id;
     on_strand([this] {
       backend_ = std::make_unique<KubernetesBackend>(strand_, "k8s", config_, daemon_id_);
       backend_->start(&sink_);
     });
-    REQUIRE(eventually([this] { return !sink_.health().empty() && sink_.health().back().ok(); }));
+    if (wait_healthy) REQUIRE(eventually([this] { return !sink_.health().empty() && sink_.health().back().ok(); }));
   }
 
   template <typename Fn>
@@ -205,6 +205,7 @@ TEST_CASE("launch creates a pod the watch sees run; a second launch adopts it (4
   auto object = json::parse(pod.body).as_object();
   CHECK(object.at("metadata").at("labels").at("spark-role") == "executor");
   CHECK(object.at("spec").at("restartPolicy") == "Never");
+  CHECK(object.at("metadata").at("managedFields").at(0).at("manager") == "berth");  // fieldManager=berth
 
   auto listed = f.list();
   REQUIRE(listed.ok());
@@ -429,6 +430,45 @@ TEST_CASE("delete_app_pods removes an application's pods in one request") {
     if (!listed.ok()) return false;
     return listed->size() == 1 && listed->front().app == "app-b";
   }));
+}
+
+TEST_CASE("verbs RBAC refuses are kPermissionDenied naming the verb, the resource and the namespace") {
+  sim::kubernetes::SimulatorOptions options;
+  sim::kubernetes::RbacRole role;
+  role.name = "berth-without-deletes";
+  role.rules.push_back(sim::kubernetes::RbacRule{{""}, {"pods"}, {"get", "list", "watch", "create"}, {}});
+  options.rbac_role = role;
+  Fixture f(options);
+  f.start_backend();
+  auto r = f.request(21);
+  REQUIRE(f.launch(r).ok());
+
+  const Status kill = f.kill(r.backend_name);
+  CHECK(kill.code() == StatusCode::kPermissionDenied);
+  CHECK_THAT(kill.message(), Catch::Contains("cannot delete resource \"pods\" in API group \"\" in the namespace \"default\""));
+  CHECK_THAT(kill.message(), Catch::Contains(r.backend_name));
+
+  std::promise<Status> done;
+  f.on_strand([&] { f.backend().delete_app_pods("app-1", 0ms, [&](Status s) { done.set_value(std::move(s)); }); });
+  auto future = done.get_future();
+  REQUIRE(future.wait_for(20s) == std::future_status::ready);
+  const Status bulk = future.get();
+  CHECK(bulk.code() == StatusCode::kPermissionDenied);
+  CHECK_THAT(bulk.message(), Catch::Contains("cannot deletecollection resource \"pods\""));
+}
+
+TEST_CASE("a watch RBAC refuses reports the pool unhealthy with the refused verb") {
+  sim::kubernetes::SimulatorOptions options;
+  sim::kubernetes::RbacRole role;
+  role.name = "berth-without-watch";
+  role.rules.push_back(sim::kubernetes::RbacRule{{""}, {"pods"}, {"get", "list", "create", "delete", "deletecollection"}, {}});
+  options.rbac_role = role;
+  Fixture f(options);
+  f.start_backend("edge-1", false);  // the list is allowed (healthy), then the watch is refused
+  REQUIRE(eventually([&] { return !f.sink().health().empty() && !f.sink().healthy(); }));
+  const Status refused = f.sink().health().back();
+  CHECK(refused.code() == StatusCode::kPermissionDenied);
+  CHECK_THAT(refused.message(), Catch::Contains("cannot watch resource \"pods\" in API group \"\" in the namespace \"default\""));
 }
 
 TEST_CASE("a rotated token file is re-read on 401 and the request goes through") {

@@ -744,3 +744,205 @@ TEST_CASE("discovery, OpenAPI v3 and Table output for kubectl") {
   CHECK(str(*event, {"object", "kind"}) == "Table");
   CHECK(str(event->at("object").as_object().at("rows").as_array().at(0).as_object().at("cells").as_array()[0], {}) == "b");
 }
+
+TEST_CASE("watch=True (the Python client) is a watch: any value but 0 or false in any case is true") {
+  Fixture f;
+  REQUIRE(f.create(pod_json("a")).status == 201);
+  // The official Python client sends watch=True.
+  for (const char* value : {"True", "TRUE", "true", "1", "yes", ""}) {
+    Watch watch(f.port(), std::string("/api/v1/namespaces/default/pods?timeoutSeconds=1&watch=") + value);
+    INFO("watch=" << value);
+    CHECK(watch.head().status == 200);
+    CHECK(watch.head().headers.count("transfer-encoding") == 1);  // a stream, not a PodList
+    auto first = watch.next();
+    REQUIRE(first);
+    CHECK(str(*first, {"type"}) == "ADDED");
+  }
+  for (const char* value : {"false", "False", "FALSE", "0"}) {
+    INFO("watch=" << value);
+    auto list = f.call("GET", std::string("/api/v1/namespaces/default/pods?watch=") + value);
+    CHECK(list.status == 200);
+    CHECK(str(list.json(), {"kind"}) == "PodList");
+  }
+  // allowWatchBookmarks is read the same way.
+  Watch bookmarks(f.port(), "/api/v1/namespaces/default/pods?watch=True&allowWatchBookmarks=True&resourceVersion=" +
+                                f.list_rv());
+  auto bookmark = bookmarks.next_matching([](const json::object& e) { return str(e, {"type"}) == "BOOKMARK"; });
+  CHECK(bookmark);
+}
+
+namespace {
+
+// {"METHOD route": count} from GET /sim/requests.
+std::map<std::string, std::int64_t> request_counts(Fixture& f, const std::string& query = "") {
+  auto response = f.call("GET", "/sim/requests" + query);
+  REQUIRE(response.status == 200);
+  std::map<std::string, std::int64_t> counts;
+  const json::object body = response.json();
+  for (const auto& entry : body.at("requests").as_array()) {
+    const auto& object = entry.as_object();
+    counts[std::string(object.at("method").as_string()) + " " + std::string(object.at("route").as_string())] =
+        object.at("count").to_number<std::int64_t>();
+  }
+  return counts;
+}
+
+}  // namespace
+
+TEST_CASE("request counts per route: names and namespaces become patterns; watches apart; admin not counted") {
+  Fixture f;
+  REQUIRE(f.create(pod_json("a")).status == 201);
+  REQUIRE(f.create(pod_json("b"), "other").status == 201);
+  CHECK(f.call("GET", "/api/v1/namespaces/default/pods/a").status == 200);
+  CHECK(f.call("GET", "/api/v1/namespaces/default/pods/a/log").status == 200);
+  CHECK(f.call("GET", "/api/v1/namespaces/default/pods").status == 200);
+  { Watch watch(f.port(), "/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=1"); }
+  { Watch watch(f.port(), "/api/v1/watch/namespaces/default/pods?timeoutSeconds=1"); }
+  CHECK(f.call("DELETE", "/api/v1/namespaces/default/pods/a?gracePeriodSeconds=0").status == 200);
+  CHECK(f.call("DELETE", "/api/v1/namespaces/other/pods?labelSelector=app%3Dtest").status == 200);
+  CHECK(f.call("GET", "/api/v1/pods").status == 200);
+  CHECK(f.call("GET", "/version").status == 200);
+  CHECK(f.call("GET", "/no/such/path").status == 404);
+  CHECK(f.call("GET", "/sim/state").status == 200);
+
+  const std::map<std::string, std::int64_t> expected = {
+      {"POST /api/v1/namespaces/{ns}/pods", 2},
+      {"GET /api/v1/namespaces/{ns}/pods/{name}", 1},
+      {"GET /api/v1/namespaces/{ns}/pods/{name}/log", 1},
+      {"GET /api/v1/namespaces/{ns}/pods", 1},
+      {"GET /api/v1/namespaces/{ns}/pods watch", 1},
+      {"GET /api/v1/watch/namespaces/{ns}/pods watch", 1},
+      {"DELETE /api/v1/namespaces/{ns}/pods/{name}", 1},
+      {"DELETE /api/v1/namespaces/{ns}/pods", 1},
+      {"GET /api/v1/pods", 1},
+      {"GET /version", 1},
+      {"GET {other}", 1},
+  };
+  CHECK(request_counts(f, "?reset=1") == expected);
+  CHECK(request_counts(f).empty());
+  CHECK(f.call("GET", "/api/v1/pods").status == 200);
+  CHECK(f.call("POST", "/sim/requests/reset").status == 200);
+  CHECK(request_counts(f).empty());
+}
+
+TEST_CASE("a create records its fieldManager (else the User-Agent's program) in managedFields") {
+  Fixture f;
+  REQUIRE(f.call("POST", "/api/v1/namespaces/default/pods?fieldManager=berth", pod_json("a"),
+                 {{"User-Agent", "berthd/0.1.0"}})
+              .status == 201);
+  REQUIRE(f.call("POST", "/api/v1/namespaces/default/pods", pod_json("b"), {{"User-Agent", "kubectl/v1.31.0 (linux/amd64)"}})
+              .status == 201);
+  const auto managed = [&](const std::string& name) {
+    return f.pod(name).at("metadata").as_object().at("managedFields").as_array().at(0).as_object();
+  };
+  CHECK(managed("a").at("manager").as_string() == "berth");
+  CHECK(managed("a").at("operation").as_string() == "Update");
+  CHECK(managed("a").at("fieldsV1").at("f:metadata").at("f:labels").as_object().contains("f:app"));
+  CHECK(managed("b").at("manager").as_string() == "kubectl");
+}
+
+namespace {
+
+constexpr const char* kRbacFile = R"(apiVersion: v1
+kind: ServiceAccount
+metadata: {name: berth, namespace: spark}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: berth-executors, namespace: spark}
+rules:
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list, watch, create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: berth-executors, namespace: spark}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: berth-executors}
+subjects:
+- {kind: ServiceAccount, name: berth, namespace: spark}
+)";
+
+}  // namespace
+
+TEST_CASE("RBAC: the Role of a multi-document file and its RoleBinding's subjects decide") {
+  auto role = berth::sim::kubernetes::parse_rbac_role(kRbacFile, "rbac.yaml");
+  REQUIRE(role.ok());
+  CHECK(role->name == "berth-executors");
+  CHECK(role->namespace_name == "spark");
+  REQUIRE(role->rules.size() == 1);
+  CHECK(role->subjects == std::vector<std::string>{"system:serviceaccount:spark:berth"});
+  berth::sim::kubernetes::RequestAttributes request{"system:serviceaccount:spark:berth", "list", "", "pods", "", "spark", ""};
+  CHECK(rbac_allows(*role, request));
+  request.namespace_name = "default";  // a Role grants nothing outside its namespace
+  CHECK_FALSE(rbac_allows(*role, request));
+  request.namespace_name = "spark";
+  request.user = "someone-else";  // not bound
+  CHECK_FALSE(rbac_allows(*role, request));
+  request.user = "system:serviceaccount:spark:berth";
+  request.verb = "delete";
+  CHECK_FALSE(rbac_allows(*role, request));
+  request.verb = "get";
+  request.subresource = "log";  // pods/log is its own resource
+  CHECK_FALSE(rbac_allows(*role, request));
+
+  auto missing = berth::sim::kubernetes::parse_rbac_role("kind: ServiceAccount\nmetadata: {name: x}\n", "sa.yaml");
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().message() == "sa.yaml: no document of kind Role");
+}
+
+TEST_CASE("RBAC: a verb the Role lacks is 403 Forbidden with the API server's Status") {
+  auto options = Fixture::defaults();
+  options.token = "s3cret";
+  auto role = berth::sim::kubernetes::parse_rbac_role(kRbacFile, "rbac.yaml");
+  REQUIRE(role.ok());
+  options.rbac_role = *role;
+  Fixture f(options);
+  const std::map<std::string, std::string> auth{{"Authorization", "Bearer s3cret"}};
+
+  CHECK(f.call("POST", "/api/v1/namespaces/spark/pods", pod_json("a"), auth).status == 201);
+  CHECK(f.call("GET", "/api/v1/namespaces/spark/pods", "", auth).status == 200);
+  CHECK(f.call("GET", "/api/v1/namespaces/spark/pods/a", "", auth).status == 200);
+  { Watch watch(f.port(), "/api/v1/namespaces/spark/pods?watch=1&timeoutSeconds=1", auth);
+    CHECK(watch.head().status == 200); }
+  CHECK(f.call("GET", "/version", "", auth).status == 200);  // discovery needs no rule
+
+  auto refused = f.call("DELETE", "/api/v1/namespaces/spark/pods/a", "", auth);
+  CHECK(refused.status == 403);
+  CHECK(refused.headers["content-type"] == "application/json");
+  const json::object expected{
+      {"kind", "Status"},
+      {"apiVersion", "v1"},
+      {"metadata", json::object()},
+      {"status", "Failure"},
+      {"message", "pods \"a\" is forbidden: User \"system:serviceaccount:spark:berth\" cannot delete resource "
+                  "\"pods\" in API group \"\" in the namespace \"spark\""},
+      {"reason", "Forbidden"},
+      {"details", json::object{{"name", "a"}, {"kind", "pods"}}},
+      {"code", 403}};
+  CHECK(refused.json() == expected);
+  CHECK(f.call("GET", "/api/v1/namespaces/spark/pods/a", "", auth).status == 200);  // refused before the pod
+
+  auto collection = f.call("DELETE", "/api/v1/namespaces/spark/pods?labelSelector=app%3Dtest", "", auth);
+  CHECK(collection.status == 403);
+  CHECK(str(collection.json(), {"message"}) ==
+        "pods is forbidden: User \"system:serviceaccount:spark:berth\" cannot deletecollection resource \"pods\" in "
+        "API group \"\" in the namespace \"spark\"");
+  CHECK(str(collection.json(), {"details"}) == R"({"kind":"pods"})");
+
+  auto other_namespace = f.call("GET", "/api/v1/namespaces/default/pods", "", auth);
+  CHECK(other_namespace.status == 403);
+  CHECK(str(other_namespace.json(), {"message"}) ==
+        "pods is forbidden: User \"system:serviceaccount:spark:berth\" cannot list resource \"pods\" in API group "
+        "\"\" in the namespace \"default\"");
+  auto cluster = f.call("GET", "/api/v1/watch/pods", "", auth);
+  CHECK(cluster.status == 403);
+  CHECK(str(cluster.json(), {"message"}) ==
+        "pods is forbidden: User \"system:serviceaccount:spark:berth\" cannot watch resource \"pods\" in API group "
+        "\"\" at the cluster scope");
+  auto log = f.call("GET", "/api/v1/namespaces/spark/pods/a/log", "", auth);
+  CHECK(log.status == 403);
+  CHECK(str(log.json(), {"message"}).find("cannot get resource \"pods/log\"") != std::string::npos);
+  // Authentication still comes first.
+  CHECK(f.call("DELETE", "/api/v1/namespaces/spark/pods/a").status == 401);
+}

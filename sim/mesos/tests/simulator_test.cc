@@ -962,3 +962,28 @@ TEST_CASE("POST /sim/agents adds an agent that is offered at once") {
         R"([{"name":"gen","type":"SCALAR","scalar":{"value":3E0}},{"name":"rack","type":"TEXT","text":{"value":"r9"}}])");
   CHECK(f.request(*f.client, "POST", "/sim/agents", R"({"hostname":"big-1"})", {}).status == 409);
 }
+
+TEST_CASE("request counts per scheduler call type; admin is not counted") {
+  Fixture f;
+  auto s = f.subscribe();
+  f.call(*s, "REVIVE");
+  f.call(*s, "KILL", R"({"task_id":{"value":"t-unknown"}})");
+  f.call(*s, "KILL", R"({"task_id":{"value":"t-other"}})");
+  CHECK(f.post(R"({"type":"NOT_A_CALL"})").status == 400);
+  CHECK(f.request(*f.client, "GET", "/master/state-summary", "", {}).status == 404);
+  f.state();
+
+  const json::object body = f.admin("GET", "/sim/requests?reset=1");
+  std::map<std::string, std::int64_t> counts;
+  for (const auto& entry : body.at("requests").as_array()) {
+    counts[str(entry, {"method"}) + " " + str(entry, {"route"})] =
+        entry.at("count").to_number<std::int64_t>();
+  }
+  const std::map<std::string, std::int64_t> expected = {{"POST /api/v1/scheduler SUBSCRIBE", 1},
+                                                        {"POST /api/v1/scheduler REVIVE", 1},
+                                                        {"POST /api/v1/scheduler KILL", 2},
+                                                        {"POST /api/v1/scheduler UNKNOWN", 1},
+                                                        {"GET {other}", 1}};
+  CHECK(counts == expected);
+  CHECK(f.admin("GET", "/sim/requests").at("total").to_number<std::int64_t>() == 0);
+}

@@ -854,3 +854,30 @@ TEST_CASE("faults: injected errors, latency, leader loss ends blocking queries, 
   f.client = f.make_client();  // the pooled connections died with the server
   CHECK(f.call("GET", "/v1/job/f2").status == 200);  // state kept
 }
+
+TEST_CASE("request counts per route: job and allocation IDs become {id}; admin is not counted") {
+  Fixture f;
+  REQUIRE(f.register_job(job_json({.id = "exec-1"})).status == 200);
+  REQUIRE(f.register_job(job_json({.id = "exec-2"})).status == 200);
+  CHECK(f.call("GET", "/v1/job/exec-1").status == 200);
+  CHECK(f.call("GET", "/v1/job/exec-1/allocations").status == 200);
+  CHECK(f.call("DELETE", "/v1/job/exec-1").status == 200);
+  CHECK(f.call("DELETE", "/v1/job/exec-2?purge=true").status == 200);
+  CHECK(f.call("GET", "/v1/allocations").status == 200);
+  CHECK(f.call("GET", "/v2/nothing").status == 404);
+  f.state();
+
+  auto response = f.call("GET", "/sim/requests?reset=1");
+  REQUIRE(response.status == 200);
+  std::map<std::string, std::int64_t> counts;
+  const json::value body = response.json();
+  for (const auto& entry : body.at("requests").as_array()) {
+    counts[str(entry, {"method"}) + " " + str(entry, {"route"})] = entry.at("count").to_number<std::int64_t>();
+  }
+  const std::map<std::string, std::int64_t> expected = {
+      {"PUT /v1/jobs", 2},        {"GET /v1/job/{id}", 1},  {"GET /v1/job/{id}/allocations", 1},
+      {"DELETE /v1/job/{id}", 2}, {"GET /v1/allocations", 1}, {"GET {other}", 1}};
+  CHECK(counts == expected);
+  CHECK(body.at("total").to_number<std::int64_t>() == 8);
+  CHECK(f.call("GET", "/sim/requests").json().at("total").to_number<std::int64_t>() == 0);
+}
