@@ -13,7 +13,9 @@
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <functional>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "adapters/mesos/offers.h"
@@ -141,11 +143,13 @@ class Sim {
 // berthd with one pool of the given YAML section; one driver application.
 class Daemon {
  public:
-  bool start(const std::string& berthd, const std::string& dir, const std::string& pool_yaml) {
+  bool start(const std::string& berthd, const std::string& dir, const std::string& pool_yaml,
+             const std::string& reconciler = "") {
     std::filesystem::create_directories(dir);
     write_file(dir + "/berthd.yaml", "state_dir: " + dir + "/state\nlisten: 127.0.0.1:0\nmetrics_listen: \"\"\n"
                                      "logging: {level: warn}\n"
-                                     "reconciler: {max_pending_per_app: 100000}\npools:\n" + pool_yaml);
+                                     "reconciler: {max_pending_per_app: 100000" + reconciler + "}\npools:\n" +
+                                     pool_yaml);
     std::string error;
     if (!process_.start({berthd, "--config", dir + "/berthd.yaml", "--port-file", dir + "/ports"}, dir + "/berthd.log",
                         &error)) {
@@ -157,8 +161,41 @@ class Daemon {
       std::cerr << "berth-bench: berthd did not start; see " << dir << "/berthd.log\n";
       return false;
     }
-    stub_ = v1::Executors::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+    auto channel = grpc::CreateChannel(address, grpc::InsecureChannelCredentials());
+    stub_ = v1::Executors::NewStub(channel);
+    admin_ = v1::Admin::NewStub(channel);
     return true;
+  }
+
+  // Kills executors 1..n of `app` (Spark's killExecutors, target lowered with them).
+  bool kill(const std::string& app, int n) {
+    grpc::ClientContext ctx;
+    v1::KillExecutorsRequest request;
+    request.set_app_id(app);
+    for (int id = 1; id <= n; ++id) request.add_executor_ids(id);
+    request.set_adjust_target(true);
+    v1::KillExecutorsResponse out;
+    return stub_->KillExecutors(&ctx, request, &out).ok();
+  }
+
+  // How many of `app`'s executors are in `states`.
+  long count(const std::string& app, const std::set<v1::ExecutorState>& states) {
+    grpc::ClientContext ctx;
+    v1::ListExecutorsRequest request;
+    request.set_app_id(app);
+    v1::ListExecutorsResponse out;
+    if (!stub_->ListExecutors(&ctx, request, &out).ok()) return -1;
+    long n = 0;
+    for (const auto& executor : out.executors()) n += states.count(executor.state()) > 0;
+    return n;
+  }
+
+  // Full lists of the (only) pool berthd has completed.
+  long lists() {
+    grpc::ClientContext ctx;
+    v1::ListPoolsResponse out;
+    if (!admin_->ListPools(&ctx, v1::ListPoolsRequest{}, &out).ok() || out.pools().empty()) return -1;
+    return static_cast<long>(out.pools(0).lists());
   }
   ~Daemon() { process_.kill(SIGTERM); }
 
@@ -187,6 +224,7 @@ class Daemon {
  private:
   ChildProcess process_;
   std::unique_ptr<v1::Executors::Stub> stub_;
+  std::unique_ptr<v1::Admin::Stub> admin_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -448,6 +486,141 @@ void run_mesos_figures(const BackendBenchOptions& options, Report& report) {
            "baseline: a minimal framework that subscribes and packs every offer with the same TaskInfos; Spark's own "
            "Mesos backend declines unmatched offers for 120 s and never revives",
            "tasks/s");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backend requests per executor lifecycle
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+// One backend's lifecycle scenario: how to start its simulator and pool, and which of the
+// simulator's routes act on executors (create, kill, per-object reads). Lists, watches and event
+// streams serve every executor at once and are left out.
+struct LifecycleScenario {
+  std::string backend;
+  std::string kind;  // berth-sim's argument
+  std::function<std::string()> sim_config;
+  std::function<std::string(Sim& sim, const std::string& dir)> pool_yaml;
+  std::function<bool(const std::string& method, const std::string& route)> acts_on_executors;
+};
+
+// Requests the simulator counted on executor routes since its last reset.
+long executor_requests(Sim& sim, const LifecycleScenario& scenario) {
+  auto response = call(sim.client(), {"GET", "/sim/requests", {}, "", 0ms});
+  if (!response.ok() || response->status != 200) return -1;
+  boost::system::error_code ec;
+  const json::value counts = json::parse(response->body, ec);
+  if (ec || !counts.is_object() || !counts.as_object().contains("requests")) return -1;
+  long total = 0;
+  for (const json::value& entry : counts.at("requests").as_array()) {
+    const std::string method(entry.at("method").as_string());
+    const std::string route(entry.at("route").as_string());
+    if (scenario.acts_on_executors(method, route)) total += static_cast<long>(entry.at("count").as_int64());
+  }
+  return total;
+}
+
+template <typename Predicate>
+bool wait_until(Predicate predicate, std::chrono::seconds timeout = 60s) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (predicate()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return predicate();
+}
+
+// Launch n executors, wait until they run, kill them all by id, wait until every one has ended
+// and berthd has listed the pool three more times; requests on executor routes per executor.
+double lifecycle_requests(const BackendBenchOptions& options, const LifecycleScenario& scenario, int n,
+                          const std::string& reconciler, const std::string& dir) {
+  Sim sim;
+  if (!sim.start(options.sim, scenario.kind, dir + "/sim", scenario.sim_config())) return -1;
+  Daemon berthd;
+  if (!berthd.start(options.berthd, dir + "/berthd", scenario.pool_yaml(sim, dir), reconciler)) return -1;
+  const std::string app = "lifecycle";
+  if (!berthd.driver(app, 0)) return -1;
+  if (!call(sim.client(), {"POST", "/sim/requests/reset", {}, "", 0ms}).ok()) return -1;
+  if (!berthd.driver(app, n)) return -1;
+  if (!wait_until([&] { return berthd.count(app, {v1::RUNNING}) == n; })) return -1;
+  if (!berthd.kill(app, n)) return -1;
+  if (!wait_until([&] { return berthd.count(app, {v1::KILLED}) == n; })) return -1;
+  const long lists = berthd.lists();
+  if (!wait_until([&] { return berthd.lists() >= lists + 3; })) return -1;
+  const long requests = executor_requests(sim, scenario);
+  return requests < 0 ? -1 : static_cast<double>(requests) / n;
+}
+
+std::vector<LifecycleScenario> lifecycle_scenarios() {
+  std::vector<LifecycleScenario> scenarios;
+  scenarios.push_back(
+      {"Kubernetes", "kubernetes",
+       [] {
+         return std::string(
+             "nodes:\n  - {name: bench-node-0, cpu: \"100000\", memory: 1000Ti, max_pods: 100000}\n"
+             "behaviours:\n  - selector: spark-role=executor\n    annotations: {sim.berth.dev/start-delay: 0s}\n");
+       },
+       [](Sim& sim, const std::string& dir) {
+         write_file(dir + "/kubeconfig",
+                    "apiVersion: v1\nkind: Config\ncurrent-context: sim\n"
+                    "clusters: [{name: sim, cluster: {server: \"http://" + sim.address() + "\"}}]\n"
+                    "users: [{name: bench, user: {}}]\n"
+                    "contexts: [{name: sim, context: {cluster: sim, user: bench, namespace: bench}}]\n");
+         return "  - name: k8s\n    type: kubernetes\n    kubernetes:\n      kubeconfig: " + dir + "/kubeconfig\n";
+       },
+       [](const std::string& method, const std::string& route) {
+         return route.find("/pods/{name}") != std::string::npos ||
+                (route == "/api/v1/namespaces/{ns}/pods" && (method == "POST" || method == "DELETE"));
+       }});
+  scenarios.push_back({"Nomad", "nomad", [] { return nomad_sim_config(); },
+                       [](Sim& sim, const std::string&) {
+                         return "  - name: nomad\n    type: nomad\n    nomad:\n      address: http://" + sim.address() +
+                                "\n";
+                       },
+                       [](const std::string& method, const std::string& route) {
+                         return route.find("{id}") != std::string::npos ||
+                                (route == "/v1/jobs" && (method == "POST" || method == "PUT"));
+                       }});
+  scenarios.push_back({"Mesos", "mesos", [] { return mesos_sim_config(); },
+                       [](Sim& sim, const std::string&) {
+                         return "  - name: mesos\n    type: mesos\n    mesos:\n      masters: [http://" +
+                                sim.address() + "]\n";
+                       },
+                       [](const std::string& method, const std::string& route) {
+                         return method == "POST" &&
+                                (route == "/api/v1/scheduler ACCEPT" || route == "/api/v1/scheduler KILL");
+                       }});
+  return scenarios;
+}
+
+}  // namespace
+
+void run_request_figures(const BackendBenchOptions& options, Report& report) {
+  const int n = 20;
+  // berthd as configured (kills tracked), and berthd made to send a kill again on every sighting
+  // of a live object (grace, margin and cap of 1 ms): what every kill cost before kills were
+  // tracked, when only a kill in flight suppressed another.
+  const std::string tracked = ", resync_interval: 1s, kill_grace: 2s";
+  const std::string untracked = ", resync_interval: 1s, kill_grace: 1ms, kill_retry_margin: 1ms, kill_retry_max: 1ms";
+  for (const LifecycleScenario& scenario : lifecycle_scenarios()) {
+    std::vector<double> berth, baseline;
+    for (int run = 0; run < options.runs; ++run) {
+      const std::string dir = options.work_dir + "/requests-" + scenario.kind + "-" + std::to_string(run);
+      const double with = lifecycle_requests(options, scenario, n, tracked, dir + "/tracked");
+      const double without = lifecycle_requests(options, scenario, n, untracked, dir + "/untracked");
+      if (with >= 0) berth.push_back(with);
+      if (without >= 0) baseline.push_back(without);
+    }
+    std::cerr << "berth-bench: " << scenario.kind << " request counts done\n";
+    if (berth.empty()) continue;
+    report.add({scenario.backend + ": backend requests per executor lifecycle (launch -> kill -> gone, " +
+                    std::to_string(n) + " executors)",
+                Spread::of(berth), "kills re-sent on every sighting", Spread::of(baseline), "requests", false,
+                "counted by the simulator on the routes that act on executors, until berthd has listed the pool "
+                "three times after every executor ended; the budget is 3 (creation, one kill, at most one "
+                "follow-up)"});
+  }
 }
 
 }  // namespace berth::bench

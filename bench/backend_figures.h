@@ -21,5 +21,8 @@ struct BackendBenchOptions {
 
 void run_nomad_figures(const BackendBenchOptions& options, Report& report);
 void run_mesos_figures(const BackendBenchOptions& options, Report& report);
+// Backend requests per executor over launch -> kill -> gone on Kubernetes, Nomad and Mesos,
+// counted by each simulator, beside berthd re-sending kills on every sighting.
+void run_request_figures(const BackendBenchOptions& options, Report& report);
 
 }  // namespace berth::bench

@@ -60,7 +60,7 @@ struct Options {
   std::chrono::milliseconds duration{2000};
   std::vector<int> concurrency{1, 8, 32, 128};
   bool full = false;
-  std::set<std::string> figures{"api", "kubernetes", "scale", "nomad", "mesos"};
+  std::set<std::string> figures{"api", "kubernetes", "scale", "nomad", "mesos", "requests"};
   int scale_executors = 0;  // 0: 10,000 (100,000 with --full)
   bool wants(const std::string& group) const { return figures.count(group) > 0; }
 };
@@ -230,6 +230,7 @@ int run(const Options& options) {
   backends.runs = options.runs;
   if (options.wants("nomad")) run_nomad_figures(backends, report);
   if (options.wants("mesos")) run_mesos_figures(backends, report);
+  if (options.wants("requests")) run_request_figures(backends, report);
   std::cout << report.write(options.results_dir, options.runs);
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
@@ -260,7 +261,7 @@ int main(int argc, char** argv) {
   cli.add_option("--results", options.results_dir, "where <name>.md and <name>.json go");
   cli.add_option("--name", options.name, "report name");
   cli.add_option("--runs", options.runs, "runs per figure (min/median/max)");
-  cli.add_option("--figures", options.figures, "which groups to measure: api, kubernetes, scale, nomad, mesos (default all)")
+  cli.add_option("--figures", options.figures, "which groups to measure: api, kubernetes, scale, nomad, mesos, requests (default all)")
       ->delimiter(',');
   cli.add_option("--scale-executors", options.scale_executors, "live executors for the scale figures");
   cli.add_flag("--full", full, "the full run: longer windows, more runs, more concurrency levels");

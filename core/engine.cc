@@ -482,6 +482,7 @@ std::vector<PoolStatus> Engine::pools() const {
     status.list_errors = pool->list_errors;
     status.removed = pool->removed;
     status.kills_sent = pool->kills_sent;
+    status.lists = pool->lists;
     status.kills_tracked = pool->kills.size();
     status.launch_queue = pool->launch_queue.size();
     out.push_back(std::move(status));
@@ -1053,6 +1054,7 @@ void Engine::on_list_done(const PoolName& pool_name, Timestamp started,
   }
   pool->healthy = true;
   pool->synced = true;
+  pool->lists++;
   pool->next_list = now + options_.resync_interval;
 
   std::set<ExecutorKey> present;

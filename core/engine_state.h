@@ -47,6 +47,7 @@ struct Engine::PoolState {
   LaunchQueue launch_queue;
   std::int32_t launches_inflight = 0;
   std::uint64_t kills_sent = 0;
+  std::uint64_t lists = 0;
   std::uint64_t launch_errors = 0;
   std::uint64_t kill_errors = 0;
   std::uint64_t list_errors = 0;

@@ -130,6 +130,10 @@ void to_proto(const PoolStatus& pool, v1::Pool* out) {
   }
   out->set_max_pending(pool.policy.max_pending);
   if (pool.backoff_until != Timestamp{}) to_proto(pool.backoff_until, out->mutable_backoff_until());
+  out->set_lists(pool.lists);
+  out->set_kills_sent(pool.kills_sent);
+  out->set_kills_pending(pool.kills_tracked);
+  out->set_launch_queue(pool.launch_queue);
 }
 
 AppSpec from_proto(const v1::RegisterApplicationRequest& request) {

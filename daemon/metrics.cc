@@ -18,6 +18,9 @@ struct Metrics::Series {
   prometheus::Family<prometheus::Counter>& backend_errors;
   prometheus::Family<prometheus::Counter>& grpc_requests;
   prometheus::Family<prometheus::Gauge>& applications;
+  prometheus::Family<prometheus::Counter>& kills;
+  prometheus::Family<prometheus::Gauge>& kills_pending;
+  std::map<std::string, std::uint64_t> kills_seen;  // pool -> last total
   std::map<std::pair<std::string, std::string>, std::uint64_t> errors_seen;  // (pool, call) -> last total
   std::mutex grpc_mutex;  // Family::Add is thread-safe, but keep one lock for the lookups
 };
@@ -35,6 +38,15 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
       prometheus::BuildCounter().Name("berth_backend_errors_total").Help("Failed backend calls").Register(r),
       prometheus::BuildCounter().Name("berth_grpc_requests_total").Help("gRPC requests by method and code").Register(r),
       prometheus::BuildGauge().Name("berth_applications").Help("Applications by phase").Register(r),
+      prometheus::BuildCounter()
+          .Name("berth_backend_kills_total")
+          .Help("Kill calls sent to backends, a bulk kill counted once")
+          .Register(r),
+      prometheus::BuildGauge()
+          .Name("berth_backend_kills_pending")
+          .Help("Kills sent whose backend objects are not seen gone yet")
+          .Register(r),
+      {},
       {},
       {}});
 }
@@ -84,6 +96,11 @@ void Metrics::refresh(const Engine& engine) {
       if (total > seen) counter.Increment(static_cast<double>(total - seen));
       seen = total;
     }
+    std::uint64_t& kills_seen = series_->kills_seen[pool.policy.name];
+    auto& kills = series_->kills.Add({{"pool", pool.policy.name}});
+    if (pool.kills_sent > kills_seen) kills.Increment(static_cast<double>(pool.kills_sent - kills_seen));
+    kills_seen = pool.kills_sent;
+    series_->kills_pending.Add({{"pool", pool.policy.name}}).Set(static_cast<double>(pool.kills_tracked));
   }
   std::map<AppPhase, int> phases{{AppPhase::kActive, 0}, {AppPhase::kOrphaned, 0}, {AppPhase::kEnded, 0}};
   for (const Application* app : engine.apps()) phases[app->phase]++;

@@ -5,6 +5,8 @@
 //   berth_launch_latency_seconds{pool}          histogram, requested -> accepted by the backend
 //   berth_reconcile_ticks_total                 counter
 //   berth_backend_errors_total{pool,call}       counter (launch, kill, list)
+//   berth_backend_kills_total{pool}             counter, kill calls sent (a bulk kill once)
+//   berth_backend_kills_pending{pool}           gauge, kills sent whose objects are not gone yet
 //   berth_grpc_requests_total{method,code}      counter
 //   berth_applications{phase}                   gauge
 //

@@ -845,6 +845,30 @@ class BerthTestCase(unittest.TestCase):
         except WaitTimeout as error:
             raise WaitTimeout("%s\n%s" % (error, self._failure_context())) from None
 
+    # Backend requests per executor (kill storms) -------------------------------------------------
+
+    def pool_lists(self, daemon, pool):
+        """Full lists of `pool` that berthd has completed since it started."""
+        pools = daemon.ctl_ok("pools").get("pools", [])
+        return int(next(p for p in pools if p["name"] == pool).get("lists", "0"))
+
+    def wait_resyncs(self, daemon, pool, count=3, timeout=30):
+        """Until berthd has listed `pool` `count` more times: every object it still knows has been
+        seen again, so a kill it would repeat on each sighting has been repeated."""
+        start = self.pool_lists(daemon, pool)
+        self.wait_until(lambda: self.pool_lists(daemon, pool) >= start + count, timeout,
+                        "%d more full lists of pool %s" % (count, pool))
+
+    def assert_requests_per_executor(self, counts, is_executor_route, executors, budget=3):
+        """The requests the simulator counted on routes that act on executors (create, kill,
+        per-object reads) are at most `budget` per executor: creation, one kill, at most one
+        follow-up. Lists, watches and streams serve every executor at once and are not counted."""
+        acting = {route: n for route, n in counts.items() if is_executor_route(route)}
+        self.assertLessEqual(sum(acting.values()), budget * executors,
+                             "backend requests on executor routes for %d executors: %s (all: %s)"
+                             % (executors, acting, counts))
+        return acting
+
     def live_executors(self, app=None):
         """The executor processes alive now (comm `sleep`, the marker in their environment),
         optionally only `app`'s."""

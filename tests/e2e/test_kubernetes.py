@@ -825,5 +825,42 @@ class OrphanTest(KubernetesCase):
         self.assertEqual(self.daemon.ctl_ok("apps").get("applications", [])[0]["appId"], app)
 
 
+
+class RequestBudgetTest(KubernetesCase):
+    """Kill storms (regression): an executor's launch -> kill -> gone costs at most three requests
+    on the API server's pod routes (its create, one delete, at most one follow-up), counted by the
+    simulator, however many watch events and resyncs show the pod while it terminates. Before,
+    unregister sent a deletecollection and then a DELETE per pod, and pods were deleted twice."""
+
+    EXECUTORS = 5
+
+    @staticmethod
+    def acts_on_executors(route):
+        return "/pods/{name}" in route or route in ("POST /api/v1/namespaces/{ns}/pods",
+                                                    "DELETE /api/v1/namespaces/{ns}/pods")
+
+    def lifecycle(self, end):
+        # Pods take a few (simulated) seconds to stop, so berthd sees them terminating.
+        self.start_cluster()
+        app = self.app_id("budget")
+        self.register_k8s(app)
+        self.sim.reset_request_counts()
+        self.set_target(app, self.EXECUTORS)
+        self.wait_converged(app, self.EXECUTORS)
+        end(app)
+        self.wait_until(lambda: not self.app_pods(app), 30, "every pod of %s gone" % app)
+        self.wait_resyncs(self.daemon, POOL)
+        return self.assert_requests_per_executor(self.sim.request_counts(), self.acts_on_executors, self.EXECUTORS)
+
+    def test_kill_by_id_then_gone(self):
+        acting = self.lifecycle(lambda app: self.daemon.ctl_ok("kill", app, *range(1, self.EXECUTORS + 1)))
+        self.assertEqual(acting.get("POST /api/v1/namespaces/{ns}/pods"), self.EXECUTORS)
+        self.assertEqual(acting.get("DELETE /api/v1/namespaces/{ns}/pods/{name}"), self.EXECUTORS)
+
+    def test_unregister_is_one_deletecollection_and_no_single_deletes(self):
+        acting = self.lifecycle(lambda app: self.daemon.ctl_ok("app", "unregister", app))
+        self.assertEqual(acting.get("DELETE /api/v1/namespaces/{ns}/pods"), 1)
+        self.assertNotIn("DELETE /api/v1/namespaces/{ns}/pods/{name}", acting)
+
 if __name__ == "__main__":
     unittest.main()

@@ -691,5 +691,37 @@ class AuthenticationTest(MesosCase):
         self.assertEqual(len(self.sim.frameworks()), 1, "no framework for the refused daemon")
 
 
+
+class RequestBudgetTest(MesosCase):
+    """Kill storms (regression): an executor's launch -> kill -> gone costs at most three calls
+    that act on tasks (ACCEPT, KILL), counted by the simulator; ACKNOWLEDGE answers the master's
+    own updates and is not an action. Before, ten tasks took sixteen KILL calls."""
+
+    EXECUTORS = 5
+
+    @staticmethod
+    def acts_on_executors(route):
+        return route in ("POST /api/v1/scheduler ACCEPT", "POST /api/v1/scheduler KILL")
+
+    def lifecycle(self, end):
+        self.start_cluster()
+        app = self.app_id("budget")
+        self.register_mesos(app)
+        self.sim.reset_request_counts()
+        self.set_target(app, self.EXECUTORS)
+        self.wait_converged(app, self.EXECUTORS)
+        end(app)
+        self.wait_until(lambda: not self.app_tasks(app), 30, "every task of %s ended" % app)
+        self.wait_resyncs(self.daemon, POOL)
+        return self.assert_requests_per_executor(self.sim.request_counts(), self.acts_on_executors, self.EXECUTORS)
+
+    def test_kill_by_id_then_gone(self):
+        acting = self.lifecycle(lambda app: self.daemon.ctl_ok("kill", app, *range(1, self.EXECUTORS + 1)))
+        self.assertEqual(acting.get("POST /api/v1/scheduler KILL"), self.EXECUTORS)
+
+    def test_unregister(self):
+        acting = self.lifecycle(lambda app: self.daemon.ctl_ok("app", "unregister", app))
+        self.assertEqual(acting.get("POST /api/v1/scheduler KILL"), self.EXECUTORS)
+
 if __name__ == "__main__":
     unittest.main()

@@ -693,5 +693,47 @@ class SecurityTest(NomadCase):
         self.refused_pool("certificate", token_file=token, tls={"ca_file": self.cert("other-ca.pem")})
 
 
+
+class RequestBudgetTest(NomadCase):
+    """Kill storms (regression): an executor's launch -> kill -> gone costs at most three requests
+    on the job and allocation routes (its registration, one DELETE, at most one follow-up),
+    counted by the simulator. Before, killing one executor sent 232 DELETEs and ~219 GETs of its
+    job in 1.5 s: every allocation update of the stopping job re-sent the kill."""
+
+    EXECUTORS = 5
+
+    @staticmethod
+    def acts_on_executors(route):
+        return "{id}" in route or route in ("POST /v1/jobs", "PUT /v1/jobs")
+
+    def all_stopped(self, app):
+        return not any(job_live(j) for j in self.app_jobs(app).values()) and not self.live_allocations(app)
+
+    def lifecycle(self, end, pool=None):
+        self.start_cluster(pool=pool)
+        app = self.app_id("budget")
+        self.register_nomad(app)
+        self.sim.reset_request_counts()
+        self.set_target(app, self.EXECUTORS)
+        self.wait_converged(app, self.EXECUTORS)
+        end(app)
+        self.wait_until(lambda: self.all_stopped(app), 30, lambda: "every job of %s stopped (now: %s)"
+                        % (app, self.describe(app)))
+        self.wait_resyncs(self.daemon, POOL)
+        return self.assert_requests_per_executor(self.sim.request_counts(), self.acts_on_executors, self.EXECUTORS)
+
+    def test_kill_by_id_then_gone(self):
+        acting = self.lifecycle(lambda app: self.daemon.ctl_ok("kill", app, *range(1, self.EXECUTORS + 1)))
+        self.assertEqual(acting.get("DELETE /v1/job/{id}"), self.EXECUTORS)
+
+    def test_kill_by_id_then_purged(self):
+        acting = self.lifecycle(lambda app: self.daemon.ctl_ok("kill", app, *range(1, self.EXECUTORS + 1)),
+                                pool={"purge_on_kill": True})
+        self.assertEqual(acting.get("DELETE /v1/job/{id}"), self.EXECUTORS)
+
+    def test_unregister(self):
+        acting = self.lifecycle(lambda app: self.daemon.ctl_ok("app", "unregister", app))
+        self.assertEqual(acting.get("DELETE /v1/job/{id}"), self.EXECUTORS)
+
 if __name__ == "__main__":
     unittest.main()
