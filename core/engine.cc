@@ -457,13 +457,57 @@ std::vector<const Executor*> Engine::executors(const AppId& app_id) const {
   return out;
 }
 
-std::map<ProfileId, std::map<ExecutorState, std::int32_t>> Engine::counts(const AppId& app_id) const {
-  std::map<ProfileId, std::map<ExecutorState, std::int32_t>> out;
+ProfileCounts Engine::counts(const AppId& app_id) const {
   auto it = apps_.find(app_id);
-  if (it == apps_.end()) return out;
-  for (const auto& [profile, target] : it->second->app.targets) out[profile];
-  for (const auto& [id, executor] : it->second->executors) out[executor.profile][executor.state]++;
+  if (it == apps_.end()) return {};
+  return counts_of(*it->second);
+}
+
+ProfileCounts Engine::counts_of(const AppState& app) {
+  ProfileCounts out;
+  for (const auto& [profile, target] : app.app.targets) out[profile];
+  for (const auto& [profile, states] : app.counts) {
+    for (const auto& [state, n] : states) {
+      if (n != 0) out[profile][state] = n;
+    }
+  }
   return out;
+}
+
+WatchStart Engine::watch_start(Revision from, const std::function<bool(const Application&)>& visible) const {
+  WatchStart start;
+  start.revision = revision_;
+  const auto shown = [&](const AppId& id) {
+    const Application* app = find_app(id);
+    return app != nullptr && visible(*app);
+  };
+  if (from > 0) {
+    if (std::optional<std::vector<Event>> replay = event_log_.since(from)) {
+      for (Event& event : *replay) {
+        if (shown(event.app_id())) start.events.push_back(std::move(event));
+      }
+      return start;
+    }
+    start.resync = true;
+  }
+  start.kind = WatchStart::Kind::kSnapshot;
+  for (const auto& [id, app] : apps_) {
+    if (!visible(app->app)) continue;
+    Event event;
+    event.type = Event::Type::kApplication;
+    event.revision = app->app.revision;
+    event.app = std::make_shared<const Application>(app->app);
+    event.counts = counts_of(*app);
+    start.events.push_back(std::move(event));
+    for (const auto& [eid, executor] : app->executors) {
+      Event e;
+      e.type = Event::Type::kExecutor;
+      e.revision = executor.revision;
+      e.executor = executor;
+      start.events.push_back(std::move(e));
+    }
+  }
+  return start;
 }
 
 std::vector<PoolStatus> Engine::pools() const {
@@ -535,6 +579,7 @@ void Engine::touch_app(AppState& app) {
   event.type = Event::Type::kApplication;
   event.revision = revision_;
   event.app = std::make_shared<const Application>(app.app);
+  event.counts = counts_of(app);
   for (EngineListener* listener : listeners_) listener->on_event(event);
   event_log_.append(std::move(event));
   schedule_pass();
@@ -568,6 +613,7 @@ void Engine::clear_condition(AppState& app, const std::string& condition) {
 void Engine::account(AppState& app, const Executor& executor, int sign) {
   PoolState* pool = pool_state(executor.pool);
   if (pool != nullptr) pool->counts[executor.state] += sign;
+  app.counts[executor.profile][executor.state] += sign;
   if (is_terminal(executor.state)) return;
   TenantUsage& tenant = tenant_usage_[app.app.spec.tenant];
   if (executor.state != ExecutorState::kDecommissioning) {

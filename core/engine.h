@@ -76,6 +76,18 @@ struct PoolStatus {
   std::size_t launch_queue = 0;   // durable executors waiting for a launch slot
 };
 
+// How a WatchEvents stream starts (Engine::watch_start): the events after the caller's revision
+// when the log still holds them all, or else a snapshot of every visible application (with its
+// counts) followed by its executors, which the caller frames with RESYNC (when a revision was
+// asked for) and SYNCED.
+struct WatchStart {
+  enum class Kind { kReplay, kSnapshot };
+  Kind kind = Kind::kReplay;
+  bool resync = false;  // kSnapshot: the asked-for revision is no longer in the log
+  std::vector<Event> events;
+  Revision revision = 0;  // the engine's revision now: SYNCED carries it
+};
+
 struct KillOutcome {
   std::vector<ExecutorId> done;     // killed / accepted for decommission
   std::vector<ExecutorId> unknown;  // no such executor, or it has already ended
@@ -123,7 +135,10 @@ class Engine final : public BackendSink {
   const Application* find_app(const AppId& app) const;
   std::vector<const Application*> apps() const;
   std::vector<const Executor*> executors(const AppId& app) const;
-  std::map<ProfileId, std::map<ExecutorState, std::int32_t>> counts(const AppId& app) const;
+  ProfileCounts counts(const AppId& app) const;
+  // How a watch of the applications `visible` accepts starts from revision `from` (0: now,
+  // with a snapshot). Every event is one `visible` accepts, in revision order for a replay.
+  WatchStart watch_start(Revision from, const std::function<bool(const Application&)>& visible) const;
   std::vector<PoolStatus> pools() const;
   std::int32_t live_executors() const;
   Revision revision() const { return revision_; }
@@ -187,6 +202,7 @@ class Engine final : public BackendSink {
   // Why no pool of `app` can launch now, for NO_USABLE_POOL; empty while pools are still syncing.
   std::string no_pool_reason(const AppState& app) const;
   bool lists_removed_pool(const AppState& app) const;
+  static ProfileCounts counts_of(const AppState& app);
   void send_launches();
   void send_launch(AppState& app, Executor& executor, PoolState& pool);
   void on_launch_done(const ExecutorKey& key, const PoolName& pool, const Status& status);

@@ -68,6 +68,16 @@ std::vector<std::string> Engine::check_invariants() const {
     expect(app->pending == pending, "app " + app_id + ": pending counted " + std::to_string(app->pending) +
                                         ", are " + std::to_string(pending));
     expect(app->unobserved == unobserved, "app " + app_id + ": unobserved set differs from the executors");
+    ProfileCounts recount;
+    for (const auto& [id, executor] : app->executors) recount[executor.profile][executor.state]++;
+    for (const auto& [profile, states] : app->counts) {
+      for (const auto& [state, count] : states) {
+        const std::int32_t want = recount[profile].count(state) ? recount[profile].at(state) : 0;
+        expect(count == want, "app " + app_id + ": " + to_string(state) + " executors of profile " +
+                                  std::to_string(profile) + " counted " + std::to_string(count) + ", are " +
+                                  std::to_string(want));
+      }
+    }
   }
   for (const auto& [name, pool] : pools_) {
     for (const auto& [state, count] : pool->counts) {

@@ -19,6 +19,7 @@ struct Engine::AppState {
   Application app;
   std::map<ExecutorId, Executor> executors;
   std::map<ProfileId, std::int32_t> live_by_profile;  // non-terminal, not decommissioning
+  ProfileCounts counts;                                // every executor, by profile and state
   std::int32_t pending = 0;                            // REQUESTED, LAUNCHING, PENDING
   std::set<ExecutorId> unobserved;                     // REQUESTED or LAUNCHING: the launch timeout runs
   std::map<ExecutorId, Timestamp> missing_since;       // absent from a full list since

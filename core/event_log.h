@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -17,6 +18,10 @@
 
 namespace berth {
 
+// An application's executors per resource profile and state; every profile with a target is
+// present, possibly empty.
+using ProfileCounts = std::map<ProfileId, std::map<ExecutorState, std::int32_t>>;
+
 struct Event {
   enum class Type { kExecutor, kApplication };
   Type type = Type::kExecutor;
@@ -24,6 +29,7 @@ struct Event {
   Executor executor;                       // kExecutor: its state after the change
   std::shared_ptr<const Application> app;  // kApplication: its state after the change (shared:
                                            // application records are large, their events rare)
+  ProfileCounts counts;                    // kApplication: its executors' counts at that revision
   const AppId& app_id() const { return type == Type::kExecutor ? executor.app : app->spec.id; }
 };
 

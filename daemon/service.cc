@@ -393,39 +393,21 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
         return;
       }
     }
-    std::optional<std::vector<Event>> replay;
-    if (from > 0) replay = engine.event_log().since(from);
-    if (replay) {
-      for (const Event& event : *replay) {
-        if (shared->wants(event)) stream.enqueue_locked(event);
-      }
-    } else {
-      if (from > 0) {
-        v1::Event resync;
-        resync.set_type(v1::Event::RESYNC);
-        resync.set_revision(engine.revision());
-        resync.set_message("revision " + std::to_string(from) + " is no longer available; a snapshot follows");
-        stream.push_locked(std::move(resync));
-      }
-      for (const Application* app : engine.apps()) {
-        if (!shared->app_filter.empty() && app->spec.id != shared->app_filter) continue;
-        if (!shared->caller.may_access(app->spec.tenant)) continue;
-        v1::Event event;
-        event.set_type(v1::Event::APPLICATION);
-        event.set_revision(app->revision);
-        to_proto(*app, engine.counts(app->spec.id), event.mutable_application());
-        stream.push_locked(std::move(event));
-        for (const Executor* executor : engine.executors(app->spec.id)) {
-          v1::Event e;
-          e.set_type(v1::Event::EXECUTOR);
-          e.set_revision(executor->revision);
-          to_proto(*executor, e.mutable_executor());
-          stream.push_locked(std::move(e));
-        }
-      }
+    const WatchStart start = engine.watch_start(from, [&shared](const Application& app) {
+      return (shared->app_filter.empty() || app.spec.id == shared->app_filter) && shared->caller.may_access(app.spec.tenant);
+    });
+    if (start.resync) {
+      v1::Event resync;
+      resync.set_type(v1::Event::RESYNC);
+      resync.set_revision(start.revision);
+      resync.set_message("revision " + std::to_string(from) + " is no longer available; a snapshot follows");
+      stream.push_locked(std::move(resync));
+    }
+    for (const Event& event : start.events) stream.enqueue_locked(event);
+    if (start.kind == WatchStart::Kind::kSnapshot) {
       v1::Event synced;
       synced.set_type(v1::Event::SYNCED);
-      synced.set_revision(engine.revision());
+      synced.set_revision(start.revision);
       stream.push_locked(std::move(synced));
     }
     stream.starting_ = false;
@@ -447,7 +429,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
       to_proto(event.executor, out.mutable_executor());
     } else {
       out.set_type(v1::Event::APPLICATION);
-      to_proto(*event.app, {}, out.mutable_application());
+      to_proto(*event.app, event.counts, out.mutable_application());
     }
     push_locked(std::move(out));
   }

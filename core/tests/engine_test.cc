@@ -966,3 +966,62 @@ TEST_CASE_METHOD(Fixture, "restart without a pool an application lists: the app 
   CHECK(count(S::kKilled) == 2);
   advance(10s);
 }
+
+// --- how a watch starts (core decides; the gRPC service only translates) -------------------------
+
+TEST_CASE_METHOD(Fixture, "a watch replays what follows its revision, or snapshots with counts when that is gone") {
+  options.event_window = 4;
+  start();
+  register_app();
+  register_app("app-2");
+  const auto everything = [](const Application&) { return true; };
+  const Revision before = engine->revision();
+  target(1);
+  WatchStart replay = engine->watch_start(before, everything);
+  CHECK(replay.kind == WatchStart::Kind::kReplay);
+  CHECK_FALSE(replay.resync);
+  REQUIRE_FALSE(replay.events.empty());
+  for (const Event& event : replay.events) {
+    CHECK(event.revision > before);
+    CHECK(event.app_id() == "app-1");
+  }
+
+  backend.run_all_pending();
+  settle();
+  register_app("app-3");
+  // The window (4 events) no longer reaches back to `before`: a snapshot, flagged for RESYNC.
+  WatchStart snapshot = engine->watch_start(before, [](const Application& app) { return app.spec.id == "app-1"; });
+  CHECK(snapshot.kind == WatchStart::Kind::kSnapshot);
+  CHECK(snapshot.resync);
+  CHECK(snapshot.revision == engine->revision());
+  REQUIRE(snapshot.events.size() == 2);  // app-1, then its executor; the others are not visible
+  CHECK(snapshot.events[0].type == Event::Type::kApplication);
+  CHECK(snapshot.events[0].counts == engine->counts("app-1"));
+  CHECK(snapshot.events[0].counts.at(0).at(S::kRunning) == 1);
+  CHECK(snapshot.events[1].executor.id == 1);
+
+  // From revision 0: a snapshot without RESYNC.
+  WatchStart fresh = engine->watch_start(0, everything);
+  CHECK(fresh.kind == WatchStart::Kind::kSnapshot);
+  CHECK_FALSE(fresh.resync);
+  CHECK(fresh.events.size() == 4);
+}
+
+TEST_CASE_METHOD(Fixture, "live application events carry the executor counts of their revision") {
+  start();
+  register_app();
+  target(3);
+  backend.run_all_pending();
+  settle();
+  Recorder recorder;
+  engine->add_listener(&recorder);
+  REQUIRE(engine->set_targets("app-1", {{0, 4}}).ok());
+  const ProfileCounts at_change = engine->counts("app-1");
+  settle();
+  engine->remove_listener(&recorder);
+  const auto first_app_event = std::find_if(recorder.events.begin(), recorder.events.end(),
+                                            [](const Event& e) { return e.type == Event::Type::kApplication; });
+  REQUIRE(first_app_event != recorder.events.end());
+  CHECK(first_app_event->counts == at_change);
+  CHECK(first_app_event->counts.at(0).at(S::kRunning) == 3);
+}
