@@ -11,6 +11,13 @@
 // Durability: mutating commands change memory at once and are made durable by the next commit;
 // callers that reply to a client register when_durable() and answer from there, so an
 // acknowledged command survives kill -9.
+//
+// Its parts, each a plain value type tested on its own: plan_profile (planner.h: what one
+// reconcile step does for a profile), LaunchQueue (who launches next in a pool), KillTracker
+// (every kill an action, sent once), CommitTracker (what is dirty, what waits for durability),
+// PoolSync (synced, healthy, backoff, next list). The Engine wires them; its code is split by
+// concern: engine.cc (set-up, changes and accounting, time, persistence), engine_commands.cc,
+// engine_reconcile.cc, engine_observe.cc, engine_invariants.cc.
 
 #include <functional>
 #include <map>

@@ -2,6 +2,7 @@
 // The Engine's private per-application and per-pool state, shared by the files that implement the
 // Engine (engine.cc, engine_invariants.cc). Nothing outside core/engine*.cc includes this.
 
+#include <algorithm>
 #include <deque>
 #include <map>
 #include <memory>
@@ -9,6 +10,7 @@
 #include <string>
 
 #include "core/engine.h"
+#include "core/pool_sync.h"
 
 namespace berth {
 
@@ -32,28 +34,27 @@ struct Engine::PoolState {
   PoolPolicy policy;
   Backend* backend = nullptr;
   std::unique_ptr<Backend> stand_in;  // a removed pool's backend (answers every call unavailable)
-  bool answered = false;  // the first list has completed, successfully or not
-  bool synced = false;
-  bool healthy = false;
+  PoolSync sync;
   bool draining = false;
   bool removed = false;
-  bool list_inflight = false;
-  std::string last_error;
-  Duration backoff{0};
-  Timestamp backoff_until{};
-  Timestamp next_list{};
   std::int32_t pending = 0;
   std::map<ExecutorState, std::int32_t> counts;
   KillTracker kills;
   LaunchQueue launch_queue;
   std::int32_t launches_inflight = 0;
   std::uint64_t kills_sent = 0;
-  std::uint64_t lists = 0;
-  std::uint64_t launch_errors = 0;
-  std::uint64_t kill_errors = 0;
-  std::uint64_t list_errors = 0;
-
-  bool launchable(Timestamp now) const { return synced && healthy && now >= backoff_until; }
 };
+
+// A lifecycle event with only a type and a message (what core itself decides).
+inline LifecycleEvent event_of(LifecycleEventType type, std::string message = "") {
+  return LifecycleEvent{type, std::nullopt, false, "", std::move(message), ""};
+}
+
+// Whether `app` has `condition` ("NAME" or "NAME: message").
+inline bool has_condition(const Application& app, const std::string& condition) {
+  return std::any_of(app.conditions.begin(), app.conditions.end(), [&](const std::string& c) {
+    return c == condition || c.rfind(condition + ":", 0) == 0;
+  });
+}
 
 }  // namespace berth
