@@ -48,7 +48,8 @@ std::vector<BackendRegistration> all_backends() {
       [](config::Section& section, const config::PoolConfig& pool, const std::string& state_dir,
          KubernetesPoolConfig* out) { return parse_kubernetes_pool(section, state_dir, pool.policy.name, out); },
       [](const config::PoolConfig& pool, KubernetesPoolConfig kubernetes, const BackendContext& context) {
-        return make_kubernetes_backend(context.strand, pool.policy.name, std::move(kubernetes), context.daemon_id);
+        return make_kubernetes_backend(context.strand, pool.policy.name, std::move(kubernetes), context.daemon_id,
+                                       context.time);
       }));
   backends.push_back(registration<NomadPoolConfig>(
       "nomad",
@@ -57,7 +58,7 @@ std::vector<BackendRegistration> all_backends() {
       },
       [](const config::PoolConfig& pool, NomadPoolConfig nomad, const BackendContext& context) {
         return make_nomad_backend(context.strand, pool.policy.name, std::move(nomad), context.daemon_id,
-                                  context.name_prefix);
+                                  context.name_prefix, context.time);
       }));
   backends.push_back(registration<MesosPoolConfig>(
       "mesos",
@@ -76,7 +77,7 @@ std::vector<BackendRegistration> all_backends() {
         };
         return std::unique_ptr<Backend>(std::make_unique<MesosBackend>(
             context.strand, pool.policy.name, std::move(mesos), context.daemon_id, context.name_prefix,
-            std::move(framework_id), std::move(save)));
+            std::move(framework_id), std::move(save), context.time));
       }));
   return backends;
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "adapters/common/time_source.h"
 #include "config/config.h"
 #include "core/backend.h"
 
@@ -24,6 +25,8 @@ struct BackendContext {
   // save more (durably; `done` runs on `strand`).
   std::map<std::string, std::string> stored_meta;
   std::function<void(const std::string& key, const std::string& value, std::function<void(Status)> done)> save_meta;
+  // Where the adapters read the time and draw their jitter (tests fix it).
+  adapters::TimeSource time = adapters::real_time_source();
 };
 
 // One backend berthd can run pools on: its pool type (the key of the pool's adapter section in

@@ -85,6 +85,7 @@ Status Runtime::start(const StoreSnapshot& snapshot, Duration timeout) {
   context.state_dir = config.state_dir;
   context.daemon_id = impl.options_.daemon_id;
   context.name_prefix = config.engine.name_prefix;
+  context.time = adapters::real_time_source();
   context.stored_meta = snapshot.meta;
   context.save_meta = [store = impl.store_.get(), strand = impl.strand_](const std::string& key, const std::string& value,
                                                                         std::function<void(Status)> done) {

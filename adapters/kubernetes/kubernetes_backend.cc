@@ -5,41 +5,32 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <algorithm>
-#include <deque>
-#include <fstream>
 #include <map>
 #include <optional>
-#include <random>
 #include <set>
-#include <sstream>
 
+#include "adapters/common/backoff.h"
+#include "adapters/common/credential_file.h"
+#include "adapters/common/health.h"
+#include "adapters/common/http_options.h"
+#include "adapters/common/request_limiter.h"
+#include "adapters/common/ticker.h"
 #include "adapters/kubernetes/api_errors.h"
 #include "adapters/kubernetes/pod_spec.h"
 #include "adapters/kubernetes/pod_status.h"
 #include "net/http_client.h"
-#include "net/rate_limiter.h"
 
 namespace berth {
 namespace {
 
 namespace json = boost::json;
-using SteadyClock = std::chrono::steady_clock;
+using adapters::SteadyTime;
 using kubernetes::pod_name;
 using kubernetes::label_value;
 using net::percent_encode;
 
 // Who owns the fields of the pods Berth creates (metadata.managedFields[].manager).
 constexpr const char* kFieldManager = "berth";
-
-std::string read_token(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::ostringstream out;
-  out << in.rdbuf();
-  std::string token = out.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  return token;
-}
 
 std::string name_of(const json::object& pod) {
   const auto* metadata = pod.if_contains("metadata");
@@ -69,10 +60,6 @@ bool has_daemon_label(const json::object& pod) {
   return labels != nullptr && labels->is_object() && labels->as_object().contains(kLabelDaemon);
 }
 
-Timestamp wall_now() {
-  return std::chrono::time_point_cast<std::chrono::milliseconds>(std::chrono::system_clock::now());
-}
-
 // One LIST's pods, each converted as its page arrives: a list never holds every pod's JSON.
 template <typename Item>
 struct PodList {
@@ -98,27 +85,24 @@ struct ListedPod {
 
 class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
  public:
-  Impl(boost::asio::any_io_executor executor, PoolName pool, KubernetesPoolConfig config, std::string daemon_id)
+  Impl(boost::asio::any_io_executor executor, PoolName pool, KubernetesPoolConfig config, std::string daemon_id,
+       adapters::TimeSource time)
       : executor_(std::move(executor)),
         pool_(std::move(pool)),
         config_(std::move(config)),
         daemon_id_(std::move(daemon_id)),
-        bucket_(config_.qps, config_.burst),
-        limiter_timer_(executor_),
-        token_timer_(executor_),
+        time_(std::move(time)),
+        health_(pool_),
+        limiter_(executor_, config_.qps, config_.burst, time_),
+        token_(config_.connection.token_file, config_.connection.token),
+        token_refresh_(executor_),
         retry_timer_(executor_),
-        image_pull_timer_(executor_),
-        random_(std::random_device{}()) {
-    net::HttpClientOptions options;
-    options.base_url = config_.connection.server;
-    options.ca_pem = config_.connection.ca_pem;
-    options.client_cert_pem = config_.connection.client_cert_pem;
-    options.client_key_pem = config_.connection.client_key_pem;
-    options.server_name = config_.connection.server_name;
-    options.insecure_skip_verify = config_.connection.insecure_skip_verify;
-    options.max_connections = config_.max_connections;
-    options.request_timeout = config_.request_timeout;
-    client_ = std::make_unique<net::HttpClient>(executor_, std::move(options));
+        backoff_(std::chrono::milliseconds(500), config_.retry_max_backoff, time_.uniform),
+        image_pull_timer_(executor_) {
+    client_ = std::make_unique<net::HttpClient>(
+        executor_, adapters::http_client_options(config_.connection.server,
+                                                 adapters::tls_settings_of(config_.connection),
+                                                 config_.max_connections, config_.request_timeout));
     init_status_ = client_->init();
     if (!init_status_.ok()) {
       init_status_ = Status::FailedPrecondition("pool " + pool_ + ": " + init_status_.message());
@@ -127,8 +111,8 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
     pool_selector_ = std::string(kLabelDaemon) + "," + kLabelPool + "=" + label_value(pool_);
     watch_selector_ = std::string(kLabelDaemon) + "=" + label_value(daemon_id_) + "," + kLabelPool + "=" +
                       label_value(pool_);
-    if (!config_.connection.token.empty()) set_token(config_.connection.token);
-    if (!config_.connection.token_file.empty()) reload_token();
+    token_.reload();
+    if (!token_.value().empty()) apply_token();
   }
 
   template <typename Fn>
@@ -144,6 +128,7 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
 
   void start(BackendSink* sink) {
     sink_ = sink;
+    health_.attach(sink);
     stopped_ = false;
     if (!init_status_.ok()) {
       post([](Impl& self) { self.set_health(self.init_status_); });
@@ -158,8 +143,8 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
     ++generation_;
     if (stream_) stream_->cancel();
     stream_.reset();
-    limiter_timer_.cancel();
-    token_timer_.cancel();
+    limiter_.cancel();
+    token_refresh_.stop();
     retry_timer_.cancel();
     image_pull_timer_.cancel();
   }
@@ -264,7 +249,7 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
 
   kubernetes::PodContext context(bool deleted, bool by_berth) const {
     kubernetes::PodContext context;
-    context.now = wall_now();
+    context.now = time_.wall_now();
     context.executor_container = config_.executor_container;
     context.image_pull_failure_timeout = config_.image_pull_failure_timeout;
     context.deleted = deleted;
@@ -277,43 +262,7 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
   // ---------------------------------------------------------------------------------------------
 
   // Runs `send` when the limiter allows, in order of submission.
-  void limited(std::function<void()> send) {
-    queue_.push_back(std::move(send));
-    pump();
-  }
-
-  void pump() {
-    while (!queue_.empty()) {
-      const auto now = SteadyClock::now();
-      if (now < paused_until_) return arm_limiter(paused_until_);
-      const auto wait = bucket_.take(now);
-      if (wait.count() > 0) return arm_limiter(now + wait);
-      auto send = std::move(queue_.front());
-      queue_.pop_front();
-      send();
-    }
-  }
-
-  void arm_limiter(SteadyClock::time_point when) {
-    if (limiter_armed_ && limiter_timer_.expiry() <= when) return;
-    limiter_armed_ = true;
-    limiter_timer_.expires_at(when);
-    limiter_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
-      auto self = weak.lock();
-      if (!self) return;
-      if (ec == boost::asio::error::operation_aborted && self->limiter_armed_) return;  // re-armed earlier
-      self->limiter_armed_ = false;
-      self->pump();
-    });
-  }
-
-  // An overloaded server asked us to wait: nothing of this pool goes out before then.
-  void pause_for(int seconds) {
-    const int capped = std::clamp(seconds, 1, 60);
-    std::uniform_int_distribution<int> jitter(0, capped * 200);  // up to +20%
-    const auto until = SteadyClock::now() + std::chrono::seconds(capped) + std::chrono::milliseconds(jitter(random_));
-    paused_until_ = std::max(paused_until_, until);
-  }
+  void limited(std::function<void()> send) { limiter_.submit(std::move(send)); }
 
   void api(net::HttpClientRequest request, std::function<void(StatusOr<net::HttpResponse>)> done, int attempt = 0) {
     limited([weak = weak_from_this(), request = std::move(request), done = std::move(done), attempt]() mutable {
@@ -324,40 +273,33 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
                                                attempt](StatusOr<net::HttpResponse> response) mutable {
         auto self = weak.lock();
         if (!self) return;
-        if (response.ok() && response->status == 401 && attempt == 0 && !self->config_.connection.token_file.empty() &&
-            self->reload_token()) {
+        if (response.ok() && response->status == 401 && attempt == 0 && self->reload_token()) {
           return self->api(std::move(request), std::move(done), attempt + 1);  // the token had rotated
         }
         if (response.ok() && response->status == 429) {
           auto error = kubernetes::parse_api_error(*response);
-          self->pause_for(error.retry_after_seconds.value_or(1));
+          self->limiter_.pause_for(error.retry_after_seconds.value_or(1));
         }
         done(std::move(response));
       });
     });
   }
 
-  void set_token(const std::string& token) {
-    token_ = token;
-    client_->set_default_header("authorization", "Bearer " + token);
-  }
+  void apply_token() { client_->set_default_header("authorization", "Bearer " + token_.value()); }
 
   // Re-reads the token file; true if the token changed.
   bool reload_token() {
-    const std::string token = read_token(config_.connection.token_file);
-    if (token.empty() || token == token_) return false;
-    set_token(token);
+    if (!token_.reload()) return false;
+    apply_token();
     return true;
   }
 
   void arm_token_refresh() {
-    if (config_.connection.token_file.empty()) return;
-    token_timer_.expires_after(config_.token_refresh_interval);
-    token_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (!token_.rotates()) return;
+    token_refresh_.start(config_.token_refresh_interval, [weak = weak_from_this()] {
       auto self = weak.lock();
-      if (ec || !self || self->stopped_) return;
+      if (!self || self->stopped_) return;
       self->reload_token();
-      self->arm_token_refresh();
     });
   }
 
@@ -419,22 +361,10 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
   // The informer: list, then watch from the list's resourceVersion
   // ---------------------------------------------------------------------------------------------
 
-  void set_health(const Status& status) {
-    if (sink_ == nullptr) return;
-    if (health_reported_ && healthy_ == status.ok()) return;
-    health_reported_ = true;
-    healthy_ = status.ok();
-    sink_->on_health(pool_, status);
-  }
-
-  Duration next_backoff() {
-    backoff_ = backoff_.count() == 0 ? std::chrono::milliseconds(500) : std::min(config_.retry_max_backoff, backoff_ * 2);
-    std::uniform_int_distribution<std::int64_t> jitter(0, backoff_.count() / 5);
-    return backoff_ + Duration(jitter(random_));
-  }
+  void set_health(const Status& status) { health_.report(status); }
 
   void retry_later(bool relist_after) {
-    retry_timer_.expires_after(next_backoff());
+    retry_timer_.expires_after(backoff_.next());
     const std::uint64_t generation = generation_;
     retry_timer_.async_wait([weak = weak_from_this(), generation, relist_after](const boost::system::error_code& ec) {
       auto self = weak.lock();
@@ -467,7 +397,7 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
         return self->retry_later(true);
       }
       self->set_health(Status::Ok());
-      self->backoff_ = Duration(0);
+      self->backoff_.reset();
       self->replace(std::move(*pods));
       self->start_watch();
     };
@@ -500,9 +430,9 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
   void start_watch() {
     if (stopped_) return;
     const std::uint64_t generation = generation_;
-    std::uniform_real_distribution<double> spread(1.0, 2.0);
+    const double spread = 1.0 + time_.uniform();  // in [1, 2): watches of many pools do not end in step
     const auto timeout_seconds = std::max<std::int64_t>(
-        1, static_cast<std::int64_t>(std::chrono::duration<double>(config_.watch_timeout).count() * spread(random_)));
+        1, static_cast<std::int64_t>(std::chrono::duration<double>(config_.watch_timeout).count() * spread));
     net::HttpClientRequest http;
     http.target = pods_path_ + "?labelSelector=" + percent_encode(watch_selector_) + "&watch=true" +
                   "&allowWatchBookmarks=true&timeoutSeconds=" + std::to_string(timeout_seconds);
@@ -511,7 +441,7 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
     watch_status_ = 0;
     watch_error_body_.clear();
     line_buffer_.clear();
-    watch_started_ = SteadyClock::now();
+    watch_started_ = time_.steady_now();
     limited([weak = weak_from_this(), generation, http = std::move(http), timeout_seconds]() mutable {
       auto self = weak.lock();
       if (!self || self->stopped_ || generation != self->generation_) return;
@@ -576,7 +506,7 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
     }
     if (const std::string rv = resource_version_of(object); !rv.empty()) resource_version_ = rv;
     if (type == "BOOKMARK") return;
-    backoff_ = Duration(0);  // events flow: the API server is fine
+    backoff_.reset();  // events flow: the API server is fine
     if (!has_daemon_label(object)) return;
     const std::string name = name_of(object);
     if (type == "DELETED") {
@@ -604,8 +534,8 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
     if (watch_status_ != 0 && watch_status_ != 200) {
       net::HttpResponse response{watch_status_, {}, watch_error_body_};
       Status error = kubernetes::status_of(response, "watch pods in namespace " + config_.name_space + " of pool " + pool_);
-      if (watch_status_ == 401 && !config_.connection.token_file.empty()) reload_token();
-      if (watch_status_ == 429) pause_for(kubernetes::parse_api_error(response).retry_after_seconds.value_or(1));
+      if (watch_status_ == 401) reload_token();
+      if (watch_status_ == 429) limiter_.pause_for(kubernetes::parse_api_error(response).retry_after_seconds.value_or(1));
       set_health(error);
       ++generation_;
       return retry_later(false);
@@ -617,7 +547,7 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
     }
     // A clean end (the server's timeout): resume from the last resourceVersion seen. A watch that
     // ends at once, again and again, backs off instead of spinning.
-    if (SteadyClock::now() - watch_started_ < std::chrono::seconds(1)) {
+    if (time_.steady_now() - watch_started_ < std::chrono::seconds(1)) {
       ++generation_;
       return retry_later(false);
     }
@@ -685,12 +615,12 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
     if (image_pull_deadlines_.empty()) return;
     Timestamp earliest = Timestamp::max();
     for (const auto& [name, deadline] : image_pull_deadlines_) earliest = std::min(earliest, deadline);
-    const auto delay = std::max(Duration(0), earliest - wall_now()) + Duration(10);
+    const auto delay = std::max(Duration(0), earliest - time_.wall_now()) + Duration(10);
     image_pull_timer_.expires_after(delay);
     image_pull_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
       auto self = weak.lock();
       if (ec || !self || self->stopped_) return;
-      const Timestamp now = wall_now();
+      const Timestamp now = self->time_.wall_now();
       std::vector<std::string> due;
       for (const auto& [name, deadline] : self->image_pull_deadlines_) {
         if (deadline <= now) due.push_back(name);
@@ -709,6 +639,8 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
   PoolName pool_;
   KubernetesPoolConfig config_;
   std::string daemon_id_;
+  adapters::TimeSource time_;
+  adapters::HealthReporter health_;
   std::unique_ptr<net::HttpClient> client_;
   Status init_status_;
   std::string pods_path_;
@@ -717,14 +649,10 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
   BackendSink* sink_ = nullptr;
   bool stopped_ = false;
 
-  net::TokenBucket bucket_;
-  std::deque<std::function<void()>> queue_;
-  SteadyClock::time_point paused_until_{};
-  boost::asio::steady_timer limiter_timer_;
-  bool limiter_armed_ = false;
+  adapters::RequestLimiter limiter_;  // the token bucket and the pauses of 429s
 
-  std::string token_;
-  boost::asio::steady_timer token_timer_;
+  adapters::CredentialFile token_;
+  adapters::Ticker token_refresh_;
 
   std::uint64_t generation_ = 0;  // of the current list+watch; callbacks of older ones are dropped
   std::shared_ptr<net::HttpStream> stream_;
@@ -732,22 +660,20 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
   int watch_status_ = 0;
   std::string watch_error_body_;
   std::string line_buffer_;
-  SteadyClock::time_point watch_started_{};
+  SteadyTime watch_started_{};
   boost::asio::steady_timer retry_timer_;
-  Duration backoff_{0};
-  bool health_reported_ = false;
-  bool healthy_ = false;
+  adapters::Backoff backoff_;  // of relists and rewatches
 
   std::map<std::string, kubernetes::PodRecord> cache_;  // pod name -> what is kept of this daemon's pods
   std::set<std::string> killed_;                        // pods Berth deleted, until their DELETED is seen
   std::map<std::string, Timestamp> image_pull_deadlines_;
   boost::asio::steady_timer image_pull_timer_;
-  std::mt19937_64 random_;
 };
 
 KubernetesBackend::KubernetesBackend(boost::asio::any_io_executor strand, PoolName pool, KubernetesPoolConfig config,
-                                     std::string daemon_id)
-    : impl_(std::make_shared<Impl>(std::move(strand), std::move(pool), std::move(config), std::move(daemon_id))) {}
+                                     std::string daemon_id, adapters::TimeSource time)
+    : impl_(std::make_shared<Impl>(std::move(strand), std::move(pool), std::move(config), std::move(daemon_id),
+                                   std::move(time))) {}
 
 KubernetesBackend::~KubernetesBackend() { impl_->stop(); }
 
@@ -763,9 +689,10 @@ void KubernetesBackend::delete_app_pods(const AppId& app, Duration grace, Callba
 }
 
 std::unique_ptr<Backend> make_kubernetes_backend(boost::asio::any_io_executor strand, PoolName pool,
-                                                 KubernetesPoolConfig config, std::string daemon_id) {
+                                                 KubernetesPoolConfig config, std::string daemon_id,
+                                                 adapters::TimeSource time) {
   return std::make_unique<KubernetesBackend>(std::move(strand), std::move(pool), std::move(config),
-                                             std::move(daemon_id));
+                                             std::move(daemon_id), std::move(time));
 }
 
 }  // namespace berth

@@ -20,6 +20,8 @@
 // at once); 404 kNotFound. Pods that ended are deleted after their end is reported, unless
 // delete_terminated_pods is false. Pods without Berth's labels are never listed or touched.
 //
+// Time and jitter come from the TimeSource given (adapters/common/time_source.h).
+//
 // Thread-safety: not thread-safe. Every method must be called on the executor given at
 // construction (core's strand); completions and BackendSink calls run on it, never inside the
 // call. stop() and the destructor end the watch; pods keep running.
@@ -28,6 +30,7 @@
 #include <memory>
 #include <string>
 
+#include "adapters/common/time_source.h"
 #include "adapters/kubernetes/kubernetes_config.h"
 #include "core/backend.h"
 
@@ -36,7 +39,7 @@ namespace berth {
 class KubernetesBackend final : public Backend {
  public:
   KubernetesBackend(boost::asio::any_io_executor strand, PoolName pool, KubernetesPoolConfig config,
-                    std::string daemon_id);
+                    std::string daemon_id, adapters::TimeSource time = adapters::real_time_source());
   ~KubernetesBackend() override;
   KubernetesBackend(const KubernetesBackend&) = delete;
   KubernetesBackend& operator=(const KubernetesBackend&) = delete;
@@ -63,6 +66,7 @@ class KubernetesBackend final : public Backend {
 };
 
 std::unique_ptr<Backend> make_kubernetes_backend(boost::asio::any_io_executor strand, PoolName pool,
-                                                 KubernetesPoolConfig config, std::string daemon_id);
+                                                 KubernetesPoolConfig config, std::string daemon_id,
+                                                 adapters::TimeSource time = adapters::real_time_source());
 
 }  // namespace berth

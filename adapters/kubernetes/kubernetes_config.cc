@@ -50,29 +50,16 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
+#include "adapters/common/credential_file.h"
 #include "config/section.h"
 #include "config/yaml_json.h"
 
 namespace berth {
 namespace {
 
-StatusOr<std::string> read_text(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument("cannot read " + what + " " + path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::string trim(std::string text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return "";
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return text.substr(first, last - first + 1);
-}
+using adapters::read_text_file;
+using adapters::trim;
 
 StatusOr<std::string> base64_decode(const std::string& text, const std::string& what) {
   static constexpr signed char kUnset = -1;
@@ -124,7 +111,7 @@ Status pem_field(const YAML::Node& node, const std::string& key, const std::file
   const std::string path = scalar(node, key.c_str());
   if (path.empty()) return Status::Ok();
   const std::filesystem::path resolved = std::filesystem::path(path).is_absolute() ? std::filesystem::path(path) : dir / path;
-  auto text = read_text(resolved.string(), where + ": " + key);
+  auto text = read_text_file(resolved.string(), where + ": " + key);
   if (!text.ok()) return text.status();
   *out = std::move(*text);
   return Status::Ok();
@@ -148,7 +135,7 @@ std::int64_t parse_millicores(const std::string& text) {
 }  // namespace
 
 StatusOr<boost::json::object> load_pod_template(const std::string& path) {
-  auto text = read_text(path, "pod template");
+  auto text = read_text_file(path, "pod template");
   if (!text.ok()) return text.status();
   auto value = yaml_to_json(*text);
   if (!value.ok()) return Status::InvalidArgument(path + ":" + value.status().message());
@@ -187,12 +174,12 @@ StatusOr<KubeConnection> load_in_cluster(const std::string& account_dir) {
   const std::string h = host;
   connection.server = "https://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + port;
   connection.token_file = account_dir + "/token";
-  auto token = read_text(connection.token_file, "service account token");
+  auto token = read_text_file(connection.token_file, "service account token");
   if (!token.ok()) return token.status();
-  auto ca = read_text(account_dir + "/ca.crt", "service account CA");
+  auto ca = read_text_file(account_dir + "/ca.crt", "service account CA");
   if (!ca.ok()) return ca.status();
   connection.ca_pem = std::move(*ca);
-  if (auto ns = read_text(account_dir + "/namespace", "service account namespace"); ns.ok()) {
+  if (auto ns = read_text_file(account_dir + "/namespace", "service account namespace"); ns.ok()) {
     connection.name_space = trim(*ns);
   }
   connection.source = "in-cluster service account";
@@ -252,7 +239,7 @@ StatusOr<KubeConnection> load_kubeconfig(const std::string& path, const std::str
         const std::string token_file = scalar(user, "tokenFile");
         if (!token_file.empty()) {
           connection.token_file = std::filesystem::path(token_file).is_absolute() ? token_file : (dir / token_file).string();
-          auto token = read_text(connection.token_file, where + ": tokenFile");
+          auto token = read_text_file(connection.token_file, where + ": tokenFile");
           if (!token.ok()) return token.status();
         }
         if (Status s = pem_field(user, "client-certificate", dir, where, &connection.client_cert_pem); !s.ok()) return s;

@@ -8,13 +8,14 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <deque>
-#include <fstream>
-#include <iterator>
 #include <map>
-#include <random>
 #include <set>
 #include <unordered_map>
 
+#include "adapters/common/backoff.h"
+#include "adapters/common/credential_file.h"
+#include "adapters/common/health.h"
+#include "adapters/common/http_options.h"
 #include "adapters/mesos/offers.h"
 #include "adapters/mesos/recordio.h"
 #include "adapters/mesos/tasks.h"
@@ -24,7 +25,7 @@ namespace berth {
 namespace {
 
 namespace json = boost::json;
-using SteadyClock = std::chrono::steady_clock;
+using adapters::SteadyTime;
 using mesos::TaskName;
 using mesos::TaskUpdate;
 
@@ -80,12 +81,15 @@ std::string mesos_framework_id_key(const PoolName& pool) { return "mesos.framewo
 class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(boost::asio::any_io_executor executor, PoolName pool, MesosPoolConfig config, std::string daemon_id,
-       std::string name_prefix, std::string framework_id, SaveFrameworkId save_framework_id)
+       std::string name_prefix, std::string framework_id, SaveFrameworkId save_framework_id, adapters::TimeSource time)
       : executor_(std::move(executor)),
         pool_(std::move(pool)),
         config_(std::move(config)),
         daemon_id_(std::move(daemon_id)),
         task_prefix_(std::move(name_prefix) + "-"),
+        time_(std::move(time)),
+        health_(pool_),
+        secret_(config_.secret_file, config_.secret),
         framework_id_(std::move(framework_id)),
         save_framework_id_(std::move(save_framework_id)),
         watchdog_(executor_),
@@ -93,7 +97,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
         reconcile_timer_(executor_),
         settle_timer_(executor_),
         list_timer_(executor_),
-        random_(std::random_device{}()) {
+        backoff_(std::chrono::milliseconds(250), config_.retry_max_backoff, time_.uniform) {
     auto constraints = mesos::parse_constraints(config_.constraints);
     if (constraints.ok()) {
       constraints_ = std::move(*constraints);
@@ -117,6 +121,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
 
   void start(BackendSink* sink) {
     sink_ = sink;
+    health_.attach(sink);
     stopped_ = false;
     if (!init_status_.ok()) {
       post([](Impl& self) { self.set_health(self.init_status_); });
@@ -262,30 +267,25 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
 
   void use_master(const std::string& base_url) {
     master_ = base_url;
-    net::HttpClientOptions options;
-    options.base_url = base_url;
-    options.ca_pem = config_.ca_pem;
-    options.server_name = config_.server_name;
-    options.insecure_skip_verify = config_.insecure_skip_verify;
-    options.max_connections = config_.max_connections;
-    options.request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.request_timeout);
-    client_ = std::make_unique<net::HttpClient>(executor_, std::move(options));
+    adapters::TlsSettings tls;
+    tls.ca_pem = config_.ca_pem;
+    tls.server_name = config_.server_name;
+    tls.insecure_skip_verify = config_.insecure_skip_verify;
+    client_ = std::make_unique<net::HttpClient>(
+        executor_, adapters::http_client_options(base_url, tls, config_.max_connections, config_.request_timeout));
     Status status = client_->init();
     if (!status.ok()) last_error_ = status.message();
-    if (!config_.principal.empty()) {
-      client_->set_default_header("authorization", "Basic " + base64(config_.principal + ":" + config_.secret));
-    }
+    if (!config_.principal.empty()) apply_secret();
+  }
+
+  void apply_secret() {
+    client_->set_default_header("authorization", "Basic " + base64(config_.principal + ":" + secret_.value()));
   }
 
   // Re-reads the secret file; true if the secret changed (and the header with it).
   bool reload_secret() {
-    if (config_.secret_file.empty()) return false;
-    std::ifstream in(config_.secret_file, std::ios::binary);
-    std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r' || secret.back() == ' ')) secret.pop_back();
-    if (secret.empty() || secret == config_.secret) return false;
-    config_.secret = secret;
-    client_->set_default_header("authorization", "Basic " + base64(config_.principal + ":" + config_.secret));
+    if (!secret_.reload()) return false;
+    apply_secret();
     return true;
   }
 
@@ -353,7 +353,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
       if (!self || generation != self->generation_) return;
       self->on_stream_end(std::move(status));
     };
-    last_event_ = SteadyClock::now();
+    last_event_ = time_.steady_now();
     // The idle timeout is a backstop; the watchdog uses the interval SUBSCRIBED announces.
     stream_ = client_->stream(std::move(http), std::move(callbacks), std::chrono::minutes(5));
   }
@@ -363,7 +363,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
       if (stream_error_body_.size() < 16 * 1024) stream_error_body_.append(bytes);
       return;
     }
-    last_event_ = SteadyClock::now();
+    last_event_ = time_.steady_now();
     const std::uint64_t generation = generation_;
     Status status = reader_.feed(bytes, [this, generation](std::string_view record) {
       if (generation != generation_) return;  // an event ended this subscription
@@ -413,7 +413,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     // A refused or broken connection may mean this master is gone: try the next one.
     if (config_.masters.size() > 1 && (stream_status_ == 0 || stream_status_ >= 500)) next_master();
     redirects_ = 0;
-    retry_timer_.expires_after(next_backoff());
+    retry_timer_.expires_after(backoff_.next());
     const std::uint64_t generation = generation_;
     retry_timer_.async_wait([weak = weak_from_this(), generation](const boost::system::error_code& ec) {
       auto self = weak.lock();
@@ -422,20 +422,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     });
   }
 
-  Duration next_backoff() {
-    backoff_ = backoff_.count() == 0 ? Duration(std::chrono::milliseconds(250))
-                                     : std::min(config_.retry_max_backoff, backoff_ * 2);
-    std::uniform_int_distribution<std::int64_t> jitter(0, backoff_.count() / 5);
-    return backoff_ + Duration(jitter(random_));
-  }
-
-  void set_health(const Status& status) {
-    if (sink_ == nullptr) return;
-    if (health_reported_ && healthy_ == status.ok()) return;
-    health_reported_ = true;
-    healthy_ = status.ok();
-    sink_->on_health(pool_, status);
-  }
+  void set_health(const Status& status) { health_.report(status); }
 
   void arm_watchdog() {
     watchdog_.expires_after(heartbeat_interval_);
@@ -443,7 +430,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     watchdog_.async_wait([weak = weak_from_this(), generation](const boost::system::error_code& ec) {
       auto self = weak.lock();
       if (ec || !self || self->stopped_ || generation != self->generation_) return;
-      if (SteadyClock::now() - self->last_event_ > kMissedHeartbeats * self->heartbeat_interval_) {
+      if (self->time_.steady_now() - self->last_event_ > kMissedHeartbeats * self->heartbeat_interval_) {
         return self->disconnected(Status::Unavailable("pool " + self->pool_ + ": no heartbeat from " + self->master_ +
                                                       " for " + std::to_string(kMissedHeartbeats) + " intervals"));
       }
@@ -588,7 +575,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     }
     subscribed_ = true;
     redirects_ = 0;
-    backoff_ = Duration(0);
+    backoff_.reset();
     last_error_.clear();
     set_health(Status::Ok());
     arm_watchdog();
@@ -644,7 +631,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
       if (framework_saved_ && !suppressed_) suppress();
       return;
     }
-    const auto now = SteadyClock::now();
+    const SteadyTime now = time_.steady_now();
     std::vector<bool> usable(offers.size());
     for (std::size_t i = 0; i < offers.size(); ++i) {
       auto excluded = excluded_until_.find(offers[i].agent_id);
@@ -762,7 +749,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     if (config_.agent_exclusion.count() <= 0 || record.killed || record.agent_id.empty()) return;
     if (update.end != mesos::TaskEnd::kFailed && update.end != mesos::TaskEnd::kLaunchFailed) return;
     if (update.state == "TASK_DROPPED") return;  // the offer's fault, not the agent's
-    const auto now = SteadyClock::now();
+    const SteadyTime now = time_.steady_now();
     auto& failures = agent_failures_[record.agent_id];
     failures.push_back(now);
     while (!failures.empty() && now - failures.front() > config_.agent_exclusion) failures.pop_front();
@@ -779,6 +766,9 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
   MesosPoolConfig config_;
   std::string daemon_id_;
   std::string task_prefix_;  // "<name_prefix>-": every Berth task id starts with it
+  adapters::TimeSource time_;
+  adapters::HealthReporter health_;
+  adapters::CredentialFile secret_;  // with config_.principal, the basic authentication
   Status init_status_;
   BackendSink* sink_ = nullptr;
   bool stopped_ = false;
@@ -801,15 +791,13 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
   bool subscribed_ = false;
   bool reconciled_ = false;      // the reconciliation after subscribing has settled
   Duration heartbeat_interval_{std::chrono::seconds(15)};
-  SteadyClock::time_point last_event_{};
+  SteadyTime last_event_{};
   boost::asio::steady_timer watchdog_;
   boost::asio::steady_timer retry_timer_;
   boost::asio::steady_timer reconcile_timer_;
   boost::asio::steady_timer settle_timer_;
   boost::asio::steady_timer list_timer_;
-  Duration backoff_{0};
-  bool health_reported_ = false;
-  bool healthy_ = false;
+  adapters::Backoff backoff_;  // of resubscriptions
   std::string last_error_ = "not subscribed yet";
 
   // Executors.
@@ -819,17 +807,17 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
   std::map<std::string, std::string> agent_hosts_;     // agent id -> hostname, from offers
   std::set<std::string> gpu_agents_;                   // agents seen offering GPUs
   std::vector<mesos::Constraint> constraints_;
-  std::map<std::string, std::deque<SteadyClock::time_point>> agent_failures_;
-  std::map<std::string, SteadyClock::time_point> excluded_until_;
+  std::map<std::string, std::deque<SteadyTime>> agent_failures_;
+  std::map<std::string, SteadyTime> excluded_until_;
   std::vector<Callback<StatusOr<std::vector<BackendObject>>>> list_waiters_;
-  std::mt19937_64 random_;
 };
 
 MesosBackend::MesosBackend(boost::asio::any_io_executor strand, PoolName pool, MesosPoolConfig config,
                            std::string daemon_id, std::string name_prefix, std::string framework_id,
-                           SaveFrameworkId save_framework_id)
+                           SaveFrameworkId save_framework_id, adapters::TimeSource time)
     : impl_(std::make_shared<Impl>(std::move(strand), std::move(pool), std::move(config), std::move(daemon_id),
-                                   std::move(name_prefix), std::move(framework_id), std::move(save_framework_id))) {}
+                                   std::move(name_prefix), std::move(framework_id), std::move(save_framework_id),
+                                   std::move(time))) {}
 
 MesosBackend::~MesosBackend() { impl_->stop(); }
 

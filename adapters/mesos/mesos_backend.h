@@ -27,6 +27,8 @@
 // pool's kill_grace is the task's own kill policy, used when the task is killed by other means. A
 // queued launch is simply dropped. list() answers once the reconciliation after subscribing has settled.
 //
+// Time and jitter come from the TimeSource given (adapters/common/time_source.h).
+//
 // Thread-safety: not thread-safe. Every method must be called on the executor given at
 // construction (core's strand); completions and BackendSink calls run on it, never inside the
 // call. stop() closes the subscription; the framework and its tasks stay until failover_timeout.
@@ -36,6 +38,7 @@
 #include <memory>
 #include <string>
 
+#include "adapters/common/time_source.h"
 #include "adapters/mesos/mesos_config.h"
 #include "core/backend.h"
 
@@ -48,7 +51,8 @@ class MesosBackend final : public Backend {
  public:
   // `framework_id`: the one saved by an earlier run ("" = register a new framework).
   MesosBackend(boost::asio::any_io_executor strand, PoolName pool, MesosPoolConfig config, std::string daemon_id,
-               std::string name_prefix, std::string framework_id, SaveFrameworkId save_framework_id);
+               std::string name_prefix, std::string framework_id, SaveFrameworkId save_framework_id,
+               adapters::TimeSource time = adapters::real_time_source());
   ~MesosBackend() override;
   MesosBackend(const MesosBackend&) = delete;
   MesosBackend& operator=(const MesosBackend&) = delete;

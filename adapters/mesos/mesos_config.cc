@@ -31,28 +31,14 @@
 #include <pwd.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
-
+#include "adapters/common/credential_file.h"
 #include "config/section.h"
 
 namespace berth {
 namespace {
 
-StatusOr<std::string> read_text(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument("cannot read " + what + " " + path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::string trim(std::string text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return "";
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return text.substr(first, last - first + 1);
-}
+using adapters::read_text_file;
+using adapters::trim;
 
 std::string current_user() {
   if (const passwd* entry = ::getpwuid(::geteuid()); entry != nullptr && entry->pw_name != nullptr) return entry->pw_name;
@@ -76,7 +62,7 @@ Status parse_mesos_pool(config::Section& section, MesosPoolConfig* out) {
   const std::string secret_file = section.get_string("secret_file");
   parsed.secret_file = secret_file;
   if (!secret_file.empty()) {
-    auto secret = read_text(secret_file, "secret_file");
+    auto secret = read_text_file(secret_file, "secret_file");
     if (!secret.ok()) {
       section.error("secret_file", secret.status().message());
     } else {
@@ -89,7 +75,7 @@ Status parse_mesos_pool(config::Section& section, MesosPoolConfig* out) {
   }
   config::Section tls = section.child("tls");
   if (const std::string ca_file = tls.get_string("ca_file"); !ca_file.empty()) {
-    auto ca = read_text(ca_file, "ca_file");
+    auto ca = read_text_file(ca_file, "ca_file");
     if (ca.ok()) {
       parsed.ca_pem = std::move(*ca);
     } else {

@@ -5,13 +5,15 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
-#include <fstream>
 #include <map>
-#include <random>
 #include <set>
-#include <sstream>
 #include <unordered_map>
 
+#include "adapters/common/backoff.h"
+#include "adapters/common/credential_file.h"
+#include "adapters/common/health.h"
+#include "adapters/common/http_options.h"
+#include "adapters/common/ticker.h"
 #include "adapters/nomad/alloc_status.h"
 #include "adapters/nomad/api_errors.h"
 #include "adapters/nomad/job_spec.h"
@@ -21,20 +23,9 @@ namespace berth {
 namespace {
 
 namespace json = boost::json;
-using SteadyClock = std::chrono::steady_clock;
 using net::percent_encode;
 using nomad::AllocState;
 using nomad::JobState;
-
-std::string read_token(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::ostringstream out;
-  out << in.rdbuf();
-  std::string token = out.str();
-  while (!token.empty() && (token.back() == '\n' || token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  return token;
-}
 
 std::uint64_t header_index(const net::HttpResponse& response) {
   auto it = response.headers.find("x-nomad-index");
@@ -102,32 +93,29 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
   using ListDone = Callback<StatusOr<std::vector<BackendObject>>>;
 
   Impl(boost::asio::any_io_executor executor, PoolName pool, NomadPoolConfig config, std::string daemon_id,
-       std::string name_prefix)
+       std::string name_prefix, adapters::TimeSource time)
       : executor_(std::move(executor)),
         pool_(std::move(pool)),
         config_(std::move(config)),
         daemon_id_(std::move(daemon_id)),
         job_prefix_(std::move(name_prefix) + "-"),
         executor_task_(nomad::executor_task_name(config_)),
-        token_timer_(executor_),
+        time_(std::move(time)),
+        health_(pool_),
+        token_(config_.connection.token_file, config_.connection.token),
+        token_refresh_(executor_),
         retry_timer_(executor_),
-        random_(std::random_device{}()) {
-    net::HttpClientOptions options;
-    options.base_url = config_.connection.address;
-    options.ca_pem = config_.connection.ca_pem;
-    options.client_cert_pem = config_.connection.client_cert_pem;
-    options.client_key_pem = config_.connection.client_key_pem;
-    options.server_name = config_.connection.server_name;
-    options.insecure_skip_verify = config_.connection.insecure_skip_verify;
-    options.max_connections = config_.max_connections;
-    options.request_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.request_timeout);
-    client_ = std::make_unique<net::HttpClient>(executor_, std::move(options));
+        backoff_(std::chrono::milliseconds(250), config_.retry_max_backoff, time_.uniform) {
+    client_ = std::make_unique<net::HttpClient>(
+        executor_, adapters::http_client_options(config_.connection.address,
+                                                 adapters::tls_settings_of(config_.connection),
+                                                 config_.max_connections, config_.request_timeout));
     init_status_ = client_->init();
     if (!init_status_.ok()) init_status_ = Status::FailedPrecondition("pool " + pool_ + ": " + init_status_.message());
     scope_ = "namespace=" + percent_encode(config_.name_space);
     if (!config_.region.empty()) scope_ += "&region=" + percent_encode(config_.region);
-    if (!config_.connection.token.empty()) set_token(config_.connection.token);
-    if (!config_.connection.token_file.empty()) reload_token();
+    token_.reload();
+    if (!token_.value().empty()) apply_token();
   }
 
   template <typename Fn>
@@ -143,6 +131,7 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
 
   void start(BackendSink* sink) {
     sink_ = sink;
+    health_.attach(sink);
     stopped_ = false;
     if (!init_status_.ok()) {
       post([](Impl& self) { self.set_health(self.init_status_); });
@@ -159,7 +148,7 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
     ++generation_;
     if (stream_) stream_->cancel();
     stream_.reset();
-    token_timer_.cancel();
+    token_refresh_.stop();
     retry_timer_.cancel();
   }
 
@@ -265,34 +254,28 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
                                        attempt](StatusOr<net::HttpResponse> response) mutable {
       auto self = weak.lock();
       if (!self) return;
-      if (response.ok() && response->status == 403 && attempt == 0 && !self->config_.connection.token_file.empty() &&
-          self->reload_token()) {
+      if (response.ok() && response->status == 403 && attempt == 0 && self->reload_token()) {
         return self->api(std::move(request), std::move(done), attempt + 1);  // the token had rotated
       }
       done(std::move(response));
     });
   }
 
-  void set_token(const std::string& token) {
-    token_ = token;
-    client_->set_default_header("x-nomad-token", token);
-  }
+  void apply_token() { client_->set_default_header("x-nomad-token", token_.value()); }
 
+  // Re-reads the token file; true if the token changed.
   bool reload_token() {
-    const std::string token = read_token(config_.connection.token_file);
-    if (token.empty() || token == token_) return false;
-    set_token(token);
+    if (!token_.reload()) return false;
+    apply_token();
     return true;
   }
 
   void arm_token_refresh() {
-    if (config_.connection.token_file.empty()) return;
-    token_timer_.expires_after(config_.token_refresh_interval);
-    token_timer_.async_wait([weak = weak_from_this()](const boost::system::error_code& ec) {
+    if (!token_.rotates()) return;
+    token_refresh_.start(config_.token_refresh_interval, [weak = weak_from_this()] {
       auto self = weak.lock();
-      if (ec || !self || self->stopped_) return;
-      if (self->reload_token() && !self->healthy_) self->resync();  // a refused stream may work now
-      self->arm_token_refresh();
+      if (!self || self->stopped_) return;
+      if (self->reload_token() && !self->health_.healthy()) self->resync();  // a refused stream may work now
     });
   }
 
@@ -485,26 +468,13 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
   // Observation: snapshot, then the event stream (or blocking queries when it is refused)
   // ---------------------------------------------------------------------------------------------
 
-  void set_health(const Status& status) {
-    if (sink_ == nullptr) return;
-    if (health_reported_ && healthy_ == status.ok()) return;
-    health_reported_ = true;
-    healthy_ = status.ok();
-    sink_->on_health(pool_, status);
-  }
-
-  Duration next_backoff() {
-    backoff_ = backoff_.count() == 0 ? Duration(std::chrono::milliseconds(250))
-                                     : std::min(config_.retry_max_backoff, backoff_ * 2);
-    std::uniform_int_distribution<std::int64_t> jitter(0, backoff_.count() / 5);
-    return backoff_ + Duration(jitter(random_));
-  }
+  void set_health(const Status& status) { health_.report(status); }
 
   void retry_later() {
     ++generation_;
     if (stream_) stream_->cancel();
     stream_.reset();
-    retry_timer_.expires_after(next_backoff());
+    retry_timer_.expires_after(backoff_.next());
     const std::uint64_t generation = generation_;
     retry_timer_.async_wait([weak = weak_from_this(), generation](const boost::system::error_code& ec) {
       auto self = weak.lock();
@@ -530,7 +500,7 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
           self->apply(*taken, true);
           if (self->polling_) {
             self->set_health(Status::Ok());
-            self->backoff_ = Duration(0);
+            self->backoff_.reset();
             self->poll(taken->allocs_index);
           } else {
             self->start_stream(taken->jobs_index + 1);
@@ -560,7 +530,7 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
         return self->retry_later();
       }
       self->set_health(Status::Ok());
-      self->backoff_ = Duration(0);
+      self->backoff_.reset();
       self->apply(*taken, true);
       // An index that went backwards (a restored or new leader) starts over.
       const std::uint64_t next = taken->allocs_index >= index ? taken->allocs_index : 1;
@@ -584,7 +554,7 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
       self->stream_status_ = status;
       if (status == 200) {
         self->set_health(Status::Ok());
-        self->backoff_ = Duration(0);
+        self->backoff_.reset();
       }
     };
     callbacks.on_data = [weak = weak_from_this(), generation](std::string_view bytes) {
@@ -726,14 +696,16 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
   std::string daemon_id_;
   std::string job_prefix_;     // "<name_prefix>-": every Berth job ID starts with it
   std::string executor_task_;  // the task whose state is the executor's
+  adapters::TimeSource time_;
+  adapters::HealthReporter health_;
   std::unique_ptr<net::HttpClient> client_;
   Status init_status_;
   std::string scope_;          // namespace (and region) query parameters
   BackendSink* sink_ = nullptr;
   bool stopped_ = false;
 
-  std::string token_;
-  boost::asio::steady_timer token_timer_;
+  adapters::CredentialFile token_;
+  adapters::Ticker token_refresh_;
 
   std::uint64_t generation_ = 0;  // of the current snapshot + stream; older callbacks are dropped
   std::shared_ptr<net::HttpStream> stream_;
@@ -745,19 +717,16 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
   // none is.
   std::shared_ptr<std::vector<ListDone>> resync_waiters_;
   boost::asio::steady_timer retry_timer_;
-  Duration backoff_{0};
-  bool health_reported_ = false;
-  bool healthy_ = false;
+  adapters::Backoff backoff_;  // of resyncs
 
   std::unordered_map<std::string, JobState> jobs_;  // this daemon's jobs of this pool
   std::set<std::string> killed_;                    // jobs Berth deregistered, until they are gone
-  std::mt19937_64 random_;
 };
 
 NomadBackend::NomadBackend(boost::asio::any_io_executor strand, PoolName pool, NomadPoolConfig config,
-                           std::string daemon_id, std::string name_prefix)
+                           std::string daemon_id, std::string name_prefix, adapters::TimeSource time)
     : impl_(std::make_shared<Impl>(std::move(strand), std::move(pool), std::move(config), std::move(daemon_id),
-                                   std::move(name_prefix))) {}
+                                   std::move(name_prefix), std::move(time))) {}
 
 NomadBackend::~NomadBackend() { impl_->stop(); }
 
@@ -770,9 +739,9 @@ void NomadBackend::kill(const KillRequest& request, Callback<Status> done) { imp
 void NomadBackend::list(Callback<StatusOr<std::vector<BackendObject>>> done) { impl_->list(std::move(done)); }
 
 std::unique_ptr<Backend> make_nomad_backend(boost::asio::any_io_executor strand, PoolName pool, NomadPoolConfig config,
-                                            std::string daemon_id, std::string name_prefix) {
+                                            std::string daemon_id, std::string name_prefix, adapters::TimeSource time) {
   return std::make_unique<NomadBackend>(std::move(strand), std::move(pool), std::move(config), std::move(daemon_id),
-                                        std::move(name_prefix));
+                                        std::move(name_prefix), std::move(time));
 }
 
 }  // namespace berth

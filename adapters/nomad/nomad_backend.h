@@ -30,6 +30,8 @@
 // as is one it stopped once its allocation has ended. Jobs without Berth's Meta are never listed
 // or touched.
 //
+// Jitter comes from the TimeSource given (adapters/common/time_source.h).
+//
 // Thread-safety: not thread-safe. Every method must be called on the executor given at
 // construction (core's strand); completions and BackendSink calls run on it, never inside the
 // call. stop() and the destructor end the stream; jobs keep running.
@@ -38,6 +40,7 @@
 #include <memory>
 #include <string>
 
+#include "adapters/common/time_source.h"
 #include "adapters/nomad/nomad_config.h"
 #include "core/backend.h"
 
@@ -47,7 +50,7 @@ class NomadBackend final : public Backend {
  public:
   // `name_prefix`: core's prefix of backend names; Berth's jobs are listed by it.
   NomadBackend(boost::asio::any_io_executor strand, PoolName pool, NomadPoolConfig config, std::string daemon_id,
-               std::string name_prefix);
+               std::string name_prefix, adapters::TimeSource time = adapters::real_time_source());
   ~NomadBackend() override;
   NomadBackend(const NomadBackend&) = delete;
   NomadBackend& operator=(const NomadBackend&) = delete;
@@ -66,6 +69,7 @@ class NomadBackend final : public Backend {
 };
 
 std::unique_ptr<Backend> make_nomad_backend(boost::asio::any_io_executor strand, PoolName pool, NomadPoolConfig config,
-                                            std::string daemon_id, std::string name_prefix);
+                                            std::string daemon_id, std::string name_prefix,
+                                            adapters::TimeSource time = adapters::real_time_source());
 
 }  // namespace berth

@@ -37,34 +37,21 @@
 #include "adapters/nomad/nomad_config.h"
 
 #include <boost/json/parse.hpp>
-#include <fstream>
-#include <sstream>
 
+#include "adapters/common/credential_file.h"
 #include "config/section.h"
 #include "config/yaml_json.h"
 
 namespace berth {
 namespace {
 
-StatusOr<std::string> read_text(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument("cannot read " + what + " " + path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
-}
-
-std::string trim(std::string text) {
-  const auto first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return "";
-  const auto last = text.find_last_not_of(" \t\r\n");
-  return text.substr(first, last - first + 1);
-}
+using adapters::read_text_file;
+using adapters::trim;
 
 void read_pem(config::Section& section, const std::string& key, std::string* out) {
   const std::string path = section.get_string(key);
   if (path.empty()) return;
-  auto text = read_text(path, key);
+  auto text = read_text_file(path, key);
   if (!text.ok()) return section.error(key, text.status().message());
   *out = std::move(*text);
 }
@@ -94,7 +81,7 @@ const char* to_string(NomadDriver driver) {
 }
 
 StatusOr<boost::json::object> load_job_template(const std::string& path) {
-  auto text = read_text(path, "job template");
+  auto text = read_text_file(path, "job template");
   if (!text.ok()) return text.status();
   boost::system::error_code ec;
   boost::json::value value = boost::json::parse(*text, ec);
@@ -138,7 +125,7 @@ Status parse_nomad_pool(config::Section& section, NomadPoolConfig* out) {
     section.error("token", "set either token or token_file, not both");
   }
   if (!parsed.connection.token_file.empty()) {
-    auto token = read_text(parsed.connection.token_file, "token_file");
+    auto token = read_text_file(parsed.connection.token_file, "token_file");
     if (!token.ok()) {
       section.error("token_file", token.status().message());
     } else if (trim(*token).empty()) {
