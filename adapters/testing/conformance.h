@@ -342,10 +342,16 @@ inline bool supports(const ConformanceTarget& target, bool has, const std::strin
 
 // Waits until `name` is seen running and ready for signals.
 inline void wait_running(BackendHarness& harness, const ConformanceTarget& target, const std::string& name) {
-  INFO("waiting for " << name << " to run");
-  REQUIRE(eventually([&] {
+  const bool running = eventually([&] {
     return harness.phase_is(name, ObservedPhase::kRunning) && (!target.executor_ready || target.executor_ready(name));
-  }));
+  });
+  if (!running) {
+    for (const auto& object : harness.sink().observed(name)) {
+      UNSCOPED_INFO(name << " was seen " << to_string(object.phase) << " " << object.reason << " " << object.message);
+    }
+  }
+  INFO("waiting for " << name << " to run");
+  REQUIRE(running);
 }
 
 // Launch, observe it run, launch it again (adopted, one object), list it, kill it (Berth's end,
