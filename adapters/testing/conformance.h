@@ -268,8 +268,9 @@ struct ConformanceTarget {
   // Whether the executor `name`, seen running, is ready for signals (its traps in place);
   // empty: running is ready.
   std::function<bool(const std::string& name)> executor_ready;
-  // Makes the running executor `name` exit now with `code` (OOM when `oom`), through the
-  // simulator's administration.
+  // Makes the running executor `name` exit now with `code` (OOM when `oom`): through the
+  // simulator's administration, or however the target scripts its executors. Executors the
+  // target runs for real also leave with exit code 0 when decommissioned.
   std::function<void(const std::string& name, int code, bool oom)> exit_executor;
   bool reports_oom = true;  // false: exit_executor cannot OOM-kill (skip_reasons["oom"])
   // Makes the backend unreachable for `duration`, state kept (the simulator's down_for_ms).
@@ -297,8 +298,8 @@ struct ConformanceTarget {
   // Makes the next launch meet a transient failure (429, 5xx, an outage).
   std::function<void()> fail_next_launch;
 
-  // Why a hook above is empty, by its name ("outage", "oom", "requests", "unlabelled",
-  // "invalid", "quota", "retryable"); reported when a scenario is skipped.
+  // Why a hook above is empty, by its name ("outage", "oom", "ignore_sigterm", "requests",
+  // "unlabelled", "invalid", "quota", "retryable"); reported when a scenario is skipped.
   std::map<std::string, std::string> skip_reasons;
 
   LaunchRequest request(ExecutorId id, const std::string& app = "app-1") const {
