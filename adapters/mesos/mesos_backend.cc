@@ -443,8 +443,17 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
   // ---------------------------------------------------------------------------------------------
 
   void call(const std::string& type, const std::string& field, json::object payload, std::function<void(Status)> done) {
+    call_answered(type, field, std::move(payload),
+                  [done = std::move(done)](Status status, bool) { done(std::move(status)); });
+  }
+
+  // As above; `answered` is false only when the call may have been carried out although it did
+  // not succeed (lost on the way, no answer): a status the master sent, or a call never sent, is
+  // certain.
+  void call_answered(const std::string& type, const std::string& field, json::object payload,
+                     std::function<void(Status, bool answered)> done) {
     if (!subscribed_) {
-      return done(Status::Unavailable("pool " + pool_ + ": " + type + " while not subscribed to Mesos"));
+      return done(Status::Unavailable("pool " + pool_ + ": " + type + " while not subscribed to Mesos"), true);
     }
     json::object body{{"framework_id", id(framework_id_)}, {"type", type}};
     if (!field.empty()) body[field] = std::move(payload);
@@ -459,16 +468,16 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
                                        generation](StatusOr<net::HttpResponse> response) {
       auto self = weak.lock();
       if (!self) return;
-      if (!response.ok()) return done(response.status());
+      if (!response.ok()) return done(response.status(), false);
       const int code = response->status;
-      if (code == 202 || code == 200) return done(Status::Ok());
+      if (code == 202 || code == 200) return done(Status::Ok(), true);
       const std::string what = "pool " + self->pool_ + ": " + type + " answered " + std::to_string(code) + ": " +
                                response->body;
       if ((code == 307 || code == 403) && generation == self->generation_) {
         // A new leader, or the master no longer knows this subscription: subscribe again.
         self->disconnected(Status::Unavailable(what));
       }
-      done(code == 400 ? Status::InvalidArgument(what) : Status::Unavailable(what));
+      done(code == 400 ? Status::InvalidArgument(what) : Status::Unavailable(what), true);
     });
   }
 
@@ -700,12 +709,13 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     json::object accept{{"offer_ids", json::array{id(offer.id)}},
                         {"operations", json::array{std::move(operation)}},
                         {"filters", json::object{{"refuse_seconds", std::chrono::duration<double>(config_.refuse).count()}}}};
-    call("ACCEPT", "accept", std::move(accept), [weak = weak_from_this(), accepted](Status status) {
+    call_answered("ACCEPT", "accept", std::move(accept), [weak = weak_from_this(), accepted](Status status, bool answered) {
       auto self = weak.lock();
       if (!self) return;
-      if (status.ok() || status.code() != StatusCode::kInvalidArgument) {
+      if (status.ok() || !answered) {
         // Accepted, or lost on the way with no way to tell: the tasks may exist. Reconciliation
-        // settles which (an unknown task comes back TASK_GONE or TASK_UNKNOWN).
+        // settles which (an unknown task comes back TASK_GONE or TASK_UNKNOWN). A refusal the
+        // master answered (400, 503, ...) launched nothing: the launch fails with it.
         if (!status.ok()) self->reconcile_tasks(*accepted);
         for (auto& launch : *accepted) launch.done(Status::Ok());
         return;

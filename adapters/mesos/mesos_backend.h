@@ -15,7 +15,7 @@
 //
 // Launch queues the executor until an offer fits it: its completion comes when the ACCEPT that
 // launches it is accepted (so a crash before that leaves core to launch it again under the same
-// task id). Offers are matched fairly between applications (offers.h), several executors per
+// task id), or with the master's refusal of it (5xx retryable). Offers are matched fairly between applications (offers.h), several executors per
 // offer, honouring Spark's attribute constraints and skipping agents excluded after
 // agent_failure_limit failures; resources reserved for the framework's role are used before
 // unreserved ones, and agents with GPUs are kept for executors that need GPUs (an agent is known

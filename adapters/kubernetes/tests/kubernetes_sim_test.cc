@@ -1,7 +1,8 @@
 // Conformance of KubernetesBackend against the Kubernetes API simulator (sim/kubernetes) over
-// loopback: the shared scenarios (adapters/testing/conformance.h), then launch and adoption (409), kill, list, the watch (events, 410 relist, dropped
-// streams), outages (on_health), quota 403, 422, scripted exits, OOM, image pull failures, node
-// loss, deletions by others, tokens (rotating file) and TLS with client certificates.
+// loopback: the shared conformance suite (adapters/testing/conformance.h), then launch and
+// adoption (409), kill, list, the watch (events, 410 relist, dropped streams), outages
+// (on_health), quota 403, 422, scripted exits, OOM, image pull failures, node loss, deletions by
+// others, tokens (rotating file) and TLS with client certificates.
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -19,6 +20,7 @@
 #include "adapters/kubernetes/kubernetes_backend.h"
 #include "adapters/kubernetes/pod_spec.h"
 #include "adapters/testing/conformance.h"
+#include "adapters/testing/sim_requests.h"
 #include "net/http_client.h"
 #include "net/tests/client_test_pki.h"
 #include "sim/kubernetes/simulator.h"
@@ -515,9 +517,9 @@ TEST_CASE("TLS with a client certificate, verified against the cluster CA") {
 
 // The shared scenarios. Ended pods are kept (delete_terminated_pods: false) so that an
 // executor's exit is its last observation, as on the other backends.
-class SharedScenarios {
+class KubernetesConformance {
  public:
-  SharedScenarios() : simulator_(io_.executor(), {}) {
+  KubernetesConformance() : simulator_(io_.executor(), {}) {
     REQUIRE(simulator_.start().ok());
     net::HttpClientOptions options;
     options.base_url = "http://" + simulator_.address();
@@ -528,19 +530,62 @@ class SharedScenarios {
     config.name_space = "default";
     config.retry_max_backoff = 500ms;
     config.delete_terminated_pods = false;
+    target_.name = "kubernetes";
     target_.pool = "k8s";
     target_.make_backend = [config](boost::asio::any_io_executor strand) {
       return std::make_unique<KubernetesBackend>(strand, "k8s", config, "edge-1");
     };
+    target_.make_other_backend = [config](boost::asio::any_io_executor strand) {
+      return std::make_unique<KubernetesBackend>(strand, "k8s", config, conformance::ConformanceTarget::kOtherDaemon);
+    };
+    target_.lists_other_daemons = true;  // list() is every Berth pod of the pool
     target_.exit_executor = [this](const std::string& name, int code, bool oom) {
-      admin("/sim/pods/default/" + name + "/exit",
+      admin("POST", "/sim/pods/default/" + name + "/exit",
             oom ? std::string(R"({"oom":true})") : R"({"code":)" + std::to_string(code) + "}");
     };
     target_.outage = [this](std::chrono::milliseconds duration) {
-      admin("/sim/faults", R"({"down_for_ms":)" + std::to_string(duration.count()) + "}");
+      admin("POST", "/sim/faults", R"({"down_for_ms":)" + std::to_string(duration.count()) + "}");
+    };
+    target_.ignore_sigterm = [](LaunchRequest& request) {
+      request.spec.annotations["sim.berth.dev/shutdown-delay"] = "1h";
+    };
+    // A kill core wants at once is a delete with delete_grace_period (1 s), then the watch.
+    target_.kill_slack = 3s;
+    target_.reset_requests = [this] { admin("POST", "/sim/requests/reset"); };
+    target_.executor_requests = [this] {
+      return conformance::executor_route_counts(
+          admin("GET", "/sim/requests").body, [](const std::string& method, const std::string& route) {
+            if (route.find(" watch") != std::string::npos) return false;
+            return route.find("{name}") != std::string::npos ||
+                   (method == "POST" && route == "/api/v1/namespaces/{ns}/pods");
+          });
+    };
+    target_.create_unlabelled = [this](const std::string& name) {
+      admin("POST", "/api/v1/namespaces/default/pods",
+            R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")" + name +
+                R"("},"spec":{"restartPolicy":"Never","containers":[{"name":"main","image":"busybox"}]}})");
+    };
+    target_.unlabelled_running = [this](const std::string& name) {
+      const net::HttpResponse pod = admin("GET", "/api/v1/namespaces/default/pods/" + name, "", true);
+      if (pod.status != 200) return false;
+      const json::object object = json::parse(pod.body).as_object();
+      return !object.at("metadata").as_object().contains("deletionTimestamp") &&
+             object.at("status").at("phase") == "Running";
+    };
+    target_.make_invalid = [](LaunchRequest& request) {
+      request.spec.labels["bad key"] = "x";
+      return std::string("bad key");
+    };
+    target_.exceed_quota = [this](LaunchRequest& request) {
+      admin("POST", "/sim/quotas", R"({"namespace":"default","name":"conformance","hard":{"requests.cpu":"2"}})");
+      request.profile.cores = 4;
+      return std::string("exceeded quota: conformance");
+    };
+    target_.fail_next_launch = [this] {
+      admin("POST", "/sim/faults", R"({"fail_next":{"create":1},"error_code":503})");
     };
   }
-  ~SharedScenarios() {
+  ~KubernetesConformance() {
     admin_.reset();
     simulator_.stop();
     io_.stop();
@@ -548,17 +593,22 @@ class SharedScenarios {
   conformance::ConformanceTarget& target() { return target_; }
 
  private:
-  void admin(const std::string& target, const std::string& body) {
+  net::HttpResponse admin(const std::string& method, const std::string& target, const std::string& body = "",
+                          bool any_status = false) {
     std::promise<StatusOr<net::HttpResponse>> result;
     net::HttpClientRequest request;
-    request.method = "POST";
+    request.method = method;
     request.target = target;
     request.body = body;
-    request.headers["content-type"] = "application/json";
+    if (!body.empty()) request.headers["content-type"] = "application/json";
     admin_->request(request, [&](StatusOr<net::HttpResponse> r) { result.set_value(std::move(r)); });
-    auto response = result.get_future().get();
+    auto future = result.get_future();
+    REQUIRE(future.wait_for(20s) == std::future_status::ready);
+    auto response = future.get();
     REQUIRE(response.ok());
-    REQUIRE(response->status == 200);
+    INFO(method << " " << target << " -> " << response->status << " " << response->body);
+    if (!any_status) REQUIRE(response->status < 300);
+    return *response;
   }
 
   conformance::IoThread io_;
@@ -567,25 +617,7 @@ class SharedScenarios {
   conformance::ConformanceTarget target_;
 };
 
-TEST_CASE("kubernetes conformance: launch, run, adopt, list, kill") {
-  SharedScenarios shared;
-  conformance::launch_run_kill(shared.target());
-}
-
-TEST_CASE("kubernetes conformance: exit codes and OOM") {
-  SharedScenarios shared;
-  conformance::exit_codes(shared.target());
-}
-
-TEST_CASE("kubernetes conformance: an outage freezes the pool; nothing is reported lost") {
-  SharedScenarios shared;
-  conformance::outage_freezes(shared.target());
-}
-
-TEST_CASE("kubernetes conformance: a restarted backend lists and adopts its pods") {
-  SharedScenarios shared;
-  conformance::restart_adopts(shared.target());
-}
+BERTH_CONFORMANCE_SUITE("kubernetes", KubernetesConformance)
 
 }  // namespace
 }  // namespace berth

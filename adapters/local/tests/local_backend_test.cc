@@ -18,6 +18,7 @@
 
 #include "adapters/local/local_backend.h"
 #include "adapters/local/local_files.h"
+#include "adapters/local/tests/local_processes.h"
 
 using namespace berth;
 using namespace std::chrono_literals;
@@ -55,46 +56,9 @@ class RecordingSink final : public BackendSink {
   std::vector<Status> health;
 };
 
-std::optional<std::string> read_file(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Kills every executor group found under `work_dir` and reaps what is this process's child.
-void kill_everything(const fs::path& work_dir) {
-  std::error_code ec;
-  for (fs::directory_iterator it(work_dir, ec), end; !ec && it != end; it.increment(ec)) {
-    auto text = read_file(it->path() / local::kPidFile);
-    if (!text) continue;
-    auto pid = local::decode_pid_record(*text);
-    if (!pid) continue;
-    auto stat = local::read_proc_stat(pid->pid);
-    if (!stat || stat->start_time != pid->start_time) continue;
-    ::killpg(pid->pid, SIGKILL);
-    int status = 0;
-    ::waitpid(pid->pid, &status, 0);  // ECHILD for adopted ones: init reaps them
-  }
-}
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "berth-local-test-XXXXXX").string();
-    REQUIRE(::mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
+using local_testing::kill_everything;
+using local_testing::read_file;
+using local_testing::TempDir;
 
 LaunchRequest make_request(const std::string& name, std::vector<std::string> command,
                            std::vector<std::string> args = {}) {

@@ -1,5 +1,5 @@
 // Conformance of MesosBackend against the Mesos master simulator (sim/mesos) over loopback: the
-// shared scenarios, then what is Mesos's own: fair placement between applications, suppressing
+// shared conformance suite, then what is Mesos's own: fair placement between applications, suppressing
 // offers when idle, agent loss, redirects from a standby and a leader change, basic
 // authentication, a framework that survives a backend restart under its saved id, cancelling a
 // launch no offer fits, and excluding an agent where executors keep failing.
@@ -13,6 +13,7 @@
 
 #include "adapters/mesos/mesos_backend.h"
 #include "adapters/testing/conformance.h"
+#include "adapters/testing/sim_requests.h"
 #include "net/http_client.h"
 #include "sim/mesos/simulator.h"
 
@@ -126,6 +127,32 @@ class MesosSim {
     target.outage = [this](std::chrono::milliseconds duration) {
       admin("POST", "/sim/faults", json::serialize(json::object{{"down_for_ms", duration.count()}}));
     };
+    target.name = "mesos";
+    // Another daemon is another framework: its tasks are not this framework's to see.
+    target.make_other_backend = [config](boost::asio::any_io_executor strand) {
+      return std::make_unique<MesosBackend>(strand, "mesos", config, conformance::ConformanceTarget::kOtherDaemon,
+                                            "other", "", [](const std::string&, std::function<void(Status)> done) {
+                                              done(Status::Ok());
+                                            });
+    };
+    target.ignore_sigterm = [](LaunchRequest& request) {
+      request.spec.annotations["sim.berth.dev/shutdown-delay"] = "1h";
+    };
+    target.reset_requests = [this] { admin("POST", "/sim/requests/reset"); };
+    target.executor_requests = [this] {
+      return conformance::executor_route_counts(
+          json::serialize(admin("GET", "/sim/requests")), [](const std::string&, const std::string& route) {
+            return route == "/api/v1/scheduler ACCEPT" || route == "/api/v1/scheduler KILL";
+          });
+    };
+    target.skip_reasons["unlabelled"] = "a Mesos task exists only inside a framework; there is no unlabelled task to make";
+    target.skip_reasons["invalid"] =
+        "Mesos refuses an invalid task after the ACCEPT (TASK_ERROR), so it reaches core as an observation, not "
+        "as the launch's status";
+    target.skip_reasons["quota"] = "Mesos quotas hold offers back; they never refuse a launch";
+    target.fail_next_launch = [this] {
+      admin("POST", "/sim/faults", json::serialize(json::object{{"fail_next", json::object{{"ACCEPT", 1}}}, {"error_code", 503}}));
+    };
     return target;
   }
 
@@ -145,26 +172,15 @@ class MesosSim {
   int saves_ = 0;
 };
 
-TEST_CASE("mesos conformance: launch, run, adopt, list, kill") {
+struct MesosConformance {
   MesosSim sim;
-  auto target = sim.target();
-  conformance::launch_run_kill(target);
-  CHECK_FALSE(sim.saved().empty());
-}
+  conformance::ConformanceTarget target_ = sim.target();
+  conformance::ConformanceTarget& target() { return target_; }
+};
 
-TEST_CASE("mesos conformance: exit codes and OOM") {
-  MesosSim sim;
-  auto target = sim.target();
-  conformance::exit_codes(target);
-}
+BERTH_CONFORMANCE_SUITE("mesos", MesosConformance)
 
-TEST_CASE("mesos conformance: an outage freezes the pool; nothing is reported lost") {
-  MesosSim sim;
-  auto target = sim.target();
-  conformance::outage_freezes(target);
-}
-
-TEST_CASE("mesos conformance: a restarted backend re-registers as the same framework and adopts its tasks") {
+TEST_CASE("mesos: a restarted backend re-registers as the same framework and adopts its tasks") {
   MesosSim sim;
   auto target = sim.target();
   conformance::restart_adopts(target);

@@ -1,5 +1,5 @@
 // Conformance of NomadBackend against the Nomad API simulator (sim/nomad) over loopback: the
-// shared scenarios, then what is Nomad's own: killing one specific executor among several,
+// shared conformance suite, then what is Nomad's own: killing one specific executor among several,
 // placement failures reported with their reason until capacity comes, driver failures as launch
 // failures, jobs stopped outside Berth, Nomad's plain-text validation errors, a dropped and
 // compacted event stream caught up by the snapshot, leader loss, the connection limit's 429, list
@@ -14,6 +14,7 @@
 
 #include "adapters/nomad/nomad_backend.h"
 #include "adapters/testing/conformance.h"
+#include "adapters/testing/sim_requests.h"
 #include "net/http_client.h"
 #include "net/tests/client_test_pki.h"
 #include "sim/nomad/simulator.h"
@@ -121,11 +122,16 @@ class NomadSim {
 
   conformance::ConformanceTarget target(std::function<void(NomadPoolConfig&)> adjust = {}) {
     conformance::ConformanceTarget target;
+    target.name = "nomad";
     target.pool = "nomad";
     NomadPoolConfig config = this->config();
     if (adjust) adjust(config);
     target.make_backend = [config](boost::asio::any_io_executor strand) {
       return std::make_unique<NomadBackend>(strand, "nomad", config, "edge-1", "berth");
+    };
+    // Another daemon has its own name prefix; the snapshot lists only this one's.
+    target.make_other_backend = [config](boost::asio::any_io_executor strand) {
+      return std::make_unique<NomadBackend>(strand, "nomad", config, conformance::ConformanceTarget::kOtherDaemon, "other");
     };
     target.exit_executor = [this](const std::string& name, int code, bool oom) {
       admin("POST", "/sim/allocations/" + alloc_of(name) + "/exit",
@@ -133,6 +139,43 @@ class NomadSim {
     };
     target.outage = [this](std::chrono::milliseconds duration) {
       faults(json::object{{"down_for_ms", duration.count()}});
+    };
+    target.ignore_sigterm = [](LaunchRequest& request) {
+      request.spec.annotations["sim.berth.dev/shutdown-delay"] = "1h";
+    };
+    target.reset_requests = [this] { admin("POST", "/sim/requests/reset"); };
+    target.executor_requests = [this] {
+      return conformance::executor_route_counts(
+          call("GET", "/sim/requests").body, [](const std::string& method, const std::string& route) {
+            return route.rfind("/v1/job/", 0) == 0 || route.rfind("/v1/allocation/", 0) == 0 ||
+                   (route == "/v1/jobs" && method != "GET");
+          });
+    };
+    // Named like Berth's jobs, so that only the missing Meta keeps it out.
+    target.create_unlabelled = [this](const std::string& name) {
+      admin("PUT", "/v1/jobs",
+            json::serialize(json::object{
+                {"Job", json::object{{"ID", name},
+                                     {"Type", "batch"},
+                                     {"TaskGroups", json::array{json::object{
+                                                        {"Name", "main"},
+                                                        {"Count", 1},
+                                                        {"Tasks", json::array{json::object{
+                                                                      {"Name", "main"},
+                                                                      {"Driver", "docker"},
+                                                                      {"Config", json::object{{"image", "busybox"}}}}}}}}}}}}));
+    };
+    target.unlabelled_running = [this](const std::string& name) {
+      const json::value job = admin("GET", "/v1/job/" + name);
+      return job.at("Stop") == false && job.at("Status") == "running";
+    };
+    target.make_invalid = [](LaunchRequest& request) {
+      request.profile.cores = 0;
+      return std::string("minimum CPU value is 1; got 0");
+    };
+    target.skip_reasons["quota"] = "the Nomad simulator has no quotas (Nomad Enterprise)";
+    target.fail_next_launch = [this] {
+      faults(json::object{{"fail_next", json::object{{"register", 1}}}, {"error_code", 503}});
     };
     return target;
   }
@@ -152,31 +195,27 @@ class NomadSim {
   std::unique_ptr<net::HttpClient> admin_;
 };
 
-TEST_CASE("nomad conformance: launch, run, adopt, list, kill") {
+struct NomadConformance {
+  NomadSim sim;
+  conformance::ConformanceTarget target_ = sim.target();
+  conformance::ConformanceTarget& target() { return target_; }
+};
+
+BERTH_CONFORMANCE_SUITE("nomad", NomadConformance)
+
+TEST_CASE("nomad: a killed executor's job is deregistered, not purged") {
   NomadSim sim;
   auto target = sim.target();
-  conformance::launch_run_kill(target);
-  // Deregistered, not purged: `nomad job status` still explains it.
-  const json::value job = sim.admin("GET", "/v1/job/berth-app-1-exec-1");
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  const LaunchRequest request = target.request(1);
+  REQUIRE(harness.launch(request).ok());
+  REQUIRE(eventually([&] { return harness.phase_is(request.backend_name, ObservedPhase::kRunning); }));
+  REQUIRE(harness.kill(request.backend_name, 1s).ok());
+  REQUIRE(eventually([&] { return harness.ended(request.backend_name); }));
+  // `nomad job status` still explains it.
+  const json::value job = sim.admin("GET", "/v1/job/" + request.backend_name);
   CHECK(job.at("Stop") == true);
-}
-
-TEST_CASE("nomad conformance: exit codes and OOM") {
-  NomadSim sim;
-  auto target = sim.target();
-  conformance::exit_codes(target);
-}
-
-TEST_CASE("nomad conformance: an outage freezes the pool; nothing is reported lost") {
-  NomadSim sim;
-  auto target = sim.target();
-  conformance::outage_freezes(target);
-}
-
-TEST_CASE("nomad conformance: a restarted backend lists and adopts its jobs") {
-  NomadSim sim;
-  auto target = sim.target();
-  conformance::restart_adopts(target);
 }
 
 TEST_CASE("nomad: one specific executor is killed among several, and only its job stops") {
