@@ -87,6 +87,9 @@ struct BackendObject {
   // cannot be pulled, ...): a launch failure, counted against the application's failure budget.
   bool start_failed = false;
   std::string host;
+  // Set when the adapter has (new) state to keep for this executor across restarts; core
+  // stores it durably and gives it back through Backend::recover().
+  std::optional<BackendHandle> handle;
   std::string reason;   // backend's short reason, e.g. "OOMKilled", "ImagePullBackOff"; a pending
                         // object no node can take reports kReasonUnschedulable
   std::string message;  // backend's human-readable detail
@@ -105,11 +108,40 @@ class BackendSink {
   // The backend became reachable (ok) or unreachable (error). While unreachable, the pool is
   // frozen: nothing is declared lost or killed because the backend is silent.
   virtual void on_health(const PoolName& pool, const Status& status) = 0;
+  // Keeps adapter state that must survive a restart (a Mesos framework id) in Berth's store,
+  // under `key` for this pool, and runs `done` on the strand once it is durable (or failed).
+  // An empty value removes it. The next start gives it back through Backend::recover().
+  virtual void save_state(const PoolName& pool, const std::string& key, const std::string& /*value*/,
+                          Callback<Status> done) {
+    done(Status::FailedPrecondition("this sink keeps no adapter state (pool " + pool + ", key " + key + ")"));
+  }
 };
 
+// Real differences between backends that core acts on.
 struct BackendCapabilities {
   bool decommission = false;  // can signal an executor to leave gracefully
   bool kill_app = false;      // can stop every object of an application in one call
+  // Whether KillRequest::grace is the grace the object gets. false: the backend stops objects
+  // with a grace of its own (Nomad: the job's KillTimeout), so core waits kill_retry_max, not
+  // the grace plus a margin, before a follow-up kill.
+  bool honours_kill_grace = true;
+  // Whether launch() completes only once the executor is placed (Mesos: when an offer took it
+  // and the ACCEPT was accepted), so a launch may wait long for capacity: such launches are not
+  // limited by the pool's max_inflight_launches (the adapter queues them), only by max_pending.
+  bool launch_completes_on_placement = false;
+};
+
+// What core gives a backend back before start(), from its store: the live executors of its
+// pool with the handles they reported, and the state it saved with BackendSink::save_state.
+struct RecoveredExecutor {
+  std::string backend_name;
+  AppId app;
+  ExecutorId executor = 0;
+  BackendHandle handle;
+};
+struct BackendRecovery {
+  std::vector<RecoveredExecutor> executors;
+  std::map<std::string, std::string> state;
 };
 
 class Backend {
@@ -118,6 +150,9 @@ class Backend {
 
   virtual std::string type() const = 0;
   virtual BackendCapabilities capabilities() const { return {}; }
+
+  // What the store holds for this pool (Nomad's RecoverTask). Called once, before start().
+  virtual void recover(const BackendRecovery& /*recovery*/) {}
 
   // Starts observing the backend; reports through `sink` until stop(). Called once.
   virtual void start(BackendSink* sink) = 0;

@@ -32,6 +32,7 @@ CommitTracker::Batch CommitTracker::begin() {
   batch.apps.swap(dirty_apps_);
   batch.executors.swap(dirty_executors_);
   batch.deleted_apps.swap(deleted_apps_);
+  batch.meta.swap(dirty_meta_);
   InFlight& commit = in_flight_[batch.sequence];
   commit.created.swap(created_);
   commit.waiters.swap(waiting_);

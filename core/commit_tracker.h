@@ -27,6 +27,8 @@ class CommitTracker {
 
   void app_changed(const AppId& app) { dirty_apps_.insert(app); }
   void executor_changed(const ExecutorKey& key) { dirty_executors_.insert(key); }
+  // A store meta entry changed (adapter state).
+  void meta_changed(const std::string& key) { dirty_meta_.insert(key); }
   // A new executor, written by the next commit and launchable once that is durable.
   void executor_created(const ExecutorKey& key);
   // The application and these executors of it are forgotten: the next commit deletes it and
@@ -49,6 +51,7 @@ class CommitTracker {
     std::set<AppId> apps;
     std::set<ExecutorKey> executors;
     std::vector<AppId> deleted_apps;
+    std::set<std::string> meta;
   };
   // Starts a commit of everything dirty: the caller writes these records as they are now.
   Batch begin();
@@ -67,7 +70,9 @@ class CommitTracker {
   std::set<ExecutorKey> created_not_durable() const;
 
  private:
-  bool dirty() const { return !dirty_apps_.empty() || !dirty_executors_.empty() || !deleted_apps_.empty(); }
+  bool dirty() const {
+    return !dirty_apps_.empty() || !dirty_executors_.empty() || !deleted_apps_.empty() || !dirty_meta_.empty();
+  }
 
   struct InFlight {
     std::vector<ExecutorKey> created;
@@ -76,6 +81,7 @@ class CommitTracker {
   std::set<AppId> dirty_apps_;
   std::set<ExecutorKey> dirty_executors_;
   std::vector<AppId> deleted_apps_;
+  std::set<std::string> dirty_meta_;
   std::vector<ExecutorKey> created_;
   std::vector<Waiter> waiting_;
   std::uint64_t sequence_ = 0;

@@ -46,7 +46,7 @@ Engine::Engine(EngineOptions options, std::string daemon_id, Clock& clock, Store
 
 namespace {
 KillRetryPolicy kill_retry_policy(const EngineOptions& options) {
-  return KillRetryPolicy{options.kill_retry_margin, options.kill_retry_max, options.backoff_initial};
+  return KillRetryPolicy{options.kill_retry_margin, options.kill_retry_max, options.backoff_initial, std::nullopt};
 }
 PoolSyncPolicy pool_sync_policy(const EngineOptions& options) {
   return PoolSyncPolicy{options.resync_interval, options.backoff_initial, options.backoff_max};
@@ -63,7 +63,9 @@ void Engine::add_pool(PoolPolicy policy, Backend* backend) {
   auto pool = std::make_unique<PoolState>();
   pool->policy = std::move(policy);
   pool->backend = backend;
-  pool->kills = KillTracker(kill_retry_policy(options_));
+  KillRetryPolicy kills = kill_retry_policy(options_);
+  if (!backend->capabilities().honours_kill_grace) kills.backend_grace = options_.kill_retry_max;
+  pool->kills = KillTracker(kills);
   pool->sync = PoolSync(pool_sync_policy(options_));
   PoolName name = pool->policy.name;
   pools_[name] = std::move(pool);
@@ -78,6 +80,9 @@ void Engine::set_tenants(std::vector<TenantPolicy> tenants) {
 Status Engine::restore(const StoreSnapshot& snapshot) {
   if (auto it = snapshot.meta.find(kMetaRevision); it != snapshot.meta.end()) {
     revision_ = std::stoull(it->second);
+  }
+  for (const auto& [key, value] : snapshot.meta) {
+    if (key.rfind(kMetaAdapterPrefix, 0) == 0 && !value.empty()) adapter_state_[key] = value;
   }
   const Timestamp now = clock_.now();
   for (const Application& app : snapshot.apps) {
@@ -164,7 +169,23 @@ void Engine::add_removed_pool(const PoolName& name) {
 
 void Engine::start() {
   started_ = true;
+  // Each backend first gets back what the store holds for it, then starts observing.
+  std::map<PoolName, BackendRecovery> recovery;
+  for (const auto& [meta_key, value] : adapter_state_) {
+    // adapter/<pool>/<key>
+    const std::size_t pool_at = std::string(kMetaAdapterPrefix).size();
+    const std::size_t slash = meta_key.find('/', pool_at);
+    if (slash == std::string::npos) continue;
+    recovery[meta_key.substr(pool_at, slash - pool_at)].state[meta_key.substr(slash + 1)] = value;
+  }
+  for (const auto& [id, app] : apps_) {
+    for (const auto& [eid, executor] : app->executors) {
+      if (is_terminal(executor.state)) continue;
+      recovery[executor.pool].executors.push_back({executor.backend_name, id, eid, executor.handle});
+    }
+  }
   for (auto& [name, pool] : pools_) {
+    pool->backend->recover(recovery[name]);
     pool->backend->start(this);
     list_pool(*pool);
   }
@@ -445,6 +466,11 @@ void Engine::commit() {
     if (it != app->executors.end()) batch.put_executors.push_back(it->second);
   }
   batch.delete_apps = std::move(changes.deleted_apps);
+  for (const std::string& key : changes.meta) {
+    // An entry removed is written empty (restore() skips it).
+    auto it = adapter_state_.find(key);
+    batch.put_meta[key] = it == adapter_state_.end() ? "" : it->second;
+  }
   batch.put_meta[kMetaRevision] = std::to_string(revision_);
   batch.put_meta[kMetaDaemonId] = daemon_id_;
 

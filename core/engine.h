@@ -169,6 +169,8 @@ class Engine final : public BackendSink {
   // --- BackendSink ------------------------------------------------------------------------
   void on_observed(const PoolName& pool, const BackendObject& object) override;
   void on_health(const PoolName& pool, const Status& status) override;
+  void save_state(const PoolName& pool, const std::string& key, const std::string& value,
+                  Callback<Status> done) override;
 
   // Name of an executor's backend object: <prefix>-<app>-exec-<id>.
   std::string backend_name(const AppId& app, ExecutorId id) const;
@@ -252,6 +254,8 @@ class Engine final : public BackendSink {
   std::vector<AppId> to_reconcile_order_;     // the same, in the order they changed
   bool reconcile_all_ = true;                 // a tick, a pool or the tenants changed
   std::vector<std::string> notices_;
+  // Adapter state (BackendSink::save_state) by its store key, "adapter/<pool>/<key>".
+  std::map<std::string, std::string> adapter_state_;
   Revision revision_ = 0;
   bool started_ = false;
   bool stopped_ = false;

@@ -18,6 +18,22 @@ void Engine::on_observed(const PoolName& pool_name, const BackendObject& object)
   observe(*pool, object, false);
 }
 
+void Engine::save_state(const PoolName& pool, const std::string& key, const std::string& value,
+                         Callback<Status> done) {
+  if (pool.find('/') != std::string::npos || key.empty()) {
+    done(Status::InvalidArgument("adapter state key \"" + key + "\" of pool " + pool + " cannot be stored"));
+    return;
+  }
+  const std::string meta_key = kMetaAdapterPrefix + pool + "/" + key;
+  if (value.empty()) {
+    adapter_state_.erase(meta_key);
+  } else {
+    adapter_state_[meta_key] = value;
+  }
+  commits_.meta_changed(meta_key);
+  when_durable(std::move(done));
+}
+
 void Engine::on_health(const PoolName& pool_name, const Status& status) {
   PoolState* pool = pool_state(pool_name);
   if (pool == nullptr) return;
@@ -46,6 +62,12 @@ void Engine::observe(PoolState& pool, const BackendObject& object, bool from_lis
     return;
   }
   app->missing_since.erase(executor->id);
+  if (object.handle && *object.handle != executor->handle && object.handle->data.size() <= kMaxBackendHandleBytes) {
+    // Adapter state for recovery: written with the next commit; no event (drivers never see it).
+    executor->handle = *object.handle;
+    commits_.executor_changed({executor->app, executor->id});
+    schedule_pass();
+  }
 
   if (executor->state == ExecutorState::kRequested && object.phase != ObservedPhase::kGone) {
     // The object exists, so its launch was accepted, even if the launch's own reply (or, after

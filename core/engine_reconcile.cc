@@ -166,7 +166,9 @@ void Engine::send_launches() {
       const AppState* app = app_state(id);
       return app != nullptr && app->app.phase == AppPhase::kActive;
     };
-    while (pool->launches_inflight < pool->policy.max_inflight_launches) {
+    // A backend whose launches complete only on placement queues them itself (for offers).
+    const bool unbounded = pool->backend->capabilities().launch_completes_on_placement;
+    while (unbounded || pool->launches_inflight < pool->policy.max_inflight_launches) {
       std::optional<ExecutorKey> next = pool->launch_queue.pop(active);
       if (!next) break;
       AppState& app = *app_state(next->app);

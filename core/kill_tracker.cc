@@ -15,7 +15,8 @@ Timestamp KillTracker::accepted_retry_at(const Kill& kill, Timestamp now) const 
   Duration wait = policy_.margin;
   for (std::int32_t i = 1; i < kill.attempts && wait < policy_.max_wait; ++i) wait *= 2;
   wait = std::min(wait, policy_.max_wait);
-  return now + kill.grace + wait;
+  const Duration grace = policy_.backend_grace ? std::max(kill.grace, *policy_.backend_grace) : kill.grace;
+  return now + grace + wait;
 }
 
 bool KillTracker::request(const std::string& name, Duration grace, Timestamp now) {

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -30,6 +31,9 @@ struct KillRetryPolicy {
   Duration margin{std::chrono::seconds(30)};         // after the grace, before a second kill
   Duration max_wait{std::chrono::minutes(5)};        // cap of the doubled wait
   Duration failure_backoff{std::chrono::seconds(1)}; // first retry of a refused kill
+  // A backend that stops objects after a grace of its own (not KillRequest::grace): the wait
+  // before a follow-up counts at least this instead.
+  std::optional<Duration> backend_grace;
 };
 
 class KillTracker {

@@ -42,6 +42,8 @@ struct StoreBatch {
 // Meta keys core uses.
 inline constexpr const char* kMetaDaemonId = "daemon_id";
 inline constexpr const char* kMetaRevision = "revision";
+// Adapter state (BackendSink::save_state) is kept under "adapter/<pool>/<key>".
+inline constexpr const char* kMetaAdapterPrefix = "adapter/";
 
 class Store {
  public:

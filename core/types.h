@@ -132,6 +132,18 @@ struct Loss {
   bool operator==(const Loss&) const = default;
 };
 
+// Opaque state an adapter keeps for one executor across restarts (a Mesos agent id, a process's
+// identity), in the manner of Nomad's TaskHandle: core stores it with the executor, durably, and
+// gives it back through Backend::recover() without reading it. `version` lets an adapter read
+// handles an older berthd wrote.
+struct BackendHandle {
+  std::int32_t version = 0;
+  std::string data;  // at most kMaxBackendHandleBytes
+  bool empty() const { return version == 0 && data.empty(); }
+  bool operator==(const BackendHandle&) const = default;
+};
+inline constexpr std::size_t kMaxBackendHandleBytes = 4096;
+
 struct Executor {
   AppId app;
   ExecutorId id = 0;
@@ -148,6 +160,7 @@ struct Executor {
   Timestamp ended{};
   std::int32_t attempt = 0;  // launch attempts sent
   Revision revision = 0;
+  BackendHandle handle;      // the adapter's, for recovery (never shown to drivers)
   bool operator==(const Executor&) const = default;
 };
 

@@ -67,17 +67,9 @@ std::vector<BackendRegistration> all_backends() {
       },
       [](const config::PoolConfig& pool, MesosPoolConfig mesos, const BackendContext& context)
           -> StatusOr<std::unique_ptr<Backend>> {
-        const std::string key = mesos_framework_id_key(pool.policy.name);
-        auto stored = context.stored_meta.find(key);
-        std::string framework_id = stored != context.stored_meta.end() ? stored->second : "";
-        SaveFrameworkId save = [save_meta = context.save_meta, key](const std::string& id,
-                                                                     std::function<void(Status)> done) {
-          if (!save_meta) return done(Status::FailedPrecondition("no store to keep the Mesos framework id in"));
-          save_meta(key, id, std::move(done));
-        };
         return std::unique_ptr<Backend>(std::make_unique<MesosBackend>(
             context.strand, pool.policy.name, std::move(mesos), context.daemon_id, context.name_prefix,
-            std::move(framework_id), std::move(save), context.time));
+            "", nullptr, context.time));
       }));
   return backends;
 }

@@ -21,10 +21,6 @@ struct BackendContext {
   std::string state_dir;
   std::string daemon_id;
   std::string name_prefix;  // core's prefix of backend names (<prefix>-<app>-exec-<id>)
-  // Adapter state kept in the store's meta (a Mesos framework id): what was saved, and how to
-  // save more (durably; `done` runs on `strand`).
-  std::map<std::string, std::string> stored_meta;
-  std::function<void(const std::string& key, const std::string& value, std::function<void(Status)> done)> save_meta;
   // Where the adapters read the time and draw their jitter (tests fix it).
   adapters::TimeSource time = adapters::real_time_source();
 };

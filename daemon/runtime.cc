@@ -86,15 +86,7 @@ Status Runtime::start(const StoreSnapshot& snapshot, Duration timeout) {
   context.daemon_id = impl.options_.daemon_id;
   context.name_prefix = config.engine.name_prefix;
   context.time = adapters::real_time_source();
-  context.stored_meta = snapshot.meta;
-  context.save_meta = [store = impl.store_.get(), strand = impl.strand_](const std::string& key, const std::string& value,
-                                                                        std::function<void(Status)> done) {
-    StoreBatch batch;
-    batch.put_meta[key] = value;
-    store->commit(std::move(batch), [strand, done = std::move(done)](Status status) {
-      boost::asio::post(strand, [done, status] { done(status); });
-    });
-  };
+
   for (const config::PoolConfig& pool : config.pools) {
     auto backend = make_backend(pool, context);
     if (!backend.ok()) return backend.status();

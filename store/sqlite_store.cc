@@ -71,6 +71,15 @@ CREATE TABLE meta (
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 )sql",
+    // 2: an executor's backend handle (opaque adapter state core keeps and gives back on
+    // recovery), and adapter state kept under "adapter/<pool>/<key>": the Mesos framework id
+    // that version 1 kept as "mesos.framework_id.<pool>" moves there.
+    R"sql(
+ALTER TABLE executors ADD COLUMN handle_version INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE executors ADD COLUMN handle BLOB NOT NULL DEFAULT x'';
+UPDATE meta SET key = 'adapter/' || substr(key, 20) || '/framework_id'
+  WHERE key LIKE 'mesos.framework_id.%';
+)sql",
 };
 constexpr int kMigrationCount = static_cast<int>(std::size(kMigrations));
 static_assert(kMigrationCount == SqliteStore::kSchemaVersion);
@@ -97,6 +106,9 @@ class Statement {
   void bind(int i, std::int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
   void bind(int i, Timestamp t) { bind(i, static_cast<std::int64_t>(t.time_since_epoch().count())); }
   void bind_null(int i) { sqlite3_bind_null(stmt_, i); }
+  void bind_blob(int i, const std::string& bytes) {
+    sqlite3_bind_blob(stmt_, i, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC);
+  }
 
   // Runs a statement that returns no rows; SQLITE_DONE on success.
   int run() {
@@ -267,8 +279,8 @@ Status SqliteStore::prepare() {
       {&s.put_executor,
        "INSERT OR REPLACE INTO executors (app_id, executor_id, profile_id, pool, backend_name, "
        "state, host, exit_code, loss_reason, loss_caused_by_app, loss_message, loss_host_lost, "
-       "requested_ms, launched_ms, running_ms, ended_ms, attempt, revision) VALUES (?1, ?2, ?3, "
-       "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"},
+       "requested_ms, launched_ms, running_ms, ended_ms, attempt, revision, handle_version, handle) "
+       "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"},
       {&s.put_meta, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)"},
       {&s.delete_executor, "DELETE FROM executors WHERE app_id = ?1 AND executor_id = ?2"},
       {&s.delete_app, "DELETE FROM apps WHERE app_id = ?1"},
@@ -338,7 +350,7 @@ StatusOr<StoreSnapshot> SqliteStore::load() {
           db_,
           "SELECT app_id, executor_id, profile_id, pool, backend_name, state, host, exit_code, "
           "loss_reason, loss_caused_by_app, loss_message, loss_host_lost, requested_ms, "
-          "launched_ms, running_ms, ended_ms, attempt, revision FROM executors "
+          "launched_ms, running_ms, ended_ms, attempt, revision, handle_version, handle FROM executors "
           "ORDER BY app_id, executor_id") != SQLITE_OK) {
     return fail(error("prepare load of executors"));
   }
@@ -369,6 +381,9 @@ StatusOr<StoreSnapshot> SqliteStore::load() {
     e.ended = column_time(row, 15);
     e.attempt = sqlite3_column_int(row, 16);
     e.revision = revision_from_column(sqlite3_column_int64(row, 17));
+    e.handle.version = sqlite3_column_int(row, 18);
+    const void* handle = sqlite3_column_blob(row, 19);
+    e.handle.data.assign(static_cast<const char*>(handle), handle == nullptr ? 0 : sqlite3_column_bytes(row, 19));
     out.executors.push_back(std::move(e));
   }
   if (rc != SQLITE_DONE) return fail(error("load executors"));
@@ -497,6 +512,8 @@ Status SqliteStore::write_batch(const StoreBatch& batch) {
     st.bind(16, e.ended);
     st.bind(17, std::int64_t{e.attempt});
     st.bind(18, to_column(e.revision));
+    st.bind(19, std::int64_t{e.handle.version});
+    st.bind_blob(20, e.handle.data);
     if (st.run() != SQLITE_DONE) {
       return error(("put executor " + e.app + "/" + std::to_string(e.id)).c_str());
     }

@@ -35,7 +35,7 @@ namespace berth {
 class SqliteStore final : public Store {
  public:
   // The schema version this build writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens or creates the database at `path`, creating missing parent directories, and migrates
   // its schema to kSchemaVersion.

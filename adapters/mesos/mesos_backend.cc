@@ -76,7 +76,9 @@ bool terminal(const TaskUpdate& update) {
 
 }  // namespace
 
-std::string mesos_framework_id_key(const PoolName& pool) { return "mesos.framework_id." + pool; }
+namespace {
+constexpr const char* kFrameworkIdKey = "framework_id";  // adapter state key (BackendSink::save_state)
+}  // namespace
 
 class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
  public:
@@ -118,6 +120,14 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
   // ---------------------------------------------------------------------------------------------
   // Lifecycle
   // ---------------------------------------------------------------------------------------------
+
+  // What an earlier run saved: re-register as that framework, so its tasks are ours again.
+  void recover(const BackendRecovery& recovery) {
+    auto saved = recovery.state.find(kFrameworkIdKey);
+    if (saved == recovery.state.end() || saved->second.empty() || !framework_id_.empty()) return;
+    framework_id_ = saved->second;
+    framework_saved_ = true;
+  }
 
   void start(BackendSink* sink) {
     sink_ = sink;
@@ -592,7 +602,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
       framework_id_ = assigned;
       framework_saved_ = false;
       const std::uint64_t generation = generation_;
-      save_framework_id_(assigned, [weak = weak_from_this(), generation, assigned](Status status) {
+      save_framework_id(assigned, [weak = weak_from_this(), generation, assigned](Status status) {
         auto self = weak.lock();
         if (!self || generation != self->generation_ || self->framework_id_ != assigned) return;
         if (!status.ok()) {
@@ -616,7 +626,15 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
   void forget_framework() {
     framework_id_.clear();
     framework_saved_ = false;
-    save_framework_id_("", [](Status) {});
+    save_framework_id("", [](Status) {});
+  }
+
+  // Keeps the framework id durably: through core's store (BackendSink::save_state), or the
+  // function given at construction.
+  void save_framework_id(const std::string& id, std::function<void(Status)> done) {
+    if (save_framework_id_) return save_framework_id_(id, std::move(done));
+    if (sink_ == nullptr) return done(Status::FailedPrecondition("pool " + pool_ + ": not started"));
+    sink_->save_state(pool_, kFrameworkIdKey, id, std::move(done));
   }
 
   void on_offers(const json::array& list) {
@@ -831,6 +849,7 @@ MesosBackend::MesosBackend(boost::asio::any_io_executor strand, PoolName pool, M
 
 MesosBackend::~MesosBackend() { impl_->stop(); }
 
+void MesosBackend::recover(const BackendRecovery& recovery) { impl_->recover(recovery); }
 void MesosBackend::start(BackendSink* sink) { impl_->start(sink); }
 void MesosBackend::stop() { impl_->stop(); }
 void MesosBackend::launch(const LaunchRequest& request, Callback<Status> done) {

@@ -5,9 +5,9 @@
 //
 // Subscription: SUBSCRIBE with capabilities MULTI_ROLE, GPU_RESOURCES, PARTITION_AWARE and
 // TASK_KILLING_STATE, a long failover timeout and checkpointing, so that executors survive a
-// berthd restart; the framework id Mesos assigns is saved (through `save_framework_id`, i.e. the
-// state store) before any task is launched, and every later subscription re-registers as the same
-// framework. A non-leading master's 307 is followed (its Location is protocol-relative);
+// berthd restart; the framework id Mesos assigns is saved durably (as adapter state through
+// BackendSink::save_state, given back by recover() at the next start) before any task is
+// launched, and every later subscription re-registers as the same framework. A non-leading master's 307 is followed (its Location is protocol-relative);
 // connection errors rotate through the configured masters with a capped backoff; a subscription
 // that is silent for five heartbeat intervals is dropped and re-made. Every (re)subscription
 // starts with reconciliation (implicit, and explicit for the tasks known), and reconciliation
@@ -49,16 +49,21 @@ using SaveFrameworkId = std::function<void(const std::string& framework_id, std:
 
 class MesosBackend final : public Backend {
  public:
-  // `framework_id`: the one saved by an earlier run ("" = register a new framework).
+  // `framework_id` and `save_framework_id` stand in for core's store in tests: a framework id
+  // saved by an earlier run ("" = none, or what recover() gives), and how to save one (empty:
+  // through BackendSink::save_state).
   MesosBackend(boost::asio::any_io_executor strand, PoolName pool, MesosPoolConfig config, std::string daemon_id,
-               std::string name_prefix, std::string framework_id, SaveFrameworkId save_framework_id,
+               std::string name_prefix, std::string framework_id = "", SaveFrameworkId save_framework_id = nullptr,
                adapters::TimeSource time = adapters::real_time_source());
   ~MesosBackend() override;
   MesosBackend(const MesosBackend&) = delete;
   MesosBackend& operator=(const MesosBackend&) = delete;
 
   std::string type() const override { return "mesos"; }
+  // A launch completes when an offer took it and its ACCEPT was accepted.
+  BackendCapabilities capabilities() const override { return {.launch_completes_on_placement = true}; }
 
+  void recover(const BackendRecovery& recovery) override;
   void start(BackendSink* sink) override;
   void stop() override;
   void launch(const LaunchRequest& request, Callback<Status> done) override;
@@ -72,8 +77,5 @@ class MesosBackend final : public Backend {
   class Impl;
   std::shared_ptr<Impl> impl_;
 };
-
-// The store meta key under which a pool's framework id is kept.
-std::string mesos_framework_id_key(const PoolName& pool);
 
 }  // namespace berth

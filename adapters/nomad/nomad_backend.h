@@ -56,6 +56,8 @@ class NomadBackend final : public Backend {
   NomadBackend& operator=(const NomadBackend&) = delete;
 
   std::string type() const override { return "nomad"; }
+  // A job is stopped with its own KillTimeout, not the kill's grace.
+  BackendCapabilities capabilities() const override { return {.honours_kill_grace = false}; }
 
   void start(BackendSink* sink) override;
   void stop() override;

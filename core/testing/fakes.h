@@ -113,7 +113,10 @@ class FakeBackend final : public Backend {
   FakeBackend(PoolName pool, Scheduler& scheduler) : pool_(std::move(pool)), scheduler_(scheduler) {}
 
   std::string type() const override { return "fake"; }
-  BackendCapabilities capabilities() const override { return {decommission_supported, kill_app_supported}; }
+  BackendCapabilities capabilities() const override {
+    return {decommission_supported, kill_app_supported, honours_kill_grace, launch_completes_on_placement};
+  }
+  void recover(const BackendRecovery& recovery) override { recovered = recovery; }
   void start(BackendSink* sink) override { sink_ = sink; }
   void stop() override { sink_ = nullptr; }
 
@@ -234,6 +237,16 @@ class FakeBackend final : public Backend {
     }
     for (const auto& name : names) set_phase(name, ObservedPhase::kRunning);
   }
+  // Reports the object with adapter state to keep for it (a handle).
+  void set_handle(const std::string& name, BackendHandle handle) {
+    BackendObject& object = objects.at(name);
+    object.handle = std::move(handle);
+    notify(object);
+  }
+  // Saves adapter state through the sink, as an adapter does; the answer lands in `saved`.
+  void save_state(const std::string& key, const std::string& value) {
+    sink_->save_state(pool_, key, value, [this](Status status) { saved.push_back(status); });
+  }
   // Reports the object again as it is (a watch event about something else of it, a resync).
   void observe_again(const std::string& name) { notify(objects.at(name)); }
   // Ends a slowly stopping object: its process exits, then it is gone.
@@ -261,6 +274,10 @@ class FakeBackend final : public Backend {
   std::map<std::string, BackendObject> objects;
   bool decommission_supported = true;
   bool kill_app_supported = false;
+  bool honours_kill_grace = true;
+  bool launch_completes_on_placement = false;
+  std::optional<BackendRecovery> recovered;  // what recover() was given
+  std::vector<Status> saved;                 // answers to save_state()
   Status kill_app_result;              // what kill_app answers
   std::vector<AppId> app_kills;
   bool hold_launch_replies = false;  // launch replies wait for release_launch_replies()

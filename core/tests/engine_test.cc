@@ -1025,3 +1025,93 @@ TEST_CASE_METHOD(Fixture, "live application events carry the executor counts of 
   CHECK(first_app_event->counts == at_change);
   CHECK(first_app_event->counts.at(0).at(S::kRunning) == 3);
 }
+
+// --- adapter contract v2: handles, adapter state, capabilities -----------------------------------
+
+TEST_CASE_METHOD(Fixture, "an executor's handle is stored durably and given back to the backend after a restart") {
+  start();
+  register_app();
+  target(2);
+  backend.run_all_pending();
+  settle();
+  CHECK(backend.recovered.has_value());
+  CHECK(backend.recovered->executors.empty());
+  const Revision before = engine->revision();
+  backend.set_handle("berth-app-1-exec-2", BackendHandle{3, "agent-7"});
+  settle();
+  CHECK(engine->revision() == before);  // adapter state is no change a driver sees
+  CHECK(executor(2).handle == BackendHandle{3, "agent-7"});
+  crash();
+
+  backend.recovered.reset();
+  start();
+  REQUIRE(backend.recovered.has_value());
+  REQUIRE(backend.recovered->executors.size() == 2);
+  const RecoveredExecutor& second = backend.recovered->executors[1];
+  CHECK(second.backend_name == "berth-app-1-exec-2");
+  CHECK(second.app == "app-1");
+  CHECK(second.executor == 2);
+  CHECK(second.handle == BackendHandle{3, "agent-7"});
+  CHECK(backend.recovered->executors[0].handle.empty());
+}
+
+TEST_CASE_METHOD(Fixture, "adapter state saved through the sink is durable before it is acknowledged and comes back on start") {
+  start();
+  store.hold(true);
+  backend.save_state("framework_id", "fw-42");
+  settle();
+  CHECK(backend.saved.empty());  // not durable yet
+  store.release();
+  store.hold(false);
+  settle();
+  REQUIRE(backend.saved.size() == 1);
+  CHECK(backend.saved[0].ok());
+  CHECK(store.durable().meta.at("adapter/pool-a/framework_id") == "fw-42");
+  crash();
+
+  backend.recovered.reset();
+  start();
+  REQUIRE(backend.recovered.has_value());
+  CHECK(backend.recovered->state == std::map<std::string, std::string>{{"framework_id", "fw-42"}});
+
+  backend.save_state("framework_id", "");  // removed
+  settle();
+  crash();
+  start();
+  CHECK(backend.recovered->state.empty());
+}
+
+TEST_CASE_METHOD(Fixture, "a backend with a kill grace of its own gets a follow-up only after kill_retry_max") {
+  options.kill_retry_margin = 30s;
+  options.kill_retry_max = 2min;
+  backend.honours_kill_grace = false;
+  start();
+  register_app();
+  target(1);
+  backend.run_all_pending();
+  settle();
+  backend.stop_slowly = true;
+  REQUIRE(engine->kill_executors("app-1", {1}, true, false).ok());
+  settle();
+  REQUIRE(backend.kills.size() == 1);
+  clock.advance(2min + 29s);  // its own grace (counted as kill_retry_max) + margin not yet passed
+  backend.observe_again("berth-app-1-exec-1");
+  settle();
+  CHECK(backend.kills.size() == 1);
+  clock.advance(2s);
+  backend.observe_again("berth-app-1-exec-1");
+  settle();
+  CHECK(backend.kills.size() == 2);
+}
+
+TEST_CASE_METHOD(Fixture, "launches that complete only on placement are not held to max_inflight_launches") {
+  max_inflight_launches = 2;
+  backend.launch_completes_on_placement = true;
+  backend.hold_launch_replies = true;
+  start();
+  register_app();
+  target(10);
+  CHECK(backend.launches.size() == 10);
+  backend.release_launch_replies();
+  settle();
+}

@@ -10,7 +10,7 @@ const Timestamp t0 = Timestamp(Duration(1'700'000'000'000));
 }
 
 TEST_CASE("a kill is sent once while it is in flight or within its grace plus margin") {
-  KillTracker kills(KillRetryPolicy{30s, 5min, 1s});
+  KillTracker kills(KillRetryPolicy{30s, 5min, 1s, std::nullopt});
   CHECK(kills.request("a", 5s, t0));
   CHECK_FALSE(kills.request("a", 5s, t0));
   CHECK_FALSE(kills.observed_alive("a", t0 + 1min));  // in flight
@@ -32,7 +32,7 @@ TEST_CASE("a shorter grace (a forced kill after a graceful one) is sent at once"
 }
 
 TEST_CASE("not found ends a kill; a refused kill waits for its backoff") {
-  KillTracker kills(KillRetryPolicy{30s, 5min, 1s});
+  KillTracker kills(KillRetryPolicy{30s, 5min, 1s, std::nullopt});
   CHECK(kills.request("gone", 5s, t0));
   kills.completed("gone", Status::NotFound("gone"), t0);
   CHECK_FALSE(kills.tracked("gone"));
@@ -49,7 +49,7 @@ TEST_CASE("not found ends a kill; a refused kill waits for its backoff") {
 }
 
 TEST_CASE("a bulk kill covers its objects; only a failed one turns into per-object kills") {
-  KillTracker kills(KillRetryPolicy{30s, 5min, 1s});
+  KillTracker kills(KillRetryPolicy{30s, 5min, 1s, std::nullopt});
   kills.bulk_sent({"a", "b"}, 5s, t0);
   CHECK_FALSE(kills.request("a", 5s, t0));
   CHECK_FALSE(kills.observed_alive("b", t0 + 10s));

@@ -130,6 +130,7 @@ Executor full_executor(const AppId& app, ExecutorId id) {
   e.ended = at(1'700'000'000'004);
   e.attempt = 2;
   e.revision = (Revision{1} << 63) + 5;
+  e.handle = BackendHandle{2, std::string("agent\0id", 8)};  // opaque bytes, a NUL among them
   return e;
 }
 
@@ -514,6 +515,38 @@ TEST_CASE("SqliteStore sets WAL, synchronous FULL and the schema version", "[sql
   CHECK(side_query(path, "PRAGMA user_version") == std::to_string(SqliteStore::kSchemaVersion));
   CHECK(side_query(path, "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name") ==
         "apps|executors|meta");
+}
+
+TEST_CASE("SqliteStore migrates a version 1 database: handles start empty, the Mesos framework id moves",
+          "[sqlite]") {
+  TempDir dir;
+  const auto path = dir.path() / "berth.db";
+  // Version 1's schema and rows, as berthd 0.1 wrote them.
+  side_query(path,
+             "CREATE TABLE apps (app_id TEXT NOT NULL PRIMARY KEY, tenant TEXT NOT NULL, phase TEXT NOT NULL, "
+             "spec TEXT NOT NULL, targets TEXT NOT NULL, next_executor_id INTEGER NOT NULL, created_ms INTEGER NOT "
+             "NULL, lease_deadline_ms INTEGER NOT NULL, orphaned_at_ms INTEGER NOT NULL, ended_at_ms INTEGER NOT "
+             "NULL, launch_failures INTEGER NOT NULL, conditions TEXT NOT NULL, end_reason TEXT NOT NULL, revision "
+             "INTEGER NOT NULL) WITHOUT ROWID;"
+             "CREATE TABLE executors (app_id TEXT NOT NULL, executor_id INTEGER NOT NULL, profile_id INTEGER NOT "
+             "NULL, pool TEXT NOT NULL, backend_name TEXT NOT NULL, state TEXT NOT NULL, host TEXT NOT NULL, "
+             "exit_code INTEGER, loss_reason TEXT NOT NULL, loss_caused_by_app INTEGER NOT NULL, loss_message TEXT "
+             "NOT NULL, loss_host_lost INTEGER NOT NULL, requested_ms INTEGER NOT NULL, launched_ms INTEGER NOT "
+             "NULL, running_ms INTEGER NOT NULL, ended_ms INTEGER NOT NULL, attempt INTEGER NOT NULL, revision "
+             "INTEGER NOT NULL, PRIMARY KEY (app_id, executor_id)) WITHOUT ROWID;"
+             "CREATE TABLE meta (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+             "INSERT INTO executors VALUES ('app-a', 1, 0, 'mesos-east', 'berth-app-a-exec-1', 'RUNNING', 'agent-1', "
+             "NULL, '', 0, '', 0, 1, 2, 3, 0, 1, 9);"
+             "INSERT INTO meta VALUES ('mesos.framework_id.mesos-east', 'fw-1234'), ('daemon_id', 'd1');"
+             "PRAGMA user_version = 1;");
+  auto store = must_open(path);
+  const StoreSnapshot loaded = must_load(*store);
+  REQUIRE(loaded.executors.size() == 1);
+  CHECK(loaded.executors[0].backend_name == "berth-app-a-exec-1");
+  CHECK(loaded.executors[0].handle.empty());
+  CHECK(loaded.meta == std::map<std::string, std::string>{{"adapter/mesos-east/framework_id", "fw-1234"},
+                                                         {"daemon_id", "d1"}});
+  CHECK(side_query(path, "PRAGMA user_version") == "2");
 }
 
 TEST_CASE("SqliteStore refuses a database from a newer berthd, and a file that is no database",
