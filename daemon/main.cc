@@ -159,6 +159,16 @@ int main(int argc, char** argv) {
   spdlog::info("berthd {} starting: daemon id {}, state {}, {} applications and {} executors in the store",
                berth::kBerthVersion, daemon_id, db_path, snapshot->apps.size(), snapshot->executors.size());
 
+  // A taken port fails the start before any backend is touched (the listeners bind later, once
+  // the engine is running).
+  for (const auto& [what, address] : {std::pair<std::string, std::string>{"listen", config.listen},
+                                      std::pair<std::string, std::string>{"metrics_listen", config.metrics_listen}}) {
+    if (berth::Status free = berth::check_port_free(what, address); !address.empty() && !free.ok()) {
+      spdlog::critical("cannot start: {}", free.message());
+      return 1;
+    }
+  }
+
   // Declared before the runtime so that they outlive it: the engine holds them as listeners.
   berth::Metrics metrics;
   berth::EventLogger event_logger;

@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <sys/socket.h>
 #include <openssl/rand.h>
 #include <sys/file.h>
 #include <unistd.h>
@@ -171,6 +173,36 @@ config::ReloadPlan apply_reload(config::Config& running, const config::Config& r
     if (const auto* updated = reloaded.tenant(tenant.name)) tenant.limits = updated->limits;
   }
   return plan;
+}
+
+Status check_port_free(const std::string& what, const std::string& address) {
+  if (address.rfind("unix:", 0) == 0 || address.rfind("unix-abstract:", 0) == 0) return Status::Ok();
+  const std::size_t colon = address.rfind(':');
+  if (colon == std::string::npos) return Status::Ok();  // the listener reports what it cannot parse
+  std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  if (port.empty() || port == "0") return Status::Ok();
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &found) != 0) return Status::Ok();
+  Status status = Status::Ok();
+  for (const addrinfo* a = found; a != nullptr && status.ok(); a = a->ai_next) {
+    const int fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
+    if (fd < 0) continue;
+    // As the listeners bind: SO_REUSEADDR (a port in TIME_WAIT is free), never SO_REUSEPORT.
+    const int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+    if (bind(fd, a->ai_addr, a->ai_addrlen) != 0 && errno == EADDRINUSE) {
+      status = Status::Unavailable(what + " " + address + ": the address is in use (another berthd, or another "
+                                   "program, listens there)");
+    }
+    close(fd);
+  }
+  freeaddrinfo(found);
+  return status;
 }
 
 }  // namespace berth

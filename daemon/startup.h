@@ -85,4 +85,9 @@ Status save_daemon_id(Store& store, const std::string& daemon_id);
 // authenticator and the engine when the plan's changes are not empty.
 config::ReloadPlan apply_reload(config::Config& running, const config::Config& reloaded);
 
+// Whether a TCP listen address ("host:port", "[v6]:port") can be bound now: checked before the
+// backends start, so a daemon whose port is taken exits before it touches any backend. Port 0
+// and unix sockets always pass. kUnavailable names `what` (e.g. "listen") and the address.
+Status check_port_free(const std::string& what, const std::string& address);
+
 }  // namespace berth

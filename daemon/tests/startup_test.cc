@@ -2,6 +2,9 @@
 
 #include <signal.h>
 #include <spawn.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -342,4 +345,26 @@ TEST_CASE("a reload with only restart-bound changes leaves the running config as
   CHECK(plan.needs_restart.size() == 2);
   CHECK(running.listen == "127.0.0.1:7433");
   CHECK(running.state_dir == "./var");
+}
+
+TEST_CASE("a listen address whose port another socket listens on is refused before start, naming it") {
+  const int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(listener >= 0);
+  sockaddr_in bound{};
+  bound.sin_family = AF_INET;
+  bound.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(listener, reinterpret_cast<sockaddr*>(&bound), sizeof(bound)) == 0);
+  REQUIRE(listen(listener, 1) == 0);
+  socklen_t length = sizeof(bound);
+  REQUIRE(getsockname(listener, reinterpret_cast<sockaddr*>(&bound), &length) == 0);
+  const std::string address = "127.0.0.1:" + std::to_string(ntohs(bound.sin_port));
+
+  const Status taken = check_port_free("listen", address);
+  CHECK(taken.code() == StatusCode::kUnavailable);
+  CHECK(taken.message() == "listen " + address +
+                               ": the address is in use (another berthd, or another program, listens there)");
+  close(listener);
+  CHECK(check_port_free("listen", address).ok());
+  CHECK(check_port_free("listen", "127.0.0.1:0").ok());
+  CHECK(check_port_free("listen", "unix:/run/berthd/berthd.sock").ok());
 }

@@ -70,7 +70,7 @@ class TakenPortTest(SingleWriterTestCase):
         second = self.second_daemon(os.path.join(self.tmp, "second-state"), listen=first.grpc)
         code, output = second.run_to_exit()
         self.assertNotEqual(code, 0, output)
-        self.assertIn("cannot listen on %s" % first.grpc, output)
+        self.assertIn("listen %s: the address is in use" % first.grpc, output)
         self.assertFalse(os.path.exists(second.port_file), "the refused daemon never served")
         # Every connection to the port still reaches the first daemon.
         for _ in range(5):
