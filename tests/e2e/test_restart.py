@@ -118,5 +118,51 @@ class GracefulStopTest(BerthTestCase):
         self.assertEqual(len(self.live_executors(app)), 1)
 
 
+
+class RemovedPoolTest(BerthTestCase):
+    """A restart whose configuration no longer has a pool that a registered application lists
+    (regression: berthd crashed on it). The application keeps its record and is told why it
+    cannot grow; its executors there are frozen, never forgotten or declared lost; the pool
+    comes back with the configuration."""
+
+    POOLS = [{"name": "local", "type": "local", "local": {"poll_interval": "100ms"}},
+             {"name": "spare", "type": "local", "local": {"poll_interval": "100ms"}}]
+
+    def test_restart_without_a_pool_in_use(self):
+        daemon = self.new_daemon(pools=self.POOLS)
+        app = self.app_id("removed")
+        daemon.ctl_ok("app", "register", app, "--pool", "spare", "--env", "BERTH_E2E_MARKER=%s" % self.marker,
+                      "--", *self.EXECUTOR_COMMAND)
+        daemon.ctl_ok("target", app, 2)
+        running = self.wait_running(daemon, app, 2)
+        self.assertEqual(daemon.terminate(), 0, daemon.log_tail())
+
+        daemon.config["pools"] = self.POOLS[:1]
+        daemon.write_config()
+        daemon.restart()
+        self.assertIn("pool spare is not in the configuration any more", daemon.log_text())
+        conditions = daemon.app(app).get("conditions", [])
+        self.assertTrue(any(c.startswith("NO_USABLE_POOL: pool spare ") for c in conditions), conditions)
+        pools = {p["name"]: p for p in daemon.ctl_ok("pools").get("pools", [])}
+        self.assertEqual(pools["spare"]["type"], "removed")
+        self.assertFalse(pools["spare"].get("healthy", False))
+        # Frozen: the executors stay as they were, their processes untouched, beyond missing_grace.
+        daemon.ctl_ok("target", app, 3)
+        start = self.pool_lists(daemon, "local")
+        self.wait_until(lambda: self.pool_lists(daemon, "local") >= start + 2, 20, "two more resyncs")
+        self.assertEqual(ids_in(daemon.executors(app, ["RUNNING"])), ids_in(running))
+        self.assertEqual(len(daemon.executors(app)), 2)
+        self.assertEqual(len(self.live_executors(app)), 2)
+
+        # With the pool configured again, they are adopted and the application grows.
+        self.assertEqual(daemon.terminate(), 0, daemon.log_tail())
+        daemon.config["pools"] = self.POOLS
+        daemon.write_config()
+        daemon.restart()
+        self.wait_running(daemon, app, 3)
+        self.assertEqual(ids_in(daemon.executors(app, ["RUNNING"])), ids_in(running) + [3])
+        self.assertFalse(any(c.startswith("NO_USABLE_POOL") for c in daemon.app(app).get("conditions", [])))
+
+
 if __name__ == "__main__":
     unittest.main()
