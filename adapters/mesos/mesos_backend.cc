@@ -78,6 +78,8 @@ bool terminal(const TaskUpdate& update) {
 
 namespace {
 constexpr const char* kFrameworkIdKey = "framework_id";  // adapter state key (BackendSink::save_state)
+// An executor's handle: "<agent id>\n<agent hostname>".
+constexpr std::int32_t kHandleVersion = 1;
 }  // namespace
 
 class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
@@ -123,6 +125,12 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
 
   // What an earlier run saved: re-register as that framework, so its tasks are ours again.
   void recover(const BackendRecovery& recovery) {
+    for (const RecoveredExecutor& executor : recovery.executors) {
+      if (executor.handle.version != kHandleVersion) continue;
+      const std::size_t newline = executor.handle.data.find('\n');
+      if (newline == std::string::npos) continue;
+      agent_hosts_.emplace(executor.handle.data.substr(0, newline), executor.handle.data.substr(newline + 1));
+    }
     auto saved = recovery.state.find(kFrameworkIdKey);
     if (saved == recovery.state.end() || saved->second.empty() || !framework_id_.empty()) return;
     framework_id_ = saved->second;
@@ -254,7 +262,14 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   BackendObject object_of_task(const std::string& task_id, const TaskRecord& record) const {
-    return mesos::to_object(record.last, record.name, task_id, daemon_id_, host_of(record.agent_id), record.killed);
+    BackendObject object =
+        mesos::to_object(record.last, record.name, task_id, daemon_id_, host_of(record.agent_id), record.killed);
+    // The task's agent and its hostname, kept by core (the scheduler API names hosts only in
+    // offers, and an agent a restarted berthd hears from may offer nothing for a long time).
+    if (!record.agent_id.empty() && !object.host.empty()) {
+      object.handle = BackendHandle{kHandleVersion, record.agent_id + "\n" + object.host};
+    }
+    return object;
   }
 
   // The agent's hostname, learnt from its offers; "" while unknown (after a restart, an agent

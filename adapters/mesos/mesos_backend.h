@@ -22,6 +22,9 @@
 // to have GPUs once it has offered some); the rest are declined for `refuse`. With nothing
 // pending the framework SUPPRESSes offers, and REVIVEs when a launch arrives.
 //
+// Each task's agent id and hostname are reported as its handle (core keeps it), so a restarted
+// berthd knows the host of a task whose agent offers nothing.
+//
 // Status updates are acknowledged when they carry a uuid (never otherwise), after being reported.
 // Kill sends KILL with the request's grace as the call's kill policy (0: SIGKILL at once); the
 // pool's kill_grace is the task's own kill policy, used when the task is killed by other means. A

@@ -452,5 +452,34 @@ TEST_CASE("mesos: resources reserved for the framework's role are used before un
   CHECK(harness.sink().latest("berth-app-1-exec-2")->host == "reserved-1");
 }
 
+TEST_CASE("mesos: a restarted backend knows the host of a task whose agent offers nothing, from its handle") {
+  sim::mesos::SimulatorOptions options;
+  // Exactly one executor's worth (1 cpu, 512 MiB heap + 384 MiB overhead): once it runs, the
+  // agent has nothing left to offer.
+  options.agent_specs = {sim::mesos::AgentSpec{.hostname = "full-1", .cpus = 1, .mem = 896}};
+  MesosSim sim(options);
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  const LaunchRequest request = target.request(1);
+  REQUIRE(harness.launch(request).ok());
+  REQUIRE(eventually([&] { return harness.phase_is(request.backend_name, ObservedPhase::kRunning); }));
+  const BackendObject running = *harness.sink().latest(request.backend_name);
+  CHECK(running.host == "full-1");
+  REQUIRE(running.handle.has_value());
+  harness.stop_backend();
+
+  BackendRecovery recovery;
+  recovery.executors.push_back({request.backend_name, request.app, request.executor, *running.handle});
+  const std::size_t seen = harness.sink().observed(request.backend_name).size();
+  harness.start_backend([&](boost::asio::any_io_executor strand) {
+    auto backend = target.make_backend(strand);
+    backend->recover(recovery);
+    return backend;
+  });
+  REQUIRE(eventually([&] { return harness.sink().observed(request.backend_name).size() > seen; }));
+  CHECK(harness.sink().latest(request.backend_name)->host == "full-1");
+}
+
 }  // namespace
 }  // namespace berth
