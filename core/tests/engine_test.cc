@@ -79,6 +79,19 @@ struct Fixture {
     return s;
   }
 
+  // Starts, runs executor 1 of app-1, and kills it while its object keeps running through its
+  // grace period (as a Nomad job being stopped or a terminating pod does).
+  void kill_one_that_stops_slowly() {
+    start();
+    register_app();
+    target(1);
+    backend.run_all_pending();
+    settle();
+    backend.stop_slowly = true;
+    REQUIRE(engine->kill_executors("app-1", {1}, true, false).ok());
+    settle();
+  }
+
   void register_app(const std::string& id = "app-1", Duration lease = 0s) {
     REQUIRE(engine->register_app(spec(id, lease)).ok());
     settle();
@@ -754,14 +767,7 @@ TEST_CASE_METHOD(Fixture, "unregister stops all of an app's objects in one call 
 TEST_CASE_METHOD(Fixture, "kill storm: an object still stopping gets one kill, a second only after grace plus margin") {
   options.kill_retry_margin = 30s;
   options.kill_retry_max = 120s;
-  start();
-  register_app();
-  target(1);
-  backend.run_all_pending();
-  settle();
-  backend.stop_slowly = true;  // the object runs on through its grace period, as a Nomad job does
-  REQUIRE(engine->kill_executors("app-1", {1}, true, false).ok());
-  settle();
+  kill_one_that_stops_slowly();
   CHECK(executor(1).state == S::kKilled);
   REQUIRE(backend.kills.size() == 1);
   CHECK(backend.kills[0].grace == 5s);
@@ -795,14 +801,7 @@ TEST_CASE_METHOD(Fixture, "kill storm: an object still stopping gets one kill, a
 TEST_CASE_METHOD(Fixture, "kill storm: the wait before a follow-up doubles per attempt up to its cap") {
   options.kill_retry_margin = 30s;
   options.kill_retry_max = 60s;
-  start();
-  register_app();
-  target(1);
-  backend.run_all_pending();
-  settle();
-  backend.stop_slowly = true;
-  REQUIRE(engine->kill_executors("app-1", {1}, true, false).ok());
-  settle();
+  kill_one_that_stops_slowly();
   const std::string name = "berth-app-1-exec-1";
   auto alive_after = [&](Duration d) {
     clock.advance(d);
@@ -1085,14 +1084,7 @@ TEST_CASE_METHOD(Fixture, "a backend with a kill grace of its own gets a follow-
   options.kill_retry_margin = 30s;
   options.kill_retry_max = 2min;
   backend.honours_kill_grace = false;
-  start();
-  register_app();
-  target(1);
-  backend.run_all_pending();
-  settle();
-  backend.stop_slowly = true;
-  REQUIRE(engine->kill_executors("app-1", {1}, true, false).ok());
-  settle();
+  kill_one_that_stops_slowly();
   REQUIRE(backend.kills.size() == 1);
   clock.advance(2min + 29s);  // its own grace (counted as kill_retry_max) + margin not yet passed
   backend.observe_again("berth-app-1-exec-1");

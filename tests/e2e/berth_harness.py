@@ -510,6 +510,36 @@ class SimProcess:
         self.call("POST", "/sim/requests/reset")
 
 
+class RequestBudget:
+    """Kill storms (regression), for one backend's test case: an executor's launch -> kill ->
+    gone costs at most three requests on the simulator's routes that act on executors (its
+    creation, one kill, at most one follow-up), however many watch events and resyncs show the
+    object while it stops. The case provides POOL, start_cluster(**settings), register_app(app),
+    set_target, wait_converged, acts_on_executors(route) and all_ended(app)."""
+
+    EXECUTORS = 5
+
+    def lifecycle(self, end, **cluster):
+        """Launch EXECUTORS executors, end them with end(app), wait until they are gone and
+        berthd has listed the pool three more times; the counts on executor routes."""
+        self.start_cluster(**cluster)
+        app = self.app_id("budget")
+        self.register_app(app)
+        self.sim.reset_request_counts()
+        self.set_target(app, self.EXECUTORS)
+        self.wait_converged(app, self.EXECUTORS)
+        end(app)
+        self.wait_until(lambda: self.all_ended(app), 30, "every executor object of %s gone" % app)
+        self.wait_resyncs(self.daemon, self.POOL)
+        return self.assert_requests_per_executor(self.sim.request_counts(), self.acts_on_executors, self.EXECUTORS)
+
+    def kill_all(self, app):
+        self.daemon.ctl_ok("kill", app, *range(1, self.EXECUTORS + 1))
+
+    def unregister(self, app):
+        self.daemon.ctl_ok("app", "unregister", app)
+
+
 class KubernetesSim(SimProcess):
     """One `berth-sim kubernetes` process on an ephemeral loopback port, a direct child of the
     test, with its config file and log in `directory`. Its pod API and its /sim/ admin endpoints

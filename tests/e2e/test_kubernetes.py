@@ -14,7 +14,7 @@ import time
 import unittest
 import urllib.request
 
-from berth_harness import (FAST_RECONCILER, SOURCE_DIR, BerthTestCase, executor_id, ids_in, make_certificates,
+from berth_harness import (FAST_RECONCILER, SOURCE_DIR, BerthTestCase, RequestBudget, executor_id, ids_in, make_certificates,
                            target_of)
 
 NAMESPACE = "spark-e2e"
@@ -826,39 +826,30 @@ class OrphanTest(KubernetesCase):
 
 
 
-class RequestBudgetTest(KubernetesCase):
-    """Kill storms (regression): an executor's launch -> kill -> gone costs at most three requests
-    on the API server's pod routes (its create, one delete, at most one follow-up), counted by the
-    simulator, however many watch events and resyncs show the pod while it terminates. Before,
-    unregister sent a deletecollection and then a DELETE per pod, and pods were deleted twice."""
+class RequestBudgetTest(RequestBudget, KubernetesCase):
+    """Before, unregister sent a deletecollection and then a DELETE per pod, and pods were
+    deleted twice (see RequestBudget)."""
 
-    EXECUTORS = 5
+    POOL = POOL
 
     @staticmethod
     def acts_on_executors(route):
         return "/pods/{name}" in route or route in ("POST /api/v1/namespaces/{ns}/pods",
                                                     "DELETE /api/v1/namespaces/{ns}/pods")
 
-    def lifecycle(self, end):
-        # Pods take a few (simulated) seconds to stop, so berthd sees them terminating.
-        self.start_cluster()
-        app = self.app_id("budget")
+    def register_app(self, app):
         self.register_k8s(app)
-        self.sim.reset_request_counts()
-        self.set_target(app, self.EXECUTORS)
-        self.wait_converged(app, self.EXECUTORS)
-        end(app)
-        self.wait_until(lambda: not self.app_pods(app), 30, "every pod of %s gone" % app)
-        self.wait_resyncs(self.daemon, POOL)
-        return self.assert_requests_per_executor(self.sim.request_counts(), self.acts_on_executors, self.EXECUTORS)
+
+    def all_ended(self, app):
+        return not self.app_pods(app)
 
     def test_kill_by_id_then_gone(self):
-        acting = self.lifecycle(lambda app: self.daemon.ctl_ok("kill", app, *range(1, self.EXECUTORS + 1)))
+        acting = self.lifecycle(self.kill_all)
         self.assertEqual(acting.get("POST /api/v1/namespaces/{ns}/pods"), self.EXECUTORS)
         self.assertEqual(acting.get("DELETE /api/v1/namespaces/{ns}/pods/{name}"), self.EXECUTORS)
 
     def test_unregister_is_one_deletecollection_and_no_single_deletes(self):
-        acting = self.lifecycle(lambda app: self.daemon.ctl_ok("app", "unregister", app))
+        acting = self.lifecycle(self.unregister)
         self.assertEqual(acting.get("DELETE /api/v1/namespaces/{ns}/pods"), 1)
         self.assertNotIn("DELETE /api/v1/namespaces/{ns}/pods/{name}", acting)
 

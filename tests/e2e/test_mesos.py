@@ -14,7 +14,7 @@ import os
 import time
 import unittest
 
-from berth_harness import BERTH_SIM, BerthTestCase, MesosSim, executor_id, ids_in, target_of
+from berth_harness import BERTH_SIM, BerthTestCase, MesosSim, RequestBudget, executor_id, ids_in, target_of
 
 POOL = "mesos"
 SCRIPT_LABEL = "e2e-script"
@@ -692,35 +692,28 @@ class AuthenticationTest(MesosCase):
 
 
 
-class RequestBudgetTest(MesosCase):
-    """Kill storms (regression): an executor's launch -> kill -> gone costs at most three calls
-    that act on tasks (ACCEPT, KILL), counted by the simulator; ACKNOWLEDGE answers the master's
-    own updates and is not an action. Before, ten tasks took sixteen KILL calls."""
+class RequestBudgetTest(RequestBudget, MesosCase):
+    """ACKNOWLEDGE answers the master's own updates and is not an action. Before, ten tasks
+    took sixteen KILL calls (see RequestBudget)."""
 
-    EXECUTORS = 5
+    POOL = POOL
 
     @staticmethod
     def acts_on_executors(route):
         return route in ("POST /api/v1/scheduler ACCEPT", "POST /api/v1/scheduler KILL")
 
-    def lifecycle(self, end):
-        self.start_cluster()
-        app = self.app_id("budget")
+    def register_app(self, app):
         self.register_mesos(app)
-        self.sim.reset_request_counts()
-        self.set_target(app, self.EXECUTORS)
-        self.wait_converged(app, self.EXECUTORS)
-        end(app)
-        self.wait_until(lambda: not self.app_tasks(app), 30, "every task of %s ended" % app)
-        self.wait_resyncs(self.daemon, POOL)
-        return self.assert_requests_per_executor(self.sim.request_counts(), self.acts_on_executors, self.EXECUTORS)
+
+    def all_ended(self, app):
+        return not self.app_tasks(app)
 
     def test_kill_by_id_then_gone(self):
-        acting = self.lifecycle(lambda app: self.daemon.ctl_ok("kill", app, *range(1, self.EXECUTORS + 1)))
+        acting = self.lifecycle(self.kill_all)
         self.assertEqual(acting.get("POST /api/v1/scheduler KILL"), self.EXECUTORS)
 
     def test_unregister(self):
-        acting = self.lifecycle(lambda app: self.daemon.ctl_ok("app", "unregister", app))
+        acting = self.lifecycle(self.unregister)
         self.assertEqual(acting.get("POST /api/v1/scheduler KILL"), self.EXECUTORS)
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import time
 import unittest
 import urllib.request
 
-from berth_harness import BERTH_SIM, BerthTestCase, executor_id, ids_in, make_certificates, target_of
+from berth_harness import BERTH_SIM, BerthTestCase, RequestBudget, executor_id, ids_in, make_certificates, target_of
 from nomad_harness import NomadSim
 
 POOL = "nomad"
@@ -694,45 +694,32 @@ class SecurityTest(NomadCase):
 
 
 
-class RequestBudgetTest(NomadCase):
-    """Kill storms (regression): an executor's launch -> kill -> gone costs at most three requests
-    on the job and allocation routes (its registration, one DELETE, at most one follow-up),
-    counted by the simulator. Before, killing one executor sent 232 DELETEs and ~219 GETs of its
-    job in 1.5 s: every allocation update of the stopping job re-sent the kill."""
+class RequestBudgetTest(RequestBudget, NomadCase):
+    """Before, killing one executor sent 232 DELETEs and ~219 GETs of its job in 1.5 s: every
+    allocation update of the stopping job re-sent the kill (see RequestBudget)."""
 
-    EXECUTORS = 5
+    POOL = POOL
 
     @staticmethod
     def acts_on_executors(route):
         return "{id}" in route or route in ("POST /v1/jobs", "PUT /v1/jobs")
 
-    def all_stopped(self, app):
+    def register_app(self, app):
+        self.register_nomad(app)
+
+    def all_ended(self, app):
         return not any(job_live(j) for j in self.app_jobs(app).values()) and not self.live_allocations(app)
 
-    def lifecycle(self, end, pool=None):
-        self.start_cluster(pool=pool)
-        app = self.app_id("budget")
-        self.register_nomad(app)
-        self.sim.reset_request_counts()
-        self.set_target(app, self.EXECUTORS)
-        self.wait_converged(app, self.EXECUTORS)
-        end(app)
-        self.wait_until(lambda: self.all_stopped(app), 30, lambda: "every job of %s stopped (now: %s)"
-                        % (app, self.describe(app)))
-        self.wait_resyncs(self.daemon, POOL)
-        return self.assert_requests_per_executor(self.sim.request_counts(), self.acts_on_executors, self.EXECUTORS)
-
     def test_kill_by_id_then_gone(self):
-        acting = self.lifecycle(lambda app: self.daemon.ctl_ok("kill", app, *range(1, self.EXECUTORS + 1)))
+        acting = self.lifecycle(self.kill_all)
         self.assertEqual(acting.get("DELETE /v1/job/{id}"), self.EXECUTORS)
 
     def test_kill_by_id_then_purged(self):
-        acting = self.lifecycle(lambda app: self.daemon.ctl_ok("kill", app, *range(1, self.EXECUTORS + 1)),
-                                pool={"purge_on_kill": True})
+        acting = self.lifecycle(self.kill_all, pool={"purge_on_kill": True})
         self.assertEqual(acting.get("DELETE /v1/job/{id}"), self.EXECUTORS)
 
     def test_unregister(self):
-        acting = self.lifecycle(lambda app: self.daemon.ctl_ok("app", "unregister", app))
+        acting = self.lifecycle(self.unregister)
         self.assertEqual(acting.get("DELETE /v1/job/{id}"), self.EXECUTORS)
 
 if __name__ == "__main__":
