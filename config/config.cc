@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <regex>
 #include <cctype>
 #include <cerrno>
 #include <climits>
@@ -321,6 +322,7 @@ StatusOr<Config> parse(const std::string& text, const std::string& file, const P
   config.metrics_listen = root.get_string("metrics_listen", config.metrics_listen);
   config.insecure = root.get_bool("insecure", config.insecure);
   config.tokens_file = root.get_string("tokens_file");
+  config.redact_env = root.get_string("redact_env", config.redact_env);
   Section tls = root.child("tls");
   Section logging = root.child("logging");
   Section reconciler = root.child("reconciler");
@@ -332,6 +334,11 @@ StatusOr<Config> parse(const std::string& text, const std::string& file, const P
     root.error("daemon_id", std::string(kLabelValueRule) + ", got " + quote(config.daemon_id));
   }
   if (config.state_dir.empty()) root.error("state_dir", "must not be empty");
+  try {
+    std::regex(config.redact_env, std::regex::icase | std::regex::extended);
+  } catch (const std::regex_error& e) {
+    root.error("redact_env", std::string("not a regular expression (POSIX extended): ") + e.what());
+  }
   if (std::string why = check_listen(config.listen); !why.empty()) {
     root.error("listen", why + ", got " + quote(config.listen));
   }
@@ -579,6 +586,7 @@ ReloadPlan plan_reload(const Config& running, const Config& reloaded) {
   diff(restart, "tls.key_file", running.tls.key_file, reloaded.tls.key_file);
   diff(restart, "tls.client_ca_file", running.tls.client_ca_file, reloaded.tls.client_ca_file);
   diff(restart, "tokens_file", running.tokens_file, reloaded.tokens_file);
+  diff(restart, "redact_env", running.redact_env, reloaded.redact_env);
   diff(live, "logging.level", running.logging.level, reloaded.logging.level);
   diff(restart, "logging.format", running.logging.format, reloaded.logging.format);
 

@@ -71,6 +71,9 @@ struct Config {
   TlsConfig tls;
   std::string tokens_file;                         // "" = no authentication
   std::vector<TokenEntry> tokens;                  // loaded from tokens_file by load_config
+  // Launch env variables whose names match (case-insensitive, anywhere in the name) are shown as
+  // <redacted> in every answer and event; executors still get their values. Spark's default.
+  std::string redact_env = "secret|password|token|credential|access[._-]?key";
   LoggingConfig logging;
   EngineOptions engine;                            // from `reconciler:`
   std::vector<PoolConfig> pools;                   // at least one, names unique

@@ -219,6 +219,7 @@ void Engine::touch_executor(Executor& executor) {
   event.type = Event::Type::kExecutor;
   event.revision = revision_;
   event.executor = executor;
+  if (const AppState* app = app_state(executor.app)) event.tenant = app->app.spec.tenant;
   for (EngineListener* listener : listeners_) listener->on_event(event);
   event_log_.append(std::move(event));
   schedule_pass();
@@ -231,6 +232,7 @@ void Engine::touch_app(AppState& app) {
   Event event;
   event.type = Event::Type::kApplication;
   event.revision = revision_;
+  event.tenant = app.app.spec.tenant;
   event.app = std::make_shared<const Application>(app.app);
   event.counts = counts_of(app);
   for (EngineListener* listener : listeners_) listener->on_event(event);

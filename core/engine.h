@@ -90,7 +90,7 @@ struct PoolStatus {
 struct WatchStart {
   enum class Kind { kReplay, kSnapshot };
   Kind kind = Kind::kReplay;
-  bool resync = false;  // kSnapshot: the asked-for revision is no longer in the log
+  bool resync = false;  // kSnapshot: the asked-for revision is not in the log (gone, or ahead)
   std::vector<Event> events;
   Revision revision = 0;  // the engine's revision now: SYNCED carries it
 };
@@ -143,9 +143,13 @@ class Engine final : public BackendSink {
   std::vector<const Application*> apps() const;
   std::vector<const Executor*> executors(const AppId& app) const;
   ProfileCounts counts(const AppId& app) const;
-  // How a watch of the applications `visible` accepts starts from revision `from` (0: now,
-  // with a snapshot). Every event is one `visible` accepts, in revision order for a replay.
-  WatchStart watch_start(Revision from, const std::function<bool(const Application&)>& visible) const;
+  // How a watch starts from revision `from` (0: now, with a snapshot) for a reader who may see
+  // what `visible(app id, tenant)` accepts. Replayed events are judged by the tenant they were
+  // recorded with, so a reader never sees another tenant's history under an id it owns now. A
+  // revision ahead of the engine's (a reader resuming across a crash that lost the last events)
+  // gets a snapshot with RESYNC.
+  using WatchFilter = std::function<bool(const AppId& app, const TenantName& tenant)>;
+  WatchStart watch_start(Revision from, const WatchFilter& visible) const;
   std::vector<PoolStatus> pools() const;
   std::int32_t live_executors() const;
   Revision revision() const { return revision_; }

@@ -294,17 +294,15 @@ ProfileCounts Engine::counts_of(const AppState& app) {
   return out;
 }
 
-WatchStart Engine::watch_start(Revision from, const std::function<bool(const Application&)>& visible) const {
+WatchStart Engine::watch_start(Revision from, const WatchFilter& visible) const {
   WatchStart start;
   start.revision = revision_;
-  const auto shown = [&](const AppId& id) {
-    const Application* app = find_app(id);
-    return app != nullptr && visible(*app);
-  };
   if (from > 0) {
-    if (std::optional<std::vector<Event>> replay = event_log_.since(from)) {
+    std::optional<std::vector<Event>> replay;
+    if (from <= revision_) replay = event_log_.since(from);
+    if (replay) {
       for (Event& event : *replay) {
-        if (shown(event.app_id())) start.events.push_back(std::move(event));
+        if (visible(event.app_id(), event.tenant)) start.events.push_back(std::move(event));
       }
       return start;
     }
@@ -312,10 +310,11 @@ WatchStart Engine::watch_start(Revision from, const std::function<bool(const App
   }
   start.kind = WatchStart::Kind::kSnapshot;
   for (const auto& [id, app] : apps_) {
-    if (!visible(app->app)) continue;
+    if (!visible(id, app->app.spec.tenant)) continue;
     Event event;
     event.type = Event::Type::kApplication;
     event.revision = app->app.revision;
+    event.tenant = app->app.spec.tenant;
     event.app = std::make_shared<const Application>(app->app);
     event.counts = counts_of(*app);
     start.events.push_back(std::move(event));
@@ -323,6 +322,7 @@ WatchStart Engine::watch_start(Revision from, const std::function<bool(const App
       Event e;
       e.type = Event::Type::kExecutor;
       e.revision = executor.revision;
+      e.tenant = app->app.spec.tenant;
       e.executor = executor;
       start.events.push_back(std::move(e));
     }

@@ -26,6 +26,9 @@ struct Event {
   enum class Type { kExecutor, kApplication };
   Type type = Type::kExecutor;
   Revision revision = 0;
+  // The tenant of the application the event is about, when it happened: readers filter by it, not
+  // by whoever owns the application id later (a forgotten id may be registered by another tenant).
+  TenantName tenant;
   Executor executor;                       // kExecutor: its state after the change
   std::shared_ptr<const Application> app;  // kApplication: its state after the change (shared:
                                            // application records are large, their events rare)

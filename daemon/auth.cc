@@ -13,9 +13,28 @@ std::string Authenticator::digest(std::string_view token) {
 void Authenticator::set_tokens(const std::vector<config::TokenEntry>& tokens, bool required) {
   std::map<std::string, config::TokenEntry> by_digest;
   for (const auto& entry : tokens) by_digest[digest(entry.token)] = entry;
-  std::lock_guard lock(mutex_);
-  required_ = required;
-  by_digest_ = std::move(by_digest);
+  {
+    std::lock_guard lock(mutex_);
+    required_ = required;
+    by_digest_ = std::move(by_digest);
+  }
+  std::vector<std::function<bool()>> checks;
+  {
+    std::lock_guard lock(checks_mutex_);
+    checks.swap(checks_);
+  }
+  std::vector<std::function<bool()>> keep;
+  for (auto& check : checks) {
+    if (check()) keep.push_back(std::move(check));
+  }
+  std::lock_guard lock(checks_mutex_);
+  keep.insert(keep.end(), std::make_move_iterator(checks_.begin()), std::make_move_iterator(checks_.end()));
+  checks_.swap(keep);
+}
+
+void Authenticator::on_tokens_changed(std::function<bool()> check) {
+  std::lock_guard lock(checks_mutex_);
+  checks_.push_back(std::move(check));
 }
 
 StatusOr<Caller> Authenticator::authenticate(std::optional<std::string_view> authorization) const {

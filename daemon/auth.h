@@ -4,6 +4,7 @@
 //
 // Thread-safe: gRPC threads authenticate while SIGHUP replaces the token set.
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -34,9 +35,15 @@ class Authenticator {
   // `authorization` is the value of the "authorization" metadata ("Bearer <token>"), if any.
   StatusOr<Caller> authenticate(std::optional<std::string_view> authorization) const;
 
+  // Calls `check` after every later set_tokens(), on that caller's thread, until it returns
+  // false: long-lived calls (a WatchEvents stream) re-authenticate when tokens change.
+  void on_tokens_changed(std::function<bool()> check);
+
  private:
   static std::string digest(std::string_view token);
 
+  std::mutex checks_mutex_;
+  std::vector<std::function<bool()>> checks_;
   mutable std::mutex mutex_;
   bool required_ = false;
   std::map<std::string, config::TokenEntry> by_digest_;

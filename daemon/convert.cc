@@ -169,4 +169,10 @@ AppSpec from_proto(const v1::RegisterApplicationRequest& request) {
   return spec;
 }
 
+void redact_env(const std::regex& secret, v1::Application* out) {
+  for (auto& [name, value] : *out->mutable_launch()->mutable_env()) {
+    if (std::regex_search(name, secret)) value = "<redacted>";
+  }
+}
+
 }  // namespace berth

@@ -3,6 +3,7 @@
 // place that knows both vocabularies.
 
 #include <map>
+#include <regex>
 
 #include "berth/v1/berth.pb.h"
 #include "core/engine.h"
@@ -17,6 +18,8 @@ void to_proto(const Application& app,
               const std::map<ProfileId, std::map<ExecutorState, std::int32_t>>& counts,
               v1::Application* out);
 void to_proto(const PoolStatus& pool, v1::Pool* out);
+// Replaces the values of launch env variables whose names match `secret` with "<redacted>".
+void redact_env(const std::regex& secret, v1::Application* out);
 v1::ExecutorState to_proto(ExecutorState state);
 ExecutorState from_proto(v1::ExecutorState state);  // valid (non-UNSPECIFIED) values only
 

@@ -191,7 +191,9 @@ int main(int argc, char** argv) {
   const berth::TenantName default_tenant = config.tenants.empty() ? "default" : config.tenants.front().name;
   berth::ServiceContext context{runtime, auth, metrics, daemon_id, berth::kBerthVersion,
                                 std::chrono::time_point_cast<berth::Duration>(std::chrono::system_clock::now()),
-                                default_tenant};
+                                default_tenant,
+                                std::make_shared<const std::regex>(config.redact_env,
+                                                                   std::regex::icase | std::regex::extended)};
   berth::ExecutorsService executors(context);
   berth::AdminService admin(context);
 

@@ -160,6 +160,7 @@ grpc::ServerUnaryReactor* ExecutorsService::RegisterApplication(grpc::CallbackSe
       return;
     }
     to_proto(*app, engine.counts(app->spec.id), response);
+    redact_env(*context_.redact_env, response);
     spdlog::info("application {} registered: tenant {}, pools {}", app->spec.id, app->spec.tenant,
                  fmt::join(app->spec.pools, ","));
     finish_when_durable(engine, call);
@@ -233,8 +234,9 @@ grpc::ServerUnaryReactor* ExecutorsService::GetApplication(grpc::CallbackServerC
                                                            v1::Application* response) {
   auto call = begin(context_, ctx, "GetApplication", *request);
   if (call->finished()) return call->reactor();
-  on_app(context_, call, request->app_id(), [call, response](Engine& engine, const Application& app) {
+  on_app(context_, call, request->app_id(), [this, call, response](Engine& engine, const Application& app) {
     to_proto(app, engine.counts(app.spec.id), response);
+    redact_env(*context_.redact_env, response);
     call->finish(berth::Status::Ok());
   });
   return call->reactor();
@@ -315,15 +317,27 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
     bool keeps_lease = false;       // watch_started() was called (strand only)
     AppId app_filter;
     Caller caller;
+    std::optional<std::string> authorization;  // what the caller authenticated with
     const Engine* engine = nullptr;
 
-    // On the strand: whether this stream shows the event (its app filter and the caller's tenant).
-    bool wants(const Event& event) const {
-      if (!app_filter.empty() && event.app_id() != app_filter) return false;
-      if (caller.is_operator || caller.anonymous) return true;
-      const Application* app = engine->find_app(event.app_id());
-      return app != nullptr && caller.may_access(app->spec.tenant);
+    // After the tokens changed: a stream whose token no longer grants what it was opened with
+    // ends with UNAUTHENTICATED. False once the stream is done (nothing more to check).
+    bool still_authorized(const Authenticator& auth) {
+      std::lock_guard<std::recursive_mutex> lock(mutex);
+      if (stream == nullptr) return false;
+      auto now = auth.authenticate(authorization);
+      if (now.ok() && now->tenant == caller.tenant && now->is_operator == caller.is_operator) return true;
+      stream->finish_locked(grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                         "the token of this watch was revoked or changed: " +
+                                             (now.ok() ? std::string("it now grants other rights") : now.status().message())));
+      return false;
     }
+
+    // On the strand: whether this stream shows the event (its app filter and the caller's tenant).
+    bool wants(const AppId& app, const TenantName& tenant) const {
+      return (app_filter.empty() || app == app_filter) && caller.may_access(tenant);
+    }
+    bool wants(const Event& event) const { return wants(event.app_id(), event.tenant); }
     void on_event(const Event& event) override {
       if (!wants(event)) return;
       std::lock_guard<std::recursive_mutex> lock(mutex);
@@ -345,6 +359,11 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
     shared_->stream = this;
     shared_->app_filter = request.app_id();
     shared_->caller = *caller;
+    if (auto authorization = authorization_of(ctx)) shared_->authorization = std::string(*authorization);
+    context.auth.on_tokens_changed([weak = std::weak_ptr<Shared>(shared_), &auth = context.auth] {
+      auto shared = weak.lock();
+      return shared != nullptr && shared->still_authorized(auth);
+    });
     const Revision from = request.from_revision();
     auto shared = shared_;
     context.runtime.post([&context, shared, from] { start_on_strand(context, shared, from); });
@@ -393,14 +412,16 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
         return;
       }
     }
-    const WatchStart start = engine.watch_start(from, [&shared](const Application& app) {
-      return (shared->app_filter.empty() || app.spec.id == shared->app_filter) && shared->caller.may_access(app.spec.tenant);
-    });
+    const WatchStart start = engine.watch_start(
+        from, [&shared](const AppId& app, const TenantName& tenant) { return shared->wants(app, tenant); });
     if (start.resync) {
       v1::Event resync;
       resync.set_type(v1::Event::RESYNC);
       resync.set_revision(start.revision);
-      resync.set_message("revision " + std::to_string(from) + " is no longer available; a snapshot follows");
+      resync.set_message(from > start.revision
+                             ? "revision " + std::to_string(from) + " is ahead of this daemon's revision " +
+                                   std::to_string(start.revision) + "; a snapshot follows"
+                             : "revision " + std::to_string(from) + " is no longer available; a snapshot follows");
       stream.push_locked(std::move(resync));
     }
     for (const Event& event : start.events) stream.enqueue_locked(event);
@@ -430,6 +451,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
     } else {
       out.set_type(v1::Event::APPLICATION);
       to_proto(*event.app, event.counts, out.mutable_application());
+      redact_env(*context_.redact_env, out.mutable_application());
     }
     push_locked(std::move(out));
   }
@@ -529,7 +551,9 @@ grpc::ServerUnaryReactor* AdminService::ListApplications(grpc::CallbackServerCon
     Engine& engine = context_.runtime.engine();
     for (const Application* app : engine.apps()) {
       if (!tenant.empty() && app->spec.tenant != tenant) continue;
-      to_proto(*app, engine.counts(app->spec.id), response->add_applications());
+      auto* out = response->add_applications();
+      to_proto(*app, engine.counts(app->spec.id), out);
+      redact_env(*context_.redact_env, out);
     }
     call->finish(berth::Status::Ok());
   });

@@ -7,6 +7,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <regex>
 #include <string>
 
 #include "berth/v1/berth.grpc.pb.h"
@@ -24,6 +25,8 @@ struct ServiceContext {
   std::string version;
   Timestamp started;
   TenantName default_tenant;  // for anonymous callers that name no tenant
+  // Launch env names whose values are never shown (config's redact_env).
+  std::shared_ptr<const std::regex> redact_env;
 };
 
 class ExecutorsService final : public v1::Executors::CallbackService {

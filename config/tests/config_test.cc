@@ -143,7 +143,9 @@ TEST_CASE("errors name file, line, column and key path") {
         "5m, got \"soon\"");
   CHECK(error_of(kMinimal + "listne: 127.0.0.1:1\n") ==
         "berthd.yaml:4:1: listne: unknown key (known here: daemon_id, insecure, listen, "
-        "logging, metrics_listen, pools, reconciler, state_dir, tenants, tls, tokens_file)");
+        "logging, metrics_listen, pools, reconciler, redact_env, state_dir, tenants, tls, tokens_file)");
+  CHECK(error_of(kMinimal + "redact_env: \"secret(\"\n").rfind("berthd.yaml:4:13: redact_env: not a regular expression", 0) == 0);
+  CHECK(parse_ok(kMinimal).redact_env == "secret|password|token|credential|access[._-]?key");
   CHECK(error_of("pools:\n  - name: local\n    type: local\n    nomad: {}\n") ==
         "berthd.yaml:4:12: pools[0].nomad: does not match the pool's type \"local\": the adapter "
         "section's key must be the type");

@@ -973,7 +973,7 @@ TEST_CASE_METHOD(Fixture, "a watch replays what follows its revision, or snapsho
   start();
   register_app();
   register_app("app-2");
-  const auto everything = [](const Application&) { return true; };
+  const auto everything = [](const AppId&, const TenantName&) { return true; };
   const Revision before = engine->revision();
   target(1);
   WatchStart replay = engine->watch_start(before, everything);
@@ -989,7 +989,7 @@ TEST_CASE_METHOD(Fixture, "a watch replays what follows its revision, or snapsho
   settle();
   register_app("app-3");
   // The window (4 events) no longer reaches back to `before`: a snapshot, flagged for RESYNC.
-  WatchStart snapshot = engine->watch_start(before, [](const Application& app) { return app.spec.id == "app-1"; });
+  WatchStart snapshot = engine->watch_start(before, [](const AppId& app, const TenantName&) { return app == "app-1"; });
   CHECK(snapshot.kind == WatchStart::Kind::kSnapshot);
   CHECK(snapshot.resync);
   CHECK(snapshot.revision == engine->revision());
@@ -1106,4 +1106,41 @@ TEST_CASE_METHOD(Fixture, "launches that complete only on placement are not held
   CHECK(backend.launches.size() == 10);
   backend.release_launch_replies();
   settle();
+}
+
+TEST_CASE_METHOD(Fixture, "a forgotten application's history never replays to another tenant that registers its id") {
+  tenants.push_back(TenantPolicy{"team-b", {}, {"pool-a"}, {}});
+  options.ended_retention = 1min;
+  start();
+  AppSpec secret = spec("shared-id");
+  secret.launch.env["DB_PASSWORD"] = "hunter2";
+  REQUIRE(engine->register_app(secret).ok());
+  target(1, "shared-id");
+  REQUIRE(engine->unregister_app("shared-id", "done").ok());
+  settle();
+  advance(2min);  // team-a's app is forgotten; its events stay in the window
+  REQUIRE(engine->find_app("shared-id") == nullptr);
+
+  AppSpec other = spec("shared-id");
+  other.tenant = "team-b";
+  REQUIRE(engine->register_app(other).ok());
+  settle();
+  // What team-b's watch of its app from revision 1 is given: only team-b's own events.
+  const auto team_b = [](const AppId& app, const TenantName& tenant) { return app == "shared-id" && tenant == "team-b"; };
+  WatchStart replay = engine->watch_start(1, team_b);
+  REQUIRE(replay.kind == WatchStart::Kind::kReplay);
+  REQUIRE_FALSE(replay.events.empty());
+  for (const Event& event : replay.events) {
+    CHECK(event.tenant == "team-b");
+    if (event.type == Event::Type::kApplication) CHECK(event.app->spec.launch.env.count("DB_PASSWORD") == 0);
+  }
+}
+
+TEST_CASE_METHOD(Fixture, "a watch from a revision ahead of the engine's gets a snapshot with RESYNC") {
+  start();
+  register_app();
+  const WatchStart ahead = engine->watch_start(engine->revision() + 100, [](const AppId&, const TenantName&) { return true; });
+  CHECK(ahead.kind == WatchStart::Kind::kSnapshot);
+  CHECK(ahead.resync);
+  CHECK(ahead.events.size() == 1);
 }

@@ -1,11 +1,14 @@
 """TLS, mutual TLS, bearer tokens and tenant isolation, through berthctl."""
 
 import os
+import select
+import signal
 import shutil
+import subprocess
 import tempfile
 import unittest
 
-from berth_harness import BerthTestCase, make_certificates, render_yaml
+from berth_harness import BERTHCTL, FAST_RECONCILER, BerthTestCase, make_certificates, render_yaml
 
 TOKENS = {
     "team-a": "a" * 8 + "-team-a-driver-token-0001",
@@ -48,10 +51,15 @@ class SecuredDaemonCase(BerthTestCase):
         tls = {"cert_file": self.cert("server.pem"), "key_file": self.cert("server.key")}
         if self.MUTUAL_TLS:
             tls["client_ca_file"] = self.cert("ca.pem")
+        self.tokens_path = tokens_path
         self.daemon = self.new_daemon(
             tls=tls, tokens_file=tokens_path,
             tenants=[{"name": "team-a", "default_pools": ["local"]},
-                     {"name": "team-b", "default_pools": ["local"]}])
+                     {"name": "team-b", "default_pools": ["local"]}],
+            **self.daemon_overrides())
+
+    def daemon_overrides(self):
+        return {}
 
     def tls_options(self, client_cert=True):
         options = ["--ca-file", self.cert("ca.pem")]
@@ -146,6 +154,67 @@ class TlsTokensTenantsTest(SecuredDaemonCase):
         for event in events.json_lines():
             app = event.get("application", event.get("executor", {})).get("appId")
             self.assertIn(app, (None, app_b), event)
+
+
+class SecretsAndRevocationTest(SecuredDaemonCase):
+    """Secrets in launch env are never shown; a forgotten application's history never replays to
+    another tenant that registers its id; a revoked token ends an open watch."""
+
+    def daemon_overrides(self):
+        return {"reconciler": dict(FAST_RECONCILER, ended_retention="1s")}
+
+    def test_secret_env_is_redacted_and_history_stays_with_its_tenant(self):
+        app = self.app_id("shared")
+        registered = self.assert_ok(self.register_as("team-a", app, "--env", "DB_PASSWORD=hunter2",
+                                                     "--env", "PLAIN=visible"))
+        self.assertEqual(registered["launch"]["env"]["DB_PASSWORD"], "<redacted>")
+        got = self.assert_ok(self.as_("team-a", "app", "get", app))
+        self.assertEqual(got["launch"]["env"]["DB_PASSWORD"], "<redacted>")
+        self.assertEqual(got["launch"]["env"]["PLAIN"], "visible")
+        self.assert_ok(self.as_("team-a", "target", app, 1))
+        self.wait_until(lambda: len(self.live_executors(app)) == 1, 20, "team-a's executor runs")
+        # The executor itself still gets the value.
+        self.assertEqual(self.live_executors(app)[0]["env"].get("DB_PASSWORD"), "hunter2")
+        self.assert_ok(self.as_("team-a", "app", "unregister", app))
+        self.wait_until(lambda: self.as_("team-a", "app", "get", app).returncode != 0, 20,
+                        "team-a's ended application forgotten")
+
+        # team-b takes the id and watches it from revision 1: only its own events come back.
+        self.assertEqual(self.assert_ok(self.register_as("team-b", app))["tenant"], "team-b")
+        watched = self.as_("team-b", "watch", app, "--from", 1, "--count", 1)
+        self.assertEqual(watched.returncode, 0, watched)
+        self.assertNotIn("hunter2", watched.stdout)
+        first = watched.json_lines()[0]
+        self.assertEqual(first.get("application", {}).get("tenant"), "team-b", first)
+
+    def test_a_revoked_token_ends_an_open_watch(self):
+        app = self.app_id("revoked")
+        self.assert_ok(self.register_as("team-a", app))
+        argv = ([BERTHCTL, "--addr", self.daemon.grpc, "-o", "json"] + self.tls_options() +
+                ["--token-file", self.token_files["team-a"], "watch", app])
+        watch = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+
+        def cleanup():
+            if watch.poll() is None:
+                watch.kill()
+            watch.communicate(timeout=20)
+        self.addCleanup(cleanup)
+        # The watch is open once its snapshot arrives; then team-a's token is removed.
+        ready, _, _ = select.select([watch.stdout], [], [], 20)
+        self.assertTrue(ready and watch.stdout.readline(), "the watch started")
+        with open(self.tokens_path, "w") as f:
+            f.write(render_yaml({"tokens": [
+                {"token": "b" * 8 + "-team-b-driver-token-0002", "tenant": "team-b", "role": "driver"},
+                {"token_file": self.token_files["operator"], "tenant": "ops", "role": "operator"},
+            ]}) + "\n")
+        self.daemon.signal(signal.SIGHUP)
+        self.wait_until(lambda: watch.poll() is not None, 20, "the watch of a revoked token ends")
+        _, stderr = watch.communicate(timeout=20)
+        self.assertNotEqual(watch.returncode, 0)
+        self.assertIn("UNAUTHENTICATED", stderr)
+        self.assertIn("revoked", stderr)
+        self.assert_fails(self.as_("team-a", "app", "get", app), "UNAUTHENTICATED")
 
 
 class MutualTlsTest(SecuredDaemonCase):

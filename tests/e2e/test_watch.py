@@ -136,5 +136,19 @@ class WatchTest(BerthTestCase):
         self.assertEqual(stop(), 0)
 
 
+    def test_a_revision_ahead_of_the_daemon_gets_resync_and_a_snapshot(self):
+        """A client resuming from a revision this daemon never reached (its last events were lost
+        with a crash) starts again from a snapshot, never from later events with lower revisions."""
+        daemon = self.new_daemon()
+        app = self.app_id("ahead")
+        self.register(daemon, app)
+        daemon.ctl_ok("target", app, 1)
+        self.wait_running(daemon, app, 1)
+        now = int(daemon.ctl_ok("executors", app)["revision"])
+        events = daemon.ctl_watch(app, "--from", now + 1000, "--count", 4)
+        self.assertEqual(events[0]["type"], "RESYNC", events[0])
+        self.assertIn("is ahead of this daemon's revision", events[0].get("message", ""))
+        self.assertEqual([e["type"] for e in events[1:]], ["APPLICATION", "EXECUTOR", "SYNCED"])
+
 if __name__ == "__main__":
     unittest.main()
