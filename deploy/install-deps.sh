@@ -11,6 +11,11 @@ packages=(
   prometheus-cpp-dev libcli11-dev
   openssl procps
   python3-kubernetes
+  # clients: Java (grpc-java over netty, OpenSSL through netty-tcnative, JUnit 4) and Python
+  openjdk-17-jdk-headless libgrpc-java libprotobuf-java protobuf-compiler-grpc-java-plugin
+  libnetty-java libnetty-tcnative-java libnetty-tcnative-jni libperfmark-java libgoogle-gson-java
+  libgeronimo-annotation-1.3-spec-java junit4
+  python3-grpcio python3-protobuf python3-pytest python3-pip python3-setuptools
 )
 
 missing=()
@@ -30,5 +35,7 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Slim bookworm images lack this directory, and the JDK's postinst fails without it.
+$sudo mkdir -p /usr/share/man/man1
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
