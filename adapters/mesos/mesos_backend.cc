@@ -101,7 +101,10 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
         reconcile_timer_(executor_),
         settle_timer_(executor_),
         list_timer_(executor_),
-        backoff_(std::chrono::milliseconds(250), config_.retry_max_backoff, time_.uniform) {
+        backoff_(std::chrono::milliseconds(250), config_.retry_max_backoff, time_.uniform),
+        offer_retry_timer_(executor_),
+        revive_timer_(executor_),
+        offer_backoff_(std::chrono::milliseconds(250), config_.retry_max_backoff, time_.uniform) {
     auto constraints = mesos::parse_constraints(config_.constraints);
     if (constraints.ok()) {
       constraints_ = std::move(*constraints);
@@ -161,6 +164,8 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     reconcile_timer_.cancel();
     settle_timer_.cancel();
     list_timer_.cancel();
+    offer_retry_timer_.cancel();
+    revive_timer_.cancel();
     for (auto& launch : pending_) {
       if (launch.done) launch.done(Status::Unavailable("pool " + pool_ + " is stopping"));
     }
@@ -178,8 +183,9 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     if (tasks_.count(request.backend_name) > 0) {
       return fail(std::move(done), Status::AlreadyExists("task " + request.backend_name + " exists on pool " + pool_));
     }
+    if (pending_.empty()) offers_quiet_since_ = time_.steady_now();  // launches begin to wait from now
     pending_.push_back(PendingLaunch{request, mesos::demand_of(request.profile, config_.ports), std::move(done)});
-    if (suppressed_ && subscribed_) revive();
+    sync_offers();
   }
 
   void kill(const KillRequest& request, Callback<Status> done) {
@@ -190,6 +196,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
       // Never launched: dropping it from the queue is the whole kill.
       auto launch_done = std::move(it->done);
       pending_.erase(it);
+      sync_offers();
       post([launch_done = std::move(launch_done), task_id](Impl& self) {
         launch_done(Status::FailedPrecondition("launch of task " + task_id + " on pool " + self.pool_ +
                                                " cancelled before an offer fitted it"));
@@ -352,7 +359,19 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     stream_status_ = 0;
     stream_error_body_.clear();
     redirect_.clear();
-    json::object body{{"type", "SUBSCRIBE"}, {"subscribe", json::object{{"framework_info", framework_info()}}}};
+    // The subscription states whether the framework wants offers (a re-subscription replaces
+    // whatever an earlier SUPPRESS or REVIVE left at the master); SUBSCRIBED confirms it.
+    offer_call_in_flight_ = false;
+    offer_retry_timer_.cancel();
+    offer_retry_armed_ = false;
+    subscribe_suppressed_ = pending_.empty();
+    json::array suppressed_roles;
+    if (subscribe_suppressed_) {
+      for (const auto& role : config_.roles) suppressed_roles.emplace_back(role);
+    }
+    json::object body{{"type", "SUBSCRIBE"},
+                      {"subscribe", json::object{{"framework_info", framework_info()},
+                                                 {"suppressed_roles", std::move(suppressed_roles)}}}};
     if (!framework_id_.empty()) body["framework_id"] = id(framework_id_);
     net::HttpClientRequest http;
     http.method = "POST";
@@ -433,6 +452,8 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     last_error_ = why.message();
     watchdog_.cancel();
     reconcile_timer_.cancel();
+    offer_retry_timer_.cancel();
+    revive_timer_.cancel();
     set_health(why);
     if (stopped_) return;
     // A refused or broken connection may mean this master is gone: try the next one.
@@ -510,17 +531,77 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     if (!status.ok()) last_error_ = status.message();
   }
 
-  void revive() {
-    suppressed_ = false;
-    call("REVIVE", "revive", json::object{}, [weak = weak_from_this()](Status status) {
-      if (auto self = weak.lock()) self->ignore_errors(status);
+  // ---------------------------------------------------------------------------------------------
+  // Suppression: the framework wants offers exactly while launches wait. What the master was
+  // told is known only from its answers (SUBSCRIBED for the subscription's suppressed_roles, 202
+  // for SUPPRESS and REVIVE); one such call is in flight at a time, so a REVIVE is never
+  // overtaken by an earlier SUPPRESS; a refused or lost call is sent again after a backoff.
+  // ---------------------------------------------------------------------------------------------
+
+  // Sends the SUPPRESS or REVIVE that brings the master to what the launches need, unless one is
+  // in flight or waiting for its retry (its answer calls this again).
+  void sync_offers() {
+    if (!subscribed_ || offer_call_in_flight_ || offer_retry_armed_) return;
+    if (!pending_.empty()) {
+      if (offer_state_ == OfferState::kRevived && !force_revive_) return;
+      return send_offer_call("REVIVE", "revive");
+    }
+    force_revive_ = false;
+    if (offer_state_ != OfferState::kSuppressed) send_offer_call("SUPPRESS", "suppress");
+  }
+
+  void send_offer_call(const std::string& type, const std::string& field) {
+    offer_call_in_flight_ = true;
+    const bool revive = type == "REVIVE";
+    const std::uint64_t generation = generation_;
+    call_answered(type, field, json::object{}, [weak = weak_from_this(), generation, revive](Status status, bool answered) {
+      auto self = weak.lock();
+      // A newer subscription asserted the state itself (and the master refuses the older
+      // stream's calls): this answer says nothing about it.
+      if (!self || self->stopped_ || generation != self->generation_) return;
+      self->offer_call_in_flight_ = false;
+      if (status.ok()) {
+        self->offer_backoff_.reset();
+        self->offer_state_ = revive ? OfferState::kRevived : OfferState::kSuppressed;
+        if (revive) {
+          self->force_revive_ = false;
+          self->offers_quiet_since_ = self->time_.steady_now();
+        }
+        return self->sync_offers();
+      }
+      self->last_error_ = status.message();
+      // Lost on the way, the call may or may not have been carried out: the next one decides.
+      if (!answered) self->offer_state_ = OfferState::kUnknown;
+      self->retry_offer_call();
     });
   }
 
-  void suppress() {
-    suppressed_ = true;
-    call("SUPPRESS", "suppress", json::object{}, [weak = weak_from_this()](Status status) {
-      if (auto self = weak.lock()) self->ignore_errors(status);
+  void retry_offer_call() {
+    offer_retry_armed_ = true;
+    offer_retry_timer_.expires_after(offer_backoff_.next());
+    const std::uint64_t generation = generation_;
+    offer_retry_timer_.async_wait([weak = weak_from_this(), generation](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped_ || generation != self->generation_) return;
+      self->offer_retry_armed_ = false;
+      self->sync_offers();
+    });
+  }
+
+  // The periodic check: launches that have waited revive_interval with no offer since they began
+  // to wait (or since the last REVIVE) REVIVE again, whatever the master is believed to do.
+  void arm_revive_check() {
+    const Duration interval = std::max(config_.revive_interval, Duration(std::chrono::milliseconds(100)));
+    revive_timer_.expires_after(interval);
+    const std::uint64_t generation = generation_;
+    revive_timer_.async_wait([weak = weak_from_this(), generation, interval](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped_ || generation != self->generation_) return;
+      if (!self->pending_.empty() && self->time_.steady_now() - self->offers_quiet_since_ >= interval) {
+        self->force_revive_ = true;
+        self->sync_offers();
+      }
+      self->arm_revive_check();
     });
   }
 
@@ -631,11 +712,11 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     reconcile(true);
     arm_settle();
     arm_reconcile();
-    if (pending_.empty()) {
-      suppress();
-    } else {
-      suppressed_ = false;
-    }
+    offer_state_ = subscribe_suppressed_ ? OfferState::kSuppressed : OfferState::kRevived;
+    offers_quiet_since_ = time_.steady_now();
+    offer_backoff_.reset();
+    arm_revive_check();
+    sync_offers();  // launches that came or went since the SUBSCRIBE was sent
   }
 
   void forget_framework() {
@@ -668,12 +749,12 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
       }
     }
     if (offers.empty()) return;
+    const SteadyTime now = time_.steady_now();
+    offers_quiet_since_ = now;
     if (!framework_saved_ || pending_.empty()) {
       decline(offers, {}, framework_saved_ ? config_.refuse : Duration(std::chrono::seconds(1)));
-      if (framework_saved_ && !suppressed_) suppress();
-      return;
+      return sync_offers();
     }
-    const SteadyTime now = time_.steady_now();
     std::vector<bool> usable(offers.size());
     for (std::size_t i = 0; i < offers.size(); ++i) {
       auto excluded = excluded_until_.find(offers[i].agent_id);
@@ -707,7 +788,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
       accept(offers[offer_index], std::move(launches));
     }
     decline(offers, used, config_.refuse);
-    if (pending_.empty() && !suppressed_) suppress();
+    sync_offers();
   }
 
   void decline(const std::vector<mesos::Offer>& offers, const std::set<std::size_t>& used, Duration refuse) {
@@ -843,9 +924,20 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
   adapters::Backoff backoff_;  // of resubscriptions
   std::string last_error_ = "not subscribed yet";
 
+  // Suppression (sync_offers).
+  enum class OfferState { kUnknown, kSuppressed, kRevived };
+  OfferState offer_state_ = OfferState::kUnknown;  // as the master last confirmed it
+  bool subscribe_suppressed_ = false;  // the SUBSCRIBE in flight suppressed the framework's roles
+  bool offer_call_in_flight_ = false;  // a SUPPRESS or REVIVE awaits its answer
+  bool offer_retry_armed_ = false;     // a failed one waits for offer_retry_timer_
+  bool force_revive_ = false;          // the periodic check asks for a REVIVE although revived
+  SteadyTime offers_quiet_since_{};    // the last offer, REVIVE or (re)subscription, or the first waiting launch
+  boost::asio::steady_timer offer_retry_timer_;
+  boost::asio::steady_timer revive_timer_;
+  adapters::Backoff offer_backoff_;    // of failed SUPPRESS and REVIVE calls
+
   // Executors.
   std::deque<PendingLaunch> pending_;  // waiting for an offer, in launch order
-  bool suppressed_ = false;
   std::unordered_map<std::string, TaskRecord> tasks_;  // live tasks by id
   std::map<std::string, std::string> agent_hosts_;     // agent id -> hostname, from offers
   std::set<std::string> gpu_agents_;                   // agents seen offering GPUs

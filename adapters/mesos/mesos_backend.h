@@ -19,8 +19,14 @@
 // offer, honouring Spark's attribute constraints and skipping agents excluded after
 // agent_failure_limit failures; resources reserved for the framework's role are used before
 // unreserved ones, and agents with GPUs are kept for executors that need GPUs (an agent is known
-// to have GPUs once it has offered some); the rest are declined for `refuse`. With nothing
-// pending the framework SUPPRESSes offers, and REVIVEs when a launch arrives.
+// to have GPUs once it has offered some); the rest are declined for `refuse`.
+//
+// Suppression: the framework wants offers exactly while launches wait. Every SUBSCRIBE states it
+// (its suppressed_roles: all the framework's roles when nothing waits, none otherwise), and later
+// changes are SUPPRESS and REVIVE calls sent one at a time, so that none overtakes another. The
+// state the backend believes follows only the master's confirmations (SUBSCRIBED, 202); a refused
+// or lost call is sent again after a backoff (250 ms doubling to retry_max_backoff). Launches that
+// see no offer for revive_interval REVIVE again, in case the master lost a REVIVE.
 //
 // Each task's agent id and hostname are reported as its handle (core keeps it), so a restarted
 // berthd knows the host of a task whose agent offers nothing.

@@ -45,6 +45,10 @@ struct MesosPoolConfig {
   int agent_failure_limit = 2;       // failed Berth tasks on one agent before it is excluded ...
   Duration agent_exclusion{std::chrono::minutes(10)};  // ... for this long (0 = no exclusion)
   Duration reconcile_interval{std::chrono::minutes(15)};  // implicit reconciliation
+  // Launches that have waited this long with no offer (or none since the last REVIVE) make the
+  // framework REVIVE again, in case the master lost a REVIVE or suppressed behind our back. A
+  // default of the adapter, not a key of the `mesos:` section (tests shorten it).
+  Duration revive_interval{std::chrono::seconds(10)};
   Duration request_timeout{std::chrono::seconds(30)};
   Duration retry_max_backoff{std::chrono::seconds(15)};
   std::size_t max_connections = 8;

@@ -2,7 +2,8 @@
 // shared conformance suite, then what is Mesos's own: fair placement between applications, suppressing
 // offers when idle, agent loss, redirects from a standby and a leader change, basic
 // authentication, a framework that survives a backend restart under its saved id, cancelling a
-// launch no offer fits, and excluding an agent where executors keep failing.
+// launch no offer fits, excluding an agent where executors keep failing, and suppression that
+// never leaves launches waiting (a refused REVIVE, a restart, a master that lost a REVIVE).
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -83,6 +84,53 @@ class MesosSim {
   }
 
   json::object state() { return admin("GET", "/sim/state").as_object(); }
+
+  // The (only) framework as the master sees it; null before it registers.
+  const json::object* framework() {
+    state_ = state();
+    const auto& frameworks = state_.at("frameworks").as_array();
+    return frameworks.empty() ? nullptr : &frameworks[0].as_object();
+  }
+
+  // The master sends the framework no offers: its roles are suppressed and none is outstanding.
+  bool suppressed() {
+    const json::object* framework = this->framework();
+    return framework != nullptr && framework->at("subscribed").as_bool() &&
+           !framework->at("suppressed_roles").as_array().empty() &&
+           framework->at("outstanding_offers").to_number<int>() == 0;
+  }
+
+  // Scheduler calls of `type` (REVIVE, SUPPRESS, ...) served since start or the last reset.
+  int calls(const std::string& type) {
+    const auto counts = conformance::executor_route_counts(
+        json::serialize(admin("GET", "/sim/requests")),
+        [&](const std::string&, const std::string& route) { return route == "/api/v1/scheduler " + type; });
+    return counts.empty() ? 0 : counts.begin()->second;
+  }
+
+  void fault(const std::string& body) { admin("POST", "/sim/faults", body); }
+
+  // A call of `type` (no payload) on the framework's current subscription, sent by someone else
+  // than the backend: what a late call of its own, overtaking a newer one, would do.
+  void call_behind_its_back(const std::string& type) {
+    const json::object* framework = this->framework();
+    REQUIRE(framework != nullptr);
+    const std::string framework_id(framework->at("id").as_string());
+    const std::string stream_id(framework->at("stream_id").as_string());
+    std::promise<StatusOr<net::HttpResponse>> result;
+    net::HttpClientRequest request;
+    request.method = "POST";
+    request.target = "/api/v1/scheduler";
+    request.headers["content-type"] = "application/json";
+    request.headers["mesos-stream-id"] = stream_id;
+    request.body = json::serialize(json::object{{"framework_id", json::object{{"value", framework_id}}}, {"type", type}});
+    admin_->request(request, [&](StatusOr<net::HttpResponse> r) { result.set_value(std::move(r)); });
+    auto future = result.get_future();
+    REQUIRE(future.wait_for(20s) == std::future_status::ready);
+    auto response = future.get();
+    REQUIRE(response.ok());
+    REQUIRE(response->status == 202);
+  }
 
   const json::object* task(const std::string& id) {
     state_ = state();
@@ -223,12 +271,7 @@ TEST_CASE("mesos: offers are suppressed when nothing is pending and revived for 
   auto target = sim.target();
   BackendHarness harness;
   harness.start_backend(target.make_backend);
-  auto suppressed = [&] {
-    const json::object state = sim.state();
-    const auto& frameworks = state.at("frameworks").as_array();
-    return !frameworks.empty() && !frameworks[0].at("suppressed_roles").as_array().empty() &&
-           frameworks[0].at("outstanding_offers").to_number<int>() == 0;
-  };
+  auto suppressed = [&] { return sim.suppressed(); };
   REQUIRE(eventually(suppressed));
   REQUIRE(harness.launch(target.request(1)).ok());
   REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
@@ -479,6 +522,96 @@ TEST_CASE("mesos: a restarted backend knows the host of a task whose agent offer
   });
   REQUIRE(eventually([&] { return harness.sink().observed(request.backend_name).size() > seen; }));
   CHECK(harness.sink().latest(request.backend_name)->host == "full-1");
+}
+
+// Issue 11, item 3: one refused REVIVE left the pool suppressed for good and the launch waiting.
+TEST_CASE("mesos: issue 11: a launch whose REVIVE is refused still runs once the master answers again") {
+  MesosSim sim;
+  auto target = sim.target();  // retry_max_backoff 300ms
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  REQUIRE(eventually([&] { return sim.suppressed(); }));
+  sim.admin("POST", "/sim/requests/reset");
+  sim.fault(R"({"error_rate":{"REVIVE":1.0},"error_code":503})");
+  const auto faulted = std::chrono::steady_clock::now();
+  auto launch = harness.launch_async(target.request(1));
+  // Refused, the REVIVE is sent again after the backoff; the framework stays suppressed meanwhile.
+  REQUIRE(eventually([&] { return sim.calls("REVIVE") >= 4; }, 10s));
+  CHECK(sim.suppressed());
+  CHECK(launch.wait_for(0ms) == std::future_status::timeout);
+  const int refused = sim.calls("REVIVE");
+  const auto elapsed = std::chrono::steady_clock::now() - faulted;
+  sim.fault(R"({"error_rate":{}})");
+  // No storm: one REVIVE, then one per backoff delay (250 ms, then 300 ms), never more.
+  CHECK(refused <= 2 + static_cast<int>(elapsed / 250ms));
+  // Neither another launch nor a target change: the retry alone brings the offers.
+  REQUIRE(launch.wait_for(10s) == std::future_status::ready);
+  REQUIRE(launch.get().ok());
+  REQUIRE(eventually([&] { return harness.phase_is("berth-app-1-exec-1", ObservedPhase::kRunning); }));
+  REQUIRE(eventually([&] { return sim.suppressed(); }));
+  CHECK(sim.calls("REVIVE") <= refused + 1);
+}
+
+TEST_CASE("mesos: issue 11: a backend restarted while suppressed subscribes suppressed, and a launch then runs") {
+  MesosSim sim;
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  REQUIRE(eventually([&] { return sim.suppressed(); }));
+  for (ExecutorId id = 1; id <= 3; ++id) {
+    INFO("restart " << id);
+    const std::string stream(sim.framework()->at("stream_id").as_string());
+    harness.stop_backend();
+    sim.admin("POST", "/sim/requests/reset");
+    harness.start_backend(target.make_backend, false);
+    REQUIRE(eventually([&] {
+      const json::object* framework = sim.framework();
+      return framework != nullptr && framework->at("subscribed").as_bool() && framework->at("stream_id") != stream.c_str();
+    }));
+    REQUIRE(eventually([&] { return harness.sink().healthy() && sim.suppressed(); }));
+    // The SUBSCRIBE itself kept the framework suppressed: no offer was made to be declined, and
+    // no SUPPRESS (or REVIVE) had to follow it.
+    CHECK(sim.calls("DECLINE") == 0);
+    CHECK(sim.calls("SUPPRESS") == 0);
+    CHECK(sim.calls("REVIVE") == 0);
+    const LaunchRequest request = target.request(id);
+    auto launch = harness.launch_async(request);
+    REQUIRE(launch.wait_for(10s) == std::future_status::ready);
+    REQUIRE(launch.get().ok());
+    REQUIRE(eventually([&] { return harness.phase_is(request.backend_name, ObservedPhase::kRunning); }));
+    REQUIRE(eventually([&] { return sim.suppressed(); }));
+    CHECK(sim.calls("REVIVE") == 1);
+  }
+  CHECK(sim.state().at("frameworks").as_array().size() == 1);
+}
+
+TEST_CASE("mesos: issue 11: launches that see no offer revive again, as when the master lost the REVIVE") {
+  MesosSim sim;
+  auto target = sim.target([](MesosPoolConfig& config) { config.revive_interval = 1s; });
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  REQUIRE(eventually([&] { return sim.suppressed(); }));
+  // A launch no agent fits yet: revived, it is offered (and declines) everything there is.
+  LaunchRequest big = target.request(1);
+  big.profile.cores = 64;
+  auto launch = harness.launch_async(big);
+  REQUIRE(eventually([&] { return sim.calls("REVIVE") == 1 && sim.calls("DECLINE") >= 1; }));
+  // The master ends up suppressing the framework although its REVIVE was confirmed (a late
+  // SUPPRESS overtaking it would do this): nothing is offered any more, not even a new agent.
+  sim.call_behind_its_back("SUPPRESS");
+  REQUIRE(eventually([&] { return sim.suppressed(); }));
+  sim.admin("POST", "/sim/requests/reset");
+  const auto lost = std::chrono::steady_clock::now();
+  sim.admin("POST", "/sim/agents", R"({"hostname":"big-1","cpus":128,"mem":262144})");
+  // The periodic check sees the launch wait with no offer and revives.
+  REQUIRE(launch.wait_for(10s) == std::future_status::ready);
+  REQUIRE(launch.get().ok());
+  REQUIRE(eventually([&] { return harness.phase_is(big.backend_name, ObservedPhase::kRunning); }));
+  CHECK(harness.sink().latest(big.backend_name)->host == "big-1");
+  // One REVIVE per revive_interval at most, never a storm.
+  const int revives = sim.calls("REVIVE");
+  CHECK(revives >= 1);
+  CHECK(revives <= 1 + static_cast<int>((std::chrono::steady_clock::now() - lost) / 1s));
 }
 
 }  // namespace
