@@ -37,4 +37,24 @@ const char* to_string(ObservedPhase phase) {
   return "unknown";
 }
 
+std::vector<std::string> spark_executor_command(const LaunchRequest& request, const std::string& spark_home,
+                                                const std::string& hostname) {
+  std::vector<std::string> argv{spark_home + "/bin/spark-class",
+                                "org.apache.spark.executor.CoarseGrainedExecutorBackend",
+                                "--driver-url",
+                                request.driver.url,
+                                "--executor-id",
+                                std::to_string(request.executor),
+                                "--hostname",
+                                hostname,
+                                "--cores",
+                                std::to_string(request.profile.cores),
+                                "--app-id",
+                                request.app,
+                                "--resourceProfileId",
+                                std::to_string(request.profile.id)};
+  argv.insert(argv.end(), request.spec.args.begin(), request.spec.args.end());
+  return argv;
+}
+
 }  // namespace berth

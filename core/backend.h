@@ -58,6 +58,15 @@ std::map<std::string, std::string> spark_executor_environment(const LaunchReques
 // Spark's labels above, with their values for `request`'s executor.
 std::map<std::string, std::string> spark_executor_labels(const LaunchRequest& request);
 
+// Spark's executor command line, in Spark's own form, for an application whose launch spec
+// names no command: <spark_home>/bin/spark-class running CoarseGrainedExecutorBackend with the
+// driver URL, executor id, host, cores, application id and resource profile id, then the spec's
+// args. For backends where Berth starts the executor process itself (local, Mesos); container
+// backends (Kubernetes, Nomad's docker driver) run the image's entrypoint (`executor`) with
+// Spark's environment instead.
+std::vector<std::string> spark_executor_command(const LaunchRequest& request, const std::string& spark_home,
+                                                const std::string& hostname);
+
 struct KillRequest {
   std::string backend_name;
   Duration grace{0};  // SIGTERM (or the backend's graceful stop), then force after this long

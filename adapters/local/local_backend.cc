@@ -153,9 +153,7 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
     if (!valid_backend_name(name)) {
       return Status::InvalidArgument("backend name \"" + name + "\" is not a valid directory name for " + who);
     }
-    if (request.spec.command.empty()) {
-      return Status::InvalidArgument("launch.command is empty for " + who);
-    }
+
     const Resources need{request.profile.cores, request.profile.container_memory_mib()};
     if (std::string too_big = exceeds_host(need); !too_big.empty()) {
       return Status::FailedPrecondition(who + " " + too_big);
@@ -189,7 +187,12 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
     ExecutorRecord record{daemon_id_, pool_, request.app, request.executor, request.profile.id, name,
                           need.cores, need.memory_mib};
     LaunchRecord launch{0, request.spec.command, executor_environment(request)};
-    launch.command.insert(launch.command.end(), request.spec.args.begin(), request.spec.args.end());
+    if (launch.command.empty()) {
+      // No command: Spark's executor, on this host.
+      launch.command = spark_executor_command(request, config_.spark_home, host_name());
+    } else {
+      launch.command.insert(launch.command.end(), request.spec.args.begin(), request.spec.args.end());
+    }
 
     // First in, first out: a launch waits while earlier ones do, even if it would fit itself.
     load_queue();

@@ -1,5 +1,6 @@
 #include "adapters/local/local_config.h"
 
+#include <cstdlib>
 #include <string>
 
 #include "config/section.h"
@@ -28,6 +29,11 @@ Status parse_local_pool(config::Section& section, const std::string& state_dir, 
   }
   const std::string shim_path = section.get_string("shim_path");
   parsed.shim_path = shim_path.empty() ? default_local_exec_path() : std::filesystem::path(shim_path);
+  parsed.spark_home = section.get_string("spark_home");
+  if (parsed.spark_home.empty()) {
+    const char* from_env = std::getenv("SPARK_HOME");
+    parsed.spark_home = from_env != nullptr && *from_env != '\0' ? from_env : "/opt/spark";
+  }
   parsed.cores = section.get_int("cores", 0, 0, 1'000'000);
   parsed.memory_mib = section.get_int("memory_mib", 0, 0, std::int64_t{1} << 40);
   Status status = section.finish();

@@ -33,6 +33,9 @@ struct LocalPoolConfig {
   // not fit beside the running executors (of every daemon id) waits, PENDING, until it does.
   std::int64_t cores = 0;
   std::int64_t memory_mib = 0;
+  // Where Spark is installed: an application that names no command runs Spark's executor
+  // (spark_executor_command) from <spark_home>/bin/spark-class.
+  std::string spark_home = "/opt/spark";  // parse_local_pool: the key, else $SPARK_HOME
 };
 
 // `berth-local-exec` in the directory of the running executable (/proc/self/exe): the shim is
@@ -42,7 +45,7 @@ std::filesystem::path default_local_exec_path();
 // Reads a pool's `local:` section. Keys: work_dir (default <state_dir>/local/<pool>),
 // poll_interval (default 1s, at least 10ms), inherit_env (a list of variable names),
 // shim_path (default default_local_exec_path()), cores and memory_mib (default 0 = unlimited, at
-// least 0). Unknown keys and bad values are
+// least 0), spark_home (default $SPARK_HOME, else /opt/spark). Unknown keys and bad values are
 // kInvalidArgument naming file:line:col and the key.
 Status parse_local_pool(config::Section& section, const std::string& state_dir,
                         const PoolName& pool, LocalPoolConfig* out);

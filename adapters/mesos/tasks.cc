@@ -116,14 +116,11 @@ json::object build_task_info(const LaunchRequest& request, const MesosPoolConfig
     for (const auto& arg : request.spec.args) arguments.emplace_back(arg);
     command["arguments"] = std::move(arguments);
   } else {
-    // Spark's own Mesos backend's form.
-    std::string line = shell_quote(config.spark_home + "/bin/spark-class") +
-                       " org.apache.spark.executor.CoarseGrainedExecutorBackend --driver-url " +
-                       shell_quote(request.driver.url) + " --executor-id " + std::to_string(request.executor) +
-                       " --cores " + std::to_string(request.profile.cores) + " --app-id " + shell_quote(request.app) +
-                       " --hostname " + shell_quote(offer.hostname) + " --resourceProfileId " +
-                       std::to_string(request.profile.id);
-    for (const auto& arg : request.spec.args) line += " " + shell_quote(arg);
+    // Spark's executor command (core's definition), as a shell line like Spark's own Mesos backend's.
+    std::string line;
+    for (const std::string& word : spark_executor_command(request, config.spark_home, offer.hostname)) {
+      line += (line.empty() ? "" : " ") + shell_quote(word);
+    }
     command["shell"] = true;
     command["value"] = std::move(line);
   }

@@ -137,7 +137,11 @@ Status fill_driver_config(const LaunchRequest& request, const NomadPoolConfig& c
                                        "the pool sets no image");
       }
       if (!spec.command.empty()) driver["command"] = spec.command.front();
-      if (!args.empty()) driver["args"] = std::move(args);
+      if (!args.empty()) {
+        driver["args"] = std::move(args);
+      } else if (spec.command.empty() && !driver.contains("command") && !driver.contains("args")) {
+        driver["args"] = json::array{"executor"};  // the entrypoint of Spark's images, as on Kubernetes
+      }
       break;
     }
     case NomadDriver::kExec:

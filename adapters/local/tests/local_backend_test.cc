@@ -321,6 +321,31 @@ TEST_CASE_METHOD(Fixture, "the executor gets Spark's environment, the spec's and
   CHECK_THAT(*env, !Catch::Contains("BERTH_TEST_NOT_INHERITED"));
 }
 
+TEST_CASE_METHOD(Fixture, "an application that names no command runs Spark's executor from spark_home, argv exactly") {
+  const fs::path spark = tmp.path() / "spark";
+  fs::create_directories(spark / "bin");
+  {
+    std::ofstream script(spark / "bin" / "spark-class");
+    script << "#!/bin/sh\nfor a in \"$0\" \"$@\"; do echo \"$a\"; done > argv.txt\n";
+  }
+  fs::permissions(spark / "bin" / "spark-class", fs::perms::owner_all);
+  backend.reset();
+  config.spark_home = spark.string();
+  backend = std::make_unique<LocalBackend>(io.get_executor(), kPool, config, kDaemon);
+  backend->start(&sink);
+
+  REQUIRE(launch(make_request("exec-spark", {}, {"--extra-arg"})).ok());
+  CHECK(wait_exit("exec-spark").exit_code == 0);
+  auto argv = read_file(dir("exec-spark") / "argv.txt");
+  REQUIRE(argv);
+  char host[256] = {};
+  REQUIRE(::gethostname(host, sizeof host - 1) == 0);
+  CHECK(*argv == (spark / "bin" / "spark-class").string() +
+                     "\norg.apache.spark.executor.CoarseGrainedExecutorBackend\n"
+                     "--driver-url\nspark://CoarseGrainedScheduler@driver:7077\n--executor-id\n7\n--hostname\n" +
+                     std::string(host) + "\n--cores\n3\n--app-id\napp-1\n--resourceProfileId\n2\n--extra-arg\n");
+}
+
 TEST_CASE_METHOD(Fixture, "the log file captures stdout and stderr") {
   REQUIRE(launch(shell("exec-log", "echo to-stdout; echo to-stderr >&2; exit 0")).ok());
   CHECK(wait_exit("exec-log").exit_code == 0);
@@ -359,11 +384,14 @@ TEST_CASE_METHOD(Fixture, "what an executor leaves behind ends with it") {
 }
 
 TEST_CASE_METHOD(Fixture, "launch errors") {
-  Status empty = launch(make_request("exec-empty", {}));
-  CHECK(empty.code() == StatusCode::kInvalidArgument);
-  CHECK_FALSE(empty.retryable());
-  CHECK_THAT(empty.message(), Catch::Contains("launch.command is empty"));
-  CHECK_FALSE(fs::exists(dir("exec-empty")));
+  // No command and no Spark where spark_home says: Spark's executor cannot be found (127).
+  config.spark_home = (tmp.path() / "no-spark-here").string();
+  backend.reset();
+  backend = std::make_unique<LocalBackend>(io.get_executor(), kPool, config, kDaemon);
+  backend->start(&sink);
+  REQUIRE(launch(make_request("exec-empty", {})).ok());
+  CHECK(wait_exit("exec-empty").exit_code == 127);
+  CHECK_THAT(read_file(dir("exec-empty") / local::kLogFile).value_or(""), Catch::Contains("spark-class"));
 
   CHECK(launch(shell("../outside", "exit 0")).code() == StatusCode::kInvalidArgument);
 

@@ -76,8 +76,8 @@ class LocalConformance {
     target_.skip_reasons["unlabelled"] =
         "every directory under work_dir is the pool's; a process outside it is invisible to the backend";
     target_.make_invalid = [](LaunchRequest& request) {
-      request.spec.command.clear();
-      return std::string("launch.command is empty");
+      request.backend_name = "berth-app-1/../exec-1";
+      return std::string("is not a valid directory name");
     };
     target_.skip_reasons["quota"] =
         "the local backend has capacity, not quotas: an executor larger than the pool is kFailedPrecondition "

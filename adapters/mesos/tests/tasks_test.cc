@@ -64,9 +64,11 @@ TEST_CASE("TaskInfo: Spark's executor command, env, labels, image and kill polic
   const auto& command = task.at("command").as_object();
   CHECK(command.at("shell") == true);
   const std::string line(command.at("value").as_string());
-  CHECK_THAT(line, Catch::StartsWith("'/opt/spark/bin/spark-class' org.apache.spark.executor.CoarseGrainedExecutorBackend"));
-  CHECK_THAT(line, Catch::Contains("--driver-url 'spark://CoarseGrainedScheduler@driver:7078'"));
-  CHECK_THAT(line, Catch::Contains("--executor-id 7 --cores 2 --app-id 'app-1' --hostname 'host-3'"));
+  // Exactly Spark's executor command (core's spark_executor_command), on the offer's host.
+  CHECK(line ==
+        "'/opt/spark/bin/spark-class' 'org.apache.spark.executor.CoarseGrainedExecutorBackend' "
+        "'--driver-url' 'spark://CoarseGrainedScheduler@driver:7078' '--executor-id' '7' '--hostname' 'host-3' "
+        "'--cores' '2' '--app-id' 'app-1' '--resourceProfileId' '0'");
   CHECK(command.at("user") == "spark");
   CHECK(command.at("uris").as_array().size() == 1);
   bool found = false;

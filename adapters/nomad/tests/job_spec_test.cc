@@ -75,6 +75,9 @@ TEST_CASE("a bare executor job is a batch job of one group that Nomad never rest
   CHECK(task.at("Name") == "executor");
   CHECK(task.at("Driver") == "docker");
   CHECK(task.at("Config").at("image") == "apache/spark:3.5.1");
+  // No command in the launch spec: the image's entrypoint runs as Spark's executor.
+  CHECK_FALSE(task.at("Config").as_object().contains("command"));
+  CHECK(task.at("Config").at("args") == json::array{"executor"});
   CHECK(task.at("Resources").at("CPU") == 2000);
   CHECK(task.at("Resources").at("MemoryMB") == 1408);
   CHECK(task.at("KillTimeout") == std::int64_t{30'000'000'000});
