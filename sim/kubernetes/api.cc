@@ -260,11 +260,10 @@ SimulatorImpl::SimulatorImpl(asio::any_io_executor executor, SimulatorOptions op
     : executor_(executor),
       strand_(asio::make_strand(executor)),
       options_(std::move(options)),
-      agenda_timer_(strand_),
+      agenda_(strand_, sim_common::SimClock(options_.time_scale)),
       bookmark_timer_(strand_),
       down_timer_(strand_),
       rng_(options_.seed) {
-  if (options_.time_scale <= 0) options_.time_scale = 1.0;
 }
 
 Status SimulatorImpl::start() {
@@ -273,8 +272,7 @@ Status SimulatorImpl::start() {
   } catch (const std::exception& e) {
     return Status::InvalidArgument(e.what());
   }
-  real_base_ = std::chrono::steady_clock::now();
-  wall_base_ = std::chrono::system_clock::now();
+  agenda_.clock().start();
   if (Status s = bring_up(); !s.ok()) return s;
   asio::post(strand_, [self = shared_from_this()] { self->arm_bookmarks(); });
   return Status::Ok();
@@ -310,8 +308,7 @@ void SimulatorImpl::stop() {
   }
   asio::post(strand_, [self = shared_from_this()] {
     self->stopped_ = true;
-    self->agenda_.clear();
-    self->agenda_timer_.cancel();
+    self->agenda_.stop();
     self->bookmark_timer_.cancel();
     self->down_timer_.cancel();
     for (auto& [id, watcher] : self->watchers_) {

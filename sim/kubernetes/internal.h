@@ -21,6 +21,7 @@
 
 #include "net/http_server.h"
 #include "sim/common/request_counter.h"
+#include "sim/common/sim_clock.h"
 #include "sim/kubernetes/quantity.h"
 #include "sim/kubernetes/selector.h"
 #include "sim/kubernetes/simulator.h"
@@ -253,8 +254,6 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   void check_missing_owners(const std::string& key);
   std::optional<ApiError> admit_quota(const Pod& pod, const std::string& display_name) const;
   Behaviour behaviour_for(const json::object& metadata) const;
-  void arm_agenda();
-  void run_due();
   void record(HistoryEvent event);
   std::string new_uid();
 
@@ -288,11 +287,7 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   std::uint16_t port_ = 0;
   bool stopped_ = false;
 
-  std::chrono::steady_clock::time_point real_base_;
-  std::chrono::system_clock::time_point wall_base_;
-  double offset_ = 0;  // simulated seconds added by advance()
-  std::multimap<double, std::function<void()>> agenda_;
-  boost::asio::steady_timer agenda_timer_;
+  sim_common::Agenda agenda_;  // the simulated clock and what is scheduled on it
   boost::asio::steady_timer bookmark_timer_;
   boost::asio::steady_timer down_timer_;
   bool scheduler_pending_ = false;

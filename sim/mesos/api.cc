@@ -154,16 +154,14 @@ SimulatorImpl::SimulatorImpl(asio::any_io_executor executor, SimulatorOptions op
     : executor_(executor),
       strand_(asio::make_strand(executor)),
       options_(std::move(options)),
-      agenda_timer_(strand_),
+      agenda_(strand_, sim_common::SimClock(options_.time_scale)),
       down_timer_(strand_),
       rng_(options_.seed) {
-  if (options_.time_scale <= 0) options_.time_scale = 1.0;
   has_standby_ = !options_.standby_listen.empty();
 }
 
 Status SimulatorImpl::start() {
-  real_base_ = std::chrono::steady_clock::now();
-  wall_base_ = std::chrono::system_clock::now();
+  agenda_.clock().start();
   master_id_ = new_uuid();
   for (const auto& rule : options_.behaviours) behaviours_.emplace_back(rule.match, rule.labels);
   std::vector<AgentSpec> specs = options_.agent_specs;
@@ -222,8 +220,7 @@ void SimulatorImpl::stop() {
   }
   asio::post(strand_, [self = shared_from_this()] {
     self->stopped_ = true;
-    self->agenda_.clear();
-    self->agenda_timer_.cancel();
+    self->agenda_.stop();
     self->down_timer_.cancel();
     for (auto& [id, framework] : self->frameworks_) {
       if (framework.heartbeat) framework.heartbeat->cancel();

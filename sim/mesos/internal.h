@@ -22,6 +22,7 @@
 
 #include "net/http_server.h"
 #include "sim/common/request_counter.h"
+#include "sim/common/sim_clock.h"
 #include "sim/mesos/resources.h"
 #include "sim/mesos/simulator.h"
 
@@ -202,8 +203,6 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   void swap_leader();
   void drop_streams();
   // master.cc
-  void arm_agenda();
-  void run_due();
   void arm_heartbeat(const std::string& framework_id, std::uint64_t epoch);
   void start_failover_timer(Framework& framework);
   json::object offer_json(const Offer& offer, const Framework& framework) const;
@@ -232,11 +231,7 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   int leader_ = 0;
   bool stopped_ = false;
 
-  std::chrono::steady_clock::time_point real_base_;
-  std::chrono::system_clock::time_point wall_base_;
-  double offset_ = 0;  // simulated seconds added by advance()
-  std::multimap<double, std::function<void()>> agenda_;
-  boost::asio::steady_timer agenda_timer_;
+  sim_common::Agenda agenda_;  // the simulated clock and what is scheduled on it
   boost::asio::steady_timer down_timer_;
   bool allocation_pending_ = false;
   std::mt19937_64 rng_;

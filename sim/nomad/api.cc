@@ -122,17 +122,15 @@ SimulatorImpl::SimulatorImpl(asio::any_io_executor executor, SimulatorOptions op
     : executor_(executor),
       strand_(asio::make_strand(executor)),
       options_(std::move(options)),
-      agenda_timer_(strand_),
+      agenda_(strand_, sim_common::SimClock(options_.time_scale)),
       down_timer_(strand_),
       rng_(options_.seed) {
-  if (options_.time_scale <= 0) options_.time_scale = 1.0;
   namespaces_.insert("default");
   for (const auto& ns : options_.namespaces) namespaces_.insert(ns);
 }
 
 Status SimulatorImpl::start() {
-  real_base_ = std::chrono::steady_clock::now();
-  wall_base_ = std::chrono::system_clock::now();
+  agenda_.clock().start();
   try {
     init_nodes();
   } catch (const std::exception& e) {
@@ -173,8 +171,7 @@ void SimulatorImpl::stop() {
   }
   asio::post(strand_, [self = shared_from_this()] {
     self->stopped_ = true;
-    self->agenda_.clear();
-    self->agenda_timer_.cancel();
+    self->agenda_.stop();
     self->down_timer_.cancel();
     for (auto& [id, waiter] : self->waiters_) waiter.timeout->cancel();
     self->waiters_.clear();

@@ -25,6 +25,7 @@
 
 #include "net/http_server.h"
 #include "sim/common/request_counter.h"
+#include "sim/common/sim_clock.h"
 #include "sim/nomad/filter.h"
 #include "sim/nomad/simulator.h"
 
@@ -347,8 +348,6 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
  private:
   friend class Simulator;
   // store.cc
-  void arm_agenda();
-  void run_due();
   // jobs.cc
   std::optional<ApiError> parse_job(const json::object& object, Job& job, std::vector<std::string>& errors) const;
   // scheduler.cc
@@ -384,11 +383,7 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   std::uint16_t port_ = 0;
   bool stopped_ = false;
 
-  std::chrono::steady_clock::time_point real_base_;
-  std::chrono::system_clock::time_point wall_base_;
-  double offset_ = 0;  // simulated seconds added by advance()
-  std::multimap<double, std::function<void()>> agenda_;
-  boost::asio::steady_timer agenda_timer_;
+  sim_common::Agenda agenda_;  // the simulated clock and what is scheduled on it
   boost::asio::steady_timer down_timer_;
   std::mt19937_64 rng_;
 
