@@ -262,7 +262,7 @@ SimulatorImpl::SimulatorImpl(asio::any_io_executor executor, SimulatorOptions op
       options_(std::move(options)),
       agenda_(strand_, sim_common::SimClock(options_.time_scale)),
       bookmark_timer_(strand_),
-      down_timer_(strand_),
+      outage_(strand_),
       rng_(options_.seed) {
 }
 
@@ -310,7 +310,7 @@ void SimulatorImpl::stop() {
     self->stopped_ = true;
     self->agenda_.stop();
     self->bookmark_timer_.cancel();
-    self->down_timer_.cancel();
+    self->outage_.stop();
     for (auto& [id, watcher] : self->watchers_) {
       if (watcher.timeout) watcher.timeout->cancel();
     }
@@ -319,20 +319,17 @@ void SimulatorImpl::stop() {
 }
 
 void SimulatorImpl::go_down(std::chrono::milliseconds duration) {
-  // Let the admin response leave first, then refuse connections for `duration`.
-  down_timer_.expires_after(std::chrono::milliseconds(50));
-  down_timer_.async_wait([self = shared_from_this(), duration](boost::system::error_code ec) {
-    if (ec || self->stopped_) return;
-    {
-      std::lock_guard lock(self->server_mutex_);
-      if (self->server_) self->server_->stop();
-    }
-    self->down_timer_.expires_after(duration);
-    self->down_timer_.async_wait([self](boost::system::error_code wait_ec) {
-      if (wait_ec || self->stopped_) return;
-      if (Status s = self->bring_up(); !s.ok()) std::cerr << "berth-sim: cannot come back up: " << s.message() << "\n";
-    });
-  });
+  // Refuse connections for `duration`: the listener stops and a new one takes the same address.
+  auto self = shared_from_this();
+  outage_.begin(
+      duration,
+      [self] {
+        std::lock_guard lock(self->server_mutex_);
+        if (self->server_) self->server_->stop();
+      },
+      [self] {
+        if (Status s = self->bring_up(); !s.ok()) std::cerr << "berth-sim: cannot come back up: " << s.message() << "\n";
+      });
 }
 
 // ---- dispatch -----------------------------------------------------------------------------
@@ -344,32 +341,10 @@ void SimulatorImpl::handle(net::HttpRequest request, std::shared_ptr<net::Respon
   }
   const bool admin = sim_common::is_admin_path(request.path);
   if (!admin) requests_.count(request.method, route_of(request, split_path(request.path)));
-  if (!admin && faults_.latency_ms > 0) {
-    auto timer = std::make_shared<asio::steady_timer>(strand_, std::chrono::milliseconds(faults_.latency_ms));
-    timer->async_wait([self = shared_from_this(), timer, request = std::move(request), writer](boost::system::error_code) mutable {
-      self->serve(request, writer);
-    });
-    return;
-  }
-  serve(request, writer);
-}
-
-std::optional<int> SimulatorImpl::injected_fault(const std::string& verb) {
-  for (const std::string& key : {verb, std::string("*")}) {
-    auto next = faults_.fail_next.find(key);
-    if (next != faults_.fail_next.end() && next->second > 0) {
-      --next->second;
-      return faults_.error_code;
-    }
-  }
-  for (const std::string& key : {verb, std::string("*")}) {
-    auto rate = faults_.error_rate.find(key);
-    if (rate != faults_.error_rate.end() && rate->second > 0) {
-      std::uniform_real_distribution<double> uniform(0.0, 1.0);
-      if (uniform(rng_) < rate->second) return faults_.error_code;
-    }
-  }
-  return std::nullopt;
+  sim_common::after_latency(strand_, admin ? std::chrono::milliseconds(0) : faults_.latency(),
+                             [self = shared_from_this(), request = std::move(request), writer]() mutable {
+                               self->serve(request, writer);
+                             });
 }
 
 void SimulatorImpl::serve(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer) {
@@ -410,7 +385,7 @@ void SimulatorImpl::serve(net::HttpRequest& request, std::shared_ptr<net::Respon
       verb = "discovery";
     }
   }
-  if (auto code = injected_fault(verb)) {
+  if (auto code = faults_.draw(verb, rng_)) {
     if (*code == 429) {
       writer->respond(net::HttpResponse{429,
                                         {{"content-type", "text/plain; charset=utf-8"}, {"retry-after", "1"},
@@ -786,7 +761,7 @@ void SimulatorImpl::serve_watch(net::HttpRequest& request, std::shared_ptr<net::
     return watcher.labels.matches(labels_of(object)) && watcher.fields.matches(fields_of(object));
   };
   const bool expired = from && *from < compacted_;
-  if (expired && !faults_.expired_as_event) {
+  if (expired && !expired_as_event_) {
     return writer->respond(error_response(ApiError{
         410, "Expired", "too old resource version: " + rv + " (" + std::to_string(compacted_ + 1) + ")", {}}));
   }
@@ -1001,26 +976,10 @@ void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::
   }
   if (parts.size() == 2 && parts[1] == "faults" && (method == "GET" || method == "POST")) {
     if (method == "POST") {
-      if (body.contains("reset") && body.at("reset").is_bool() && body.at("reset").as_bool()) faults_ = Faults{};
-      if (auto it = body.find("latency_ms"); it != body.end() && it->value().is_number()) {
-        faults_.latency_ms = static_cast<int>(it->value().to_number<double>());
-      }
-      if (auto it = body.find("error_code"); it != body.end() && it->value().is_int64()) {
-        faults_.error_code = static_cast<int>(it->value().as_int64());
-      }
-      if (auto it = body.find("error_rate"); it != body.end() && it->value().is_object()) {
-        faults_.error_rate.clear();
-        for (const auto& [verb, rate] : it->value().as_object()) {
-          if (rate.is_number()) faults_.error_rate[std::string(verb)] = rate.to_number<double>();
-        }
-      }
-      if (auto it = body.find("fail_next"); it != body.end() && it->value().is_object()) {
-        for (const auto& [verb, count] : it->value().as_object()) {
-          if (count.is_int64()) faults_.fail_next[std::string(verb)] = static_cast<int>(count.as_int64());
-        }
-      }
+      const sim_common::FaultUpdate update = faults_.apply(body);
+      if (update.reset) expired_as_event_ = false;
       if (auto it = body.find("expired_as_event"); it != body.end() && it->value().is_bool()) {
-        faults_.expired_as_event = it->value().as_bool();
+        expired_as_event_ = it->value().as_bool();
       }
       if (body.contains("compact") && body.at("compact").is_bool() && body.at("compact").as_bool()) {
         compacted_ = resource_version_;
@@ -1032,20 +991,12 @@ void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::
       if (body.contains("drop_watches") && body.at("drop_watches").is_bool() && body.at("drop_watches").as_bool()) {
         drop_watches(false);
       }
-      if (auto it = body.find("down_for_ms"); it != body.end() && it->value().is_number()) {
-        go_down(std::chrono::milliseconds(static_cast<std::int64_t>(it->value().to_number<double>())));
-      }
+      if (update.down_for) go_down(*update.down_for);
     }
-    json::object rates;
-    for (const auto& [verb, rate] : faults_.error_rate) rates[verb] = rate;
-    json::object next;
-    for (const auto& [verb, count] : faults_.fail_next) next[verb] = count;
-    return reply(Status::Ok(), json::object{{"latency_ms", faults_.latency_ms},
-                                            {"error_code", faults_.error_code},
-                                            {"error_rate", std::move(rates)},
-                                            {"fail_next", std::move(next)},
-                                            {"expired_as_event", faults_.expired_as_event},
-                                            {"compactedResourceVersion", std::to_string(compacted_)}});
+    json::object described = faults_.describe();
+    described["expired_as_event"] = expired_as_event_;
+    described["compactedResourceVersion"] = std::to_string(compacted_);
+    return reply(Status::Ok(), std::move(described));
   }
   writer->respond(json_response(404, json::object{{"ok", false}, {"error", "unknown admin endpoint " + method + " " + request.path}}));
 }

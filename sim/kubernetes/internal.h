@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "net/http_server.h"
+#include "sim/common/faults.h"
 #include "sim/common/request_counter.h"
 #include "sim/common/sim_clock.h"
 #include "sim/kubernetes/quantity.h"
@@ -137,14 +138,6 @@ struct Watcher {
   std::uint64_t after_rv = 0;  // events at or below this resourceVersion are not sent
   std::shared_ptr<net::ResponseWriter> writer;
   std::unique_ptr<boost::asio::steady_timer> timeout;
-};
-
-struct Faults {
-  int latency_ms = 0;
-  std::map<std::string, double> error_rate;  // verb -> probability
-  std::map<std::string, int> fail_next;      // verb -> count of next requests that fail
-  int error_code = 429;                      // 429 (plain text + Retry-After), 500, 503 or 504
-  bool expired_as_event = false;             // too-old watch RV: 200 + ERROR event instead of 410
 };
 
 // An API error, rendered as a Status object.
@@ -268,7 +261,6 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
                    const std::optional<std::string>& namespace_name);
   void serve_admin(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer);
   std::string user_of(const net::HttpRequest& request) const;  // who authenticated, for RBAC
-  std::optional<int> injected_fault(const std::string& verb);
   void drop_watches(bool expire);
   void send_bookmarks();
   void arm_bookmarks();
@@ -289,9 +281,9 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
 
   sim_common::Agenda agenda_;  // the simulated clock and what is scheduled on it
   boost::asio::steady_timer bookmark_timer_;
-  boost::asio::steady_timer down_timer_;
+  sim_common::Outage outage_;
   bool scheduler_pending_ = false;
-  std::mt19937_64 rng_;
+  sim_common::RandomSource rng_;  // uids, names and fault draws
 
   std::uint64_t resource_version_ = 1;
   std::uint64_t compacted_ = 0;  // watches from an RV below this get 410
@@ -303,7 +295,10 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   std::vector<std::pair<LabelSelector, std::map<std::string, std::string>>> behaviours_;
   std::map<std::uint64_t, Watcher> watchers_;
   std::uint64_t next_watcher_ = 1;
-  Faults faults_;
+  // Keyed by verb (watch, list, get, create, delete, deletecollection, discovery); a failure is a
+  // 429 (plain text + Retry-After) or a Status with the code set.
+  sim_common::Faults faults_{429};
+  bool expired_as_event_ = false;  // a too-old watch RV gets 200 + an ERROR event instead of 410
   sim_common::RequestCounter requests_;  // per route, administration excepted
 };
 

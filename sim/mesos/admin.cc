@@ -211,37 +211,15 @@ void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::
   }
   if (parts.size() == 2 && parts[1] == "faults" && (method == "GET" || method == "POST")) {
     if (method == "POST") {
-      if (flag("reset")) faults_ = Faults{};
-      if (body.contains("latency_ms")) faults_.latency_ms = static_cast<int>(number("latency_ms", 0));
-      if (body.contains("error_code")) faults_.error_code = static_cast<int>(number("error_code", 503));
-      if (auto it = body.find("no_leader"); it != body.end() && it->value().is_bool()) {
-        faults_.no_leader = it->value().as_bool();
-      }
-      if (auto it = body.find("error_rate"); it != body.end() && it->value().is_object()) {
-        faults_.error_rate.clear();
-        for (const auto& [type, rate] : it->value().as_object()) {
-          if (rate.is_number()) faults_.error_rate[std::string(type)] = rate.to_number<double>();
-        }
-      }
-      if (auto it = body.find("fail_next"); it != body.end() && it->value().is_object()) {
-        for (const auto& [type, count] : it->value().as_object()) {
-          if (count.is_number()) faults_.fail_next[std::string(type)] = static_cast<int>(count.to_number<double>());
-        }
-      }
+      const sim_common::FaultUpdate update = faults_.apply(body);
+      if (update.reset) no_leader_ = false;
+      if (auto it = body.find("no_leader"); it != body.end() && it->value().is_bool()) no_leader_ = it->value().as_bool();
       if (flag("drop_streams")) drop_streams();
-      if (body.contains("down_for_ms")) {
-        go_down(std::chrono::milliseconds(static_cast<std::int64_t>(number("down_for_ms", 0))));
-      }
+      if (update.down_for) go_down(*update.down_for);
     }
-    json::object rates;
-    for (const auto& [type, rate] : faults_.error_rate) rates[type] = rate;
-    json::object next;
-    for (const auto& [type, count] : faults_.fail_next) next[type] = count;
-    return reply(Status::Ok(), json::object{{"latency_ms", faults_.latency_ms},
-                                            {"error_code", faults_.error_code},
-                                            {"no_leader", faults_.no_leader},
-                                            {"error_rate", std::move(rates)},
-                                            {"fail_next", std::move(next)}});
+    json::object described = faults_.describe();
+    described["no_leader"] = no_leader_;
+    return reply(Status::Ok(), std::move(described));
   }
   writer->respond(
       json_response(404, json::object{{"ok", false}, {"error", "unknown admin endpoint " + method + " " + request.path}}));

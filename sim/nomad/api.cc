@@ -123,7 +123,7 @@ SimulatorImpl::SimulatorImpl(asio::any_io_executor executor, SimulatorOptions op
       strand_(asio::make_strand(executor)),
       options_(std::move(options)),
       agenda_(strand_, sim_common::SimClock(options_.time_scale)),
-      down_timer_(strand_),
+      outage_(strand_),
       rng_(options_.seed) {
   namespaces_.insert("default");
   for (const auto& ns : options_.namespaces) namespaces_.insert(ns);
@@ -172,7 +172,7 @@ void SimulatorImpl::stop() {
   asio::post(strand_, [self = shared_from_this()] {
     self->stopped_ = true;
     self->agenda_.stop();
-    self->down_timer_.cancel();
+    self->outage_.stop();
     for (auto& [id, waiter] : self->waiters_) waiter.timeout->cancel();
     self->waiters_.clear();
     for (auto& [id, subscriber] : self->subscribers_) subscriber.heartbeat->cancel();
@@ -181,20 +181,17 @@ void SimulatorImpl::stop() {
 }
 
 void SimulatorImpl::go_down(std::chrono::milliseconds duration) {
-  // Let the admin response leave first, then refuse connections for `duration`.
-  down_timer_.expires_after(std::chrono::milliseconds(50));
-  down_timer_.async_wait([self = shared_from_this(), duration](boost::system::error_code ec) {
-    if (ec || self->stopped_) return;
-    {
-      std::lock_guard lock(self->server_mutex_);
-      if (self->server_) self->server_->stop();
-    }
-    self->down_timer_.expires_after(duration);
-    self->down_timer_.async_wait([self](boost::system::error_code wait_ec) {
-      if (wait_ec || self->stopped_) return;
-      if (Status s = self->bring_up(); !s.ok()) std::cerr << "berth-sim: cannot come back up: " << s.message() << "\n";
-    });
-  });
+  // Refuse connections for `duration`: the listener stops and a new one takes the same address.
+  auto self = shared_from_this();
+  outage_.begin(
+      duration,
+      [self] {
+        std::lock_guard lock(self->server_mutex_);
+        if (self->server_) self->server_->stop();
+      },
+      [self] {
+        if (Status s = self->bring_up(); !s.ok()) std::cerr << "berth-sim: cannot come back up: " << s.message() << "\n";
+      });
 }
 
 bool SimulatorImpl::leader_lost() const { return std::chrono::steady_clock::now() < leader_back_at_; }
@@ -248,32 +245,10 @@ void SimulatorImpl::handle(net::HttpRequest request, std::shared_ptr<net::Respon
   }
   const bool admin = sim_common::is_admin_path(request.path);
   if (!admin) requests_.count(request.method, route_of(request.path));
-  if (!admin && faults_.latency_ms > 0) {
-    auto timer = std::make_shared<asio::steady_timer>(strand_, std::chrono::milliseconds(faults_.latency_ms));
-    timer->async_wait([self = shared_from_this(), timer, request = std::move(request), writer](boost::system::error_code) mutable {
-      self->serve(request, writer);
-    });
-    return;
-  }
-  serve(request, writer);
-}
-
-std::optional<int> SimulatorImpl::injected_fault(const std::string& verb) {
-  for (const std::string& key : {verb, std::string("*")}) {
-    auto next = faults_.fail_next.find(key);
-    if (next != faults_.fail_next.end() && next->second > 0) {
-      --next->second;
-      return faults_.error_code;
-    }
-  }
-  for (const std::string& key : {verb, std::string("*")}) {
-    auto rate = faults_.error_rate.find(key);
-    if (rate != faults_.error_rate.end() && rate->second > 0) {
-      std::uniform_real_distribution<double> uniform(0.0, 1.0);
-      if (uniform(rng_) < rate->second) return faults_.error_code;
-    }
-  }
-  return std::nullopt;
+  sim_common::after_latency(strand_, admin ? std::chrono::milliseconds(0) : faults_.latency(),
+                             [self = shared_from_this(), request = std::move(request), writer]() mutable {
+                               self->serve(request, writer);
+                             });
 }
 
 void SimulatorImpl::serve(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer) {
@@ -710,7 +685,7 @@ void SimulatorImpl::serve(net::HttpRequest& request, std::shared_ptr<net::Respon
 
   if (needs_acl && !authorized()) return;
   if (needs_leader && leader_lost() && !(get && flag(request, "stale"))) return reply(500, kNoLeader);
-  if (auto code = injected_fault(verb)) {
+  if (auto code = faults_.draw(verb, rng_)) {
     if (*code == 500) return reply(500, kNoLeader);
     if (*code == 429) return reply(429, kTooManyConnections);
     if (*code == 502) return reply(502, "Bad Gateway");
@@ -923,41 +898,20 @@ void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::
   }
   if (parts.size() == 2 && parts[1] == "faults" && (method == "GET" || method == "POST")) {
     if (method == "POST") {
-      if (boolean("reset")) {
-        faults_ = Faults{};
-        leader_back_at_ = {};
-      }
-      if (auto v = number("latency_ms")) faults_.latency_ms = static_cast<int>(*v);
-      if (auto v = number("error_code")) faults_.error_code = static_cast<int>(*v);
-      if (auto it = body.find("error_rate"); it != body.end() && it->value().is_object()) {
-        faults_.error_rate.clear();
-        for (const auto& [verb, rate] : it->value().as_object()) {
-          if (rate.is_number()) faults_.error_rate[std::string(verb)] = rate.to_number<double>();
-        }
-      }
-      if (auto it = body.find("fail_next"); it != body.end() && it->value().is_object()) {
-        for (const auto& [verb, count] : it->value().as_object()) {
-          if (count.is_number()) faults_.fail_next[std::string(verb)] = count.to_number<int>();
-        }
-      }
+      const sim_common::FaultUpdate update = faults_.apply(body);
+      if (update.reset) leader_back_at_ = {};
       if (boolean("drop_streams")) drop_streams();
       if (boolean("compact_events")) buffer_.clear();
       if (auto v = number("leader_loss_for_ms")) {
         leader_back_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(*v));
         end_waiters_without_leader();
       }
-      if (auto v = number("down_for_ms")) go_down(std::chrono::milliseconds(static_cast<std::int64_t>(*v)));
+      if (update.down_for) go_down(*update.down_for);
     }
-    json::object rates;
-    for (const auto& [verb, rate] : faults_.error_rate) rates[verb] = rate;
-    json::object next;
-    for (const auto& [verb, count] : faults_.fail_next) next[verb] = count;
-    return reply(Status::Ok(), json::object{{"latency_ms", faults_.latency_ms},
-                                            {"error_code", faults_.error_code},
-                                            {"error_rate", std::move(rates)},
-                                            {"fail_next", std::move(next)},
-                                            {"leader_lost", leader_lost()},
-                                            {"event_buffer_entries", buffer_.size()}});
+    json::object described = faults_.describe();
+    described["leader_lost"] = leader_lost();
+    described["event_buffer_entries"] = buffer_.size();
+    return reply(Status::Ok(), std::move(described));
   }
   writer->respond(json_response(404, json::object{{"ok", false}, {"error", "unknown admin endpoint " + method + " " + request.path}}));
 }

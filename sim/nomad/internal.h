@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "net/http_server.h"
+#include "sim/common/faults.h"
 #include "sim/common/request_counter.h"
 #include "sim/common/sim_clock.h"
 #include "sim/nomad/filter.h"
@@ -256,13 +257,6 @@ struct Waiter {
   std::unique_ptr<boost::asio::steady_timer> timeout;
 };
 
-struct Faults {
-  int latency_ms = 0;
-  std::map<std::string, double> error_rate;  // verb -> probability
-  std::map<std::string, int> fail_next;      // verb -> count of next requests that fail
-  int error_code = 500;                      // 500 "No cluster leader", 429, 503, ...
-};
-
 // A plain-text API error.
 struct ApiError {
   int code = 500;
@@ -364,7 +358,6 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   void serve(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer);
   void serve_admin(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer);
   void serve_read(const net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer, Query query);
-  std::optional<int> injected_fault(const std::string& verb);
   bool leader_lost() const;
   void end_waiters_without_leader();
   void go_down(std::chrono::milliseconds duration);
@@ -384,8 +377,8 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   bool stopped_ = false;
 
   sim_common::Agenda agenda_;  // the simulated clock and what is scheduled on it
-  boost::asio::steady_timer down_timer_;
-  std::mt19937_64 rng_;
+  sim_common::Outage outage_;
+  sim_common::RandomSource rng_;  // ids, blocking-query jitter and fault draws
 
   std::uint64_t index_ = 1;
   std::map<std::string, std::uint64_t> table_index_;  // jobs, evals, allocs, nodes, job_summary
@@ -402,7 +395,9 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   std::map<std::uint64_t, Waiter> waiters_;
   std::uint64_t next_waiter_ = 1;
   bool wake_posted_ = false;
-  Faults faults_;
+  // Keyed by the endpoint's verb; a failure is Nomad's plain-text answer for its code (500 "No
+  // cluster leader", 429, 502, 503, 504).
+  sim_common::Faults faults_{500};
   sim_common::RequestCounter requests_;  // per route, administration excepted
   std::chrono::steady_clock::time_point leader_back_at_{};
   std::map<std::string, int> list_requests_;  // GET /v1/jobs ("Jobs"), /v1/allocations ("Allocations")
