@@ -896,24 +896,33 @@ std::string SimulatorImpl::user_of(const net::HttpRequest& request) const {
 }
 
 void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer) {
-  if (auto response = sim_common::serve_request_counts(request, requests_)) return writer->respond(std::move(*response));
-  const auto parts = split_path(request.path);  // "sim", ...
+  const sim_common::AdminRequest admin(request);
+  const sim_common::SharedAdmin shared{
+      requests_, agenda_, faults_, "simTime",
+      [this](const sim_common::AdminRequest& faults_request, const sim_common::FaultUpdate& update) {
+        if (update.reset) expired_as_event_ = false;
+        const json::object& body = faults_request.body();
+        if (auto it = body.find("expired_as_event"); it != body.end() && it->value().is_bool()) {
+          expired_as_event_ = it->value().as_bool();
+        }
+        if (faults_request.flag("compact")) {
+          compacted_ = resource_version_;
+          history_.clear();
+        }
+        if (faults_request.flag("expire_watches")) drop_watches(true);
+        if (faults_request.flag("drop_watches")) drop_watches(false);
+        if (update.down_for) go_down(*update.down_for);
+      },
+      [this](json::object& described) {
+        described["expired_as_event"] = expired_as_event_;
+        described["compactedResourceVersion"] = std::to_string(compacted_);
+      }};
+  if (auto response = sim_common::serve_shared_admin(admin, shared)) return writer->respond(std::move(*response));
+  const auto& parts = admin.parts();  // "sim", ...
+  const json::object& body = admin.body();
   auto reply = [&](const Status& status, json::object extra = {}) {
-    if (status.ok()) {
-      extra["ok"] = true;
-      return writer->respond(json_response(200, extra));
-    }
-    const int code = status.code() == StatusCode::kNotFound ? 404
-                     : status.code() == StatusCode::kFailedPrecondition ? 409 : 400;
-    writer->respond(json_response(code, json::object{{"ok", false}, {"error", status.message()}}));
+    writer->respond(sim_common::admin_reply(status, std::move(extra)));
   };
-  json::object body;
-  if (request.method == "POST" && !request.body.empty()) {
-    std::string error;
-    auto parsed = parse_object(request.body, error);
-    if (!parsed) return reply(Status::InvalidArgument(error));
-    body = std::move(*parsed);
-  }
   auto text = [&](const char* key, const std::string& fallback = {}) {
     auto it = body.find(key);
     if (it == body.end()) return fallback;
@@ -931,13 +940,7 @@ void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::
   };
   const std::string& method = request.method;
   if (parts.size() == 2 && parts[1] == "state" && method == "GET") {
-    return writer->respond(json_response(200, state_document()));
-  }
-  if (parts.size() == 2 && parts[1] == "advance" && method == "POST") {
-    double seconds = 0;
-    if (auto it = body.find("seconds"); it != body.end() && it->value().is_number()) seconds = it->value().to_number<double>();
-    advance(seconds);
-    return reply(Status::Ok(), json::object{{"simTime", now()}});
+    return writer->respond(sim_common::admin_json(200, state_document()));
   }
   if (parts.size() == 2 && parts[1] == "nodes" && method == "POST") {
     NodeSpec spec;
@@ -971,34 +974,9 @@ void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::
   if (parts.size() == 5 && parts[1] == "pods" && method == "POST" && parts[4] == "exit") {
     int code = 0;
     if (auto it = body.find("code"); it != body.end() && it->value().is_int64()) code = static_cast<int>(it->value().as_int64());
-    const bool oom = body.contains("oom") && body.at("oom").is_bool() && body.at("oom").as_bool();
-    return reply(exit_pod(parts[2], parts[3], code, oom));
+    return reply(exit_pod(parts[2], parts[3], code, admin.flag("oom")));
   }
-  if (parts.size() == 2 && parts[1] == "faults" && (method == "GET" || method == "POST")) {
-    if (method == "POST") {
-      const sim_common::FaultUpdate update = faults_.apply(body);
-      if (update.reset) expired_as_event_ = false;
-      if (auto it = body.find("expired_as_event"); it != body.end() && it->value().is_bool()) {
-        expired_as_event_ = it->value().as_bool();
-      }
-      if (body.contains("compact") && body.at("compact").is_bool() && body.at("compact").as_bool()) {
-        compacted_ = resource_version_;
-        history_.clear();
-      }
-      if (body.contains("expire_watches") && body.at("expire_watches").is_bool() && body.at("expire_watches").as_bool()) {
-        drop_watches(true);
-      }
-      if (body.contains("drop_watches") && body.at("drop_watches").is_bool() && body.at("drop_watches").as_bool()) {
-        drop_watches(false);
-      }
-      if (update.down_for) go_down(*update.down_for);
-    }
-    json::object described = faults_.describe();
-    described["expired_as_event"] = expired_as_event_;
-    described["compactedResourceVersion"] = std::to_string(compacted_);
-    return reply(Status::Ok(), std::move(described));
-  }
-  writer->respond(json_response(404, json::object{{"ok", false}, {"error", "unknown admin endpoint " + method + " " + request.path}}));
+  writer->respond(sim_common::unknown_admin_endpoint(request));
 }
 
 // ---- Simulator --------------------------------------------------------------------------

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "net/http_server.h"
+#include "sim/common/admin.h"
 #include "sim/common/faults.h"
 #include "sim/common/request_counter.h"
 #include "sim/common/sim_clock.h"

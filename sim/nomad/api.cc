@@ -101,19 +101,6 @@ ReadResult paginate(std::vector<ListItem> items, const ListOptions& options, std
   return result;
 }
 
-std::vector<std::string> split(const std::string& path) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    const auto slash = path.find('/', start);
-    std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (!part.empty()) parts.push_back(std::move(part));
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  return parts;
-}
-
 }  // namespace
 
 // ---- lifecycle ----------------------------------------------------------------------------
@@ -815,33 +802,30 @@ json::object SimulatorImpl::state_document() const {
 }
 
 void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer) {
-  if (auto response = sim_common::serve_request_counts(request, requests_)) return writer->respond(std::move(*response));
-  const auto parts = split(request.path);  // "sim", ...
+  const sim_common::AdminRequest admin(request);
+  const sim_common::SharedAdmin shared{
+      requests_, agenda_, faults_, "SimTime",
+      [this](const sim_common::AdminRequest& faults_request, const sim_common::FaultUpdate& update) {
+        if (update.reset) leader_back_at_ = {};
+        if (faults_request.flag("drop_streams")) drop_streams();
+        if (faults_request.flag("compact_events")) buffer_.clear();
+        if (auto v = faults_request.number("leader_loss_for_ms")) {
+          leader_back_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(*v));
+          end_waiters_without_leader();
+        }
+        if (update.down_for) go_down(*update.down_for);
+      },
+      [this](json::object& described) {
+        described["leader_lost"] = leader_lost();
+        described["event_buffer_entries"] = buffer_.size();
+      }};
+  if (auto response = sim_common::serve_shared_admin(admin, shared)) return writer->respond(std::move(*response));
+  const auto& parts = admin.parts();  // "sim", ...
+  const json::object& body = admin.body();
   auto reply = [&](const Status& status, json::object extra = {}) {
-    if (status.ok()) {
-      extra["ok"] = true;
-      return writer->respond(json_response(200, extra));
-    }
-    const int code = status.code() == StatusCode::kNotFound ? 404
-                     : status.code() == StatusCode::kFailedPrecondition ? 409 : 400;
-    writer->respond(json_response(code, json::object{{"ok", false}, {"error", status.message()}}));
+    writer->respond(sim_common::admin_reply(status, std::move(extra)));
   };
-  json::object body;
-  if (request.method == "POST" && !request.body.empty()) {
-    boost::system::error_code ec;
-    json::value parsed = json::parse(request.body, ec);
-    if (ec || !parsed.is_object()) return reply(Status::InvalidArgument("the body must be a JSON object"));
-    body = std::move(parsed.as_object());
-  }
-  auto number = [&](const char* key) -> std::optional<double> {
-    auto it = body.find(key);
-    if (it == body.end() || !it->value().is_number()) return std::nullopt;
-    return it->value().to_number<double>();
-  };
-  auto boolean = [&](const char* key) {
-    auto it = body.find(key);
-    return it != body.end() && it->value().is_bool() && it->value().as_bool();
-  };
+  auto number = [&](const char* key) { return admin.number(key); };
   auto string_map = [](const json::object& object, const char* key) {
     std::map<std::string, std::string> out;
     auto it = object.find(key);
@@ -853,11 +837,7 @@ void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::
   };
   const std::string& method = request.method;
   if (parts.size() == 2 && parts[1] == "state" && method == "GET") {
-    return writer->respond(json_response(200, state_document()));
-  }
-  if (parts.size() == 2 && parts[1] == "advance" && method == "POST") {
-    advance(number("seconds").value_or(0));
-    return reply(Status::Ok(), json::object{{"SimTime", now()}});
+    return writer->respond(sim_common::admin_json(200, state_document()));
   }
   if (parts.size() == 2 && parts[1] == "nodes" && method == "POST") {
     NodeSpec spec;
@@ -894,26 +874,9 @@ void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::
     return reply(set_node_status(parts[2], parts[3] == "up"));
   }
   if (parts.size() == 4 && parts[1] == "allocations" && method == "POST" && parts[3] == "exit") {
-    return reply(client_exit(parts[2], static_cast<int>(number("code").value_or(0)), boolean("oom")));
+    return reply(client_exit(parts[2], static_cast<int>(number("code").value_or(0)), admin.flag("oom")));
   }
-  if (parts.size() == 2 && parts[1] == "faults" && (method == "GET" || method == "POST")) {
-    if (method == "POST") {
-      const sim_common::FaultUpdate update = faults_.apply(body);
-      if (update.reset) leader_back_at_ = {};
-      if (boolean("drop_streams")) drop_streams();
-      if (boolean("compact_events")) buffer_.clear();
-      if (auto v = number("leader_loss_for_ms")) {
-        leader_back_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(*v));
-        end_waiters_without_leader();
-      }
-      if (update.down_for) go_down(*update.down_for);
-    }
-    json::object described = faults_.describe();
-    described["leader_lost"] = leader_lost();
-    described["event_buffer_entries"] = buffer_.size();
-    return reply(Status::Ok(), std::move(described));
-  }
-  writer->respond(json_response(404, json::object{{"ok", false}, {"error", "unknown admin endpoint " + method + " " + request.path}}));
+  writer->respond(sim_common::unknown_admin_endpoint(request));
 }
 
 // ---- Simulator --------------------------------------------------------------------------
