@@ -260,11 +260,10 @@ SimulatorImpl::SimulatorImpl(asio::any_io_executor executor, SimulatorOptions op
     : executor_(executor),
       strand_(asio::make_strand(executor)),
       options_(std::move(options)),
-      agenda_timer_(strand_),
+      agenda_(strand_, sim_common::SimClock(options_.time_scale)),
       bookmark_timer_(strand_),
-      down_timer_(strand_),
+      outage_(strand_),
       rng_(options_.seed) {
-  if (options_.time_scale <= 0) options_.time_scale = 1.0;
 }
 
 Status SimulatorImpl::start() {
@@ -273,8 +272,7 @@ Status SimulatorImpl::start() {
   } catch (const std::exception& e) {
     return Status::InvalidArgument(e.what());
   }
-  real_base_ = std::chrono::steady_clock::now();
-  wall_base_ = std::chrono::system_clock::now();
+  agenda_.clock().start();
   if (Status s = bring_up(); !s.ok()) return s;
   asio::post(strand_, [self = shared_from_this()] { self->arm_bookmarks(); });
   return Status::Ok();
@@ -310,10 +308,9 @@ void SimulatorImpl::stop() {
   }
   asio::post(strand_, [self = shared_from_this()] {
     self->stopped_ = true;
-    self->agenda_.clear();
-    self->agenda_timer_.cancel();
+    self->agenda_.stop();
     self->bookmark_timer_.cancel();
-    self->down_timer_.cancel();
+    self->outage_.stop();
     for (auto& [id, watcher] : self->watchers_) {
       if (watcher.timeout) watcher.timeout->cancel();
     }
@@ -322,20 +319,17 @@ void SimulatorImpl::stop() {
 }
 
 void SimulatorImpl::go_down(std::chrono::milliseconds duration) {
-  // Let the admin response leave first, then refuse connections for `duration`.
-  down_timer_.expires_after(std::chrono::milliseconds(50));
-  down_timer_.async_wait([self = shared_from_this(), duration](boost::system::error_code ec) {
-    if (ec || self->stopped_) return;
-    {
-      std::lock_guard lock(self->server_mutex_);
-      if (self->server_) self->server_->stop();
-    }
-    self->down_timer_.expires_after(duration);
-    self->down_timer_.async_wait([self](boost::system::error_code wait_ec) {
-      if (wait_ec || self->stopped_) return;
-      if (Status s = self->bring_up(); !s.ok()) std::cerr << "berth-sim: cannot come back up: " << s.message() << "\n";
-    });
-  });
+  // Refuse connections for `duration`: the listener stops and a new one takes the same address.
+  auto self = shared_from_this();
+  outage_.begin(
+      duration,
+      [self] {
+        std::lock_guard lock(self->server_mutex_);
+        if (self->server_) self->server_->stop();
+      },
+      [self] {
+        if (Status s = self->bring_up(); !s.ok()) std::cerr << "berth-sim: cannot come back up: " << s.message() << "\n";
+      });
 }
 
 // ---- dispatch -----------------------------------------------------------------------------
@@ -347,32 +341,10 @@ void SimulatorImpl::handle(net::HttpRequest request, std::shared_ptr<net::Respon
   }
   const bool admin = sim_common::is_admin_path(request.path);
   if (!admin) requests_.count(request.method, route_of(request, split_path(request.path)));
-  if (!admin && faults_.latency_ms > 0) {
-    auto timer = std::make_shared<asio::steady_timer>(strand_, std::chrono::milliseconds(faults_.latency_ms));
-    timer->async_wait([self = shared_from_this(), timer, request = std::move(request), writer](boost::system::error_code) mutable {
-      self->serve(request, writer);
-    });
-    return;
-  }
-  serve(request, writer);
-}
-
-std::optional<int> SimulatorImpl::injected_fault(const std::string& verb) {
-  for (const std::string& key : {verb, std::string("*")}) {
-    auto next = faults_.fail_next.find(key);
-    if (next != faults_.fail_next.end() && next->second > 0) {
-      --next->second;
-      return faults_.error_code;
-    }
-  }
-  for (const std::string& key : {verb, std::string("*")}) {
-    auto rate = faults_.error_rate.find(key);
-    if (rate != faults_.error_rate.end() && rate->second > 0) {
-      std::uniform_real_distribution<double> uniform(0.0, 1.0);
-      if (uniform(rng_) < rate->second) return faults_.error_code;
-    }
-  }
-  return std::nullopt;
+  sim_common::after_latency(strand_, admin ? std::chrono::milliseconds(0) : faults_.latency(),
+                             [self = shared_from_this(), request = std::move(request), writer]() mutable {
+                               self->serve(request, writer);
+                             });
 }
 
 void SimulatorImpl::serve(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer) {
@@ -413,7 +385,7 @@ void SimulatorImpl::serve(net::HttpRequest& request, std::shared_ptr<net::Respon
       verb = "discovery";
     }
   }
-  if (auto code = injected_fault(verb)) {
+  if (auto code = faults_.draw(verb, rng_)) {
     if (*code == 429) {
       writer->respond(net::HttpResponse{429,
                                         {{"content-type", "text/plain; charset=utf-8"}, {"retry-after", "1"},
@@ -789,7 +761,7 @@ void SimulatorImpl::serve_watch(net::HttpRequest& request, std::shared_ptr<net::
     return watcher.labels.matches(labels_of(object)) && watcher.fields.matches(fields_of(object));
   };
   const bool expired = from && *from < compacted_;
-  if (expired && !faults_.expired_as_event) {
+  if (expired && !expired_as_event_) {
     return writer->respond(error_response(ApiError{
         410, "Expired", "too old resource version: " + rv + " (" + std::to_string(compacted_ + 1) + ")", {}}));
   }
@@ -924,24 +896,33 @@ std::string SimulatorImpl::user_of(const net::HttpRequest& request) const {
 }
 
 void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer) {
-  if (auto response = sim_common::serve_request_counts(request, requests_)) return writer->respond(std::move(*response));
-  const auto parts = split_path(request.path);  // "sim", ...
+  const sim_common::AdminRequest admin(request);
+  const sim_common::SharedAdmin shared{
+      requests_, agenda_, faults_, "simTime",
+      [this](const sim_common::AdminRequest& faults_request, const sim_common::FaultUpdate& update) {
+        if (update.reset) expired_as_event_ = false;
+        const json::object& body = faults_request.body();
+        if (auto it = body.find("expired_as_event"); it != body.end() && it->value().is_bool()) {
+          expired_as_event_ = it->value().as_bool();
+        }
+        if (faults_request.flag("compact")) {
+          compacted_ = resource_version_;
+          history_.clear();
+        }
+        if (faults_request.flag("expire_watches")) drop_watches(true);
+        if (faults_request.flag("drop_watches")) drop_watches(false);
+        if (update.down_for) go_down(*update.down_for);
+      },
+      [this](json::object& described) {
+        described["expired_as_event"] = expired_as_event_;
+        described["compactedResourceVersion"] = std::to_string(compacted_);
+      }};
+  if (auto response = sim_common::serve_shared_admin(admin, shared)) return writer->respond(std::move(*response));
+  const auto& parts = admin.parts();  // "sim", ...
+  const json::object& body = admin.body();
   auto reply = [&](const Status& status, json::object extra = {}) {
-    if (status.ok()) {
-      extra["ok"] = true;
-      return writer->respond(json_response(200, extra));
-    }
-    const int code = status.code() == StatusCode::kNotFound ? 404
-                     : status.code() == StatusCode::kFailedPrecondition ? 409 : 400;
-    writer->respond(json_response(code, json::object{{"ok", false}, {"error", status.message()}}));
+    writer->respond(sim_common::admin_reply(status, std::move(extra)));
   };
-  json::object body;
-  if (request.method == "POST" && !request.body.empty()) {
-    std::string error;
-    auto parsed = parse_object(request.body, error);
-    if (!parsed) return reply(Status::InvalidArgument(error));
-    body = std::move(*parsed);
-  }
   auto text = [&](const char* key, const std::string& fallback = {}) {
     auto it = body.find(key);
     if (it == body.end()) return fallback;
@@ -959,13 +940,7 @@ void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::
   };
   const std::string& method = request.method;
   if (parts.size() == 2 && parts[1] == "state" && method == "GET") {
-    return writer->respond(json_response(200, state_document()));
-  }
-  if (parts.size() == 2 && parts[1] == "advance" && method == "POST") {
-    double seconds = 0;
-    if (auto it = body.find("seconds"); it != body.end() && it->value().is_number()) seconds = it->value().to_number<double>();
-    advance(seconds);
-    return reply(Status::Ok(), json::object{{"simTime", now()}});
+    return writer->respond(sim_common::admin_json(200, state_document()));
   }
   if (parts.size() == 2 && parts[1] == "nodes" && method == "POST") {
     NodeSpec spec;
@@ -999,58 +974,9 @@ void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::
   if (parts.size() == 5 && parts[1] == "pods" && method == "POST" && parts[4] == "exit") {
     int code = 0;
     if (auto it = body.find("code"); it != body.end() && it->value().is_int64()) code = static_cast<int>(it->value().as_int64());
-    const bool oom = body.contains("oom") && body.at("oom").is_bool() && body.at("oom").as_bool();
-    return reply(exit_pod(parts[2], parts[3], code, oom));
+    return reply(exit_pod(parts[2], parts[3], code, admin.flag("oom")));
   }
-  if (parts.size() == 2 && parts[1] == "faults" && (method == "GET" || method == "POST")) {
-    if (method == "POST") {
-      if (body.contains("reset") && body.at("reset").is_bool() && body.at("reset").as_bool()) faults_ = Faults{};
-      if (auto it = body.find("latency_ms"); it != body.end() && it->value().is_number()) {
-        faults_.latency_ms = static_cast<int>(it->value().to_number<double>());
-      }
-      if (auto it = body.find("error_code"); it != body.end() && it->value().is_int64()) {
-        faults_.error_code = static_cast<int>(it->value().as_int64());
-      }
-      if (auto it = body.find("error_rate"); it != body.end() && it->value().is_object()) {
-        faults_.error_rate.clear();
-        for (const auto& [verb, rate] : it->value().as_object()) {
-          if (rate.is_number()) faults_.error_rate[std::string(verb)] = rate.to_number<double>();
-        }
-      }
-      if (auto it = body.find("fail_next"); it != body.end() && it->value().is_object()) {
-        for (const auto& [verb, count] : it->value().as_object()) {
-          if (count.is_int64()) faults_.fail_next[std::string(verb)] = static_cast<int>(count.as_int64());
-        }
-      }
-      if (auto it = body.find("expired_as_event"); it != body.end() && it->value().is_bool()) {
-        faults_.expired_as_event = it->value().as_bool();
-      }
-      if (body.contains("compact") && body.at("compact").is_bool() && body.at("compact").as_bool()) {
-        compacted_ = resource_version_;
-        history_.clear();
-      }
-      if (body.contains("expire_watches") && body.at("expire_watches").is_bool() && body.at("expire_watches").as_bool()) {
-        drop_watches(true);
-      }
-      if (body.contains("drop_watches") && body.at("drop_watches").is_bool() && body.at("drop_watches").as_bool()) {
-        drop_watches(false);
-      }
-      if (auto it = body.find("down_for_ms"); it != body.end() && it->value().is_number()) {
-        go_down(std::chrono::milliseconds(static_cast<std::int64_t>(it->value().to_number<double>())));
-      }
-    }
-    json::object rates;
-    for (const auto& [verb, rate] : faults_.error_rate) rates[verb] = rate;
-    json::object next;
-    for (const auto& [verb, count] : faults_.fail_next) next[verb] = count;
-    return reply(Status::Ok(), json::object{{"latency_ms", faults_.latency_ms},
-                                            {"error_code", faults_.error_code},
-                                            {"error_rate", std::move(rates)},
-                                            {"fail_next", std::move(next)},
-                                            {"expired_as_event", faults_.expired_as_event},
-                                            {"compactedResourceVersion", std::to_string(compacted_)}});
-  }
-  writer->respond(json_response(404, json::object{{"ok", false}, {"error", "unknown admin endpoint " + method + " " + request.path}}));
+  writer->respond(sim_common::unknown_admin_endpoint(request));
 }
 
 // ---- Simulator --------------------------------------------------------------------------

@@ -20,7 +20,10 @@
 #include <vector>
 
 #include "net/http_server.h"
+#include "sim/common/admin.h"
+#include "sim/common/faults.h"
 #include "sim/common/request_counter.h"
+#include "sim/common/sim_clock.h"
 #include "sim/kubernetes/quantity.h"
 #include "sim/kubernetes/selector.h"
 #include "sim/kubernetes/simulator.h"
@@ -138,14 +141,6 @@ struct Watcher {
   std::unique_ptr<boost::asio::steady_timer> timeout;
 };
 
-struct Faults {
-  int latency_ms = 0;
-  std::map<std::string, double> error_rate;  // verb -> probability
-  std::map<std::string, int> fail_next;      // verb -> count of next requests that fail
-  int error_code = 429;                      // 429 (plain text + Retry-After), 500, 503 or 504
-  bool expired_as_event = false;             // too-old watch RV: 200 + ERROR event instead of 410
-};
-
 // An API error, rendered as a Status object.
 struct ApiError {
   int code = 500;
@@ -253,8 +248,6 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   void check_missing_owners(const std::string& key);
   std::optional<ApiError> admit_quota(const Pod& pod, const std::string& display_name) const;
   Behaviour behaviour_for(const json::object& metadata) const;
-  void arm_agenda();
-  void run_due();
   void record(HistoryEvent event);
   std::string new_uid();
 
@@ -269,7 +262,6 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
                    const std::optional<std::string>& namespace_name);
   void serve_admin(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer);
   std::string user_of(const net::HttpRequest& request) const;  // who authenticated, for RBAC
-  std::optional<int> injected_fault(const std::string& verb);
   void drop_watches(bool expire);
   void send_bookmarks();
   void arm_bookmarks();
@@ -288,15 +280,11 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   std::uint16_t port_ = 0;
   bool stopped_ = false;
 
-  std::chrono::steady_clock::time_point real_base_;
-  std::chrono::system_clock::time_point wall_base_;
-  double offset_ = 0;  // simulated seconds added by advance()
-  std::multimap<double, std::function<void()>> agenda_;
-  boost::asio::steady_timer agenda_timer_;
+  sim_common::Agenda agenda_;  // the simulated clock and what is scheduled on it
   boost::asio::steady_timer bookmark_timer_;
-  boost::asio::steady_timer down_timer_;
+  sim_common::Outage outage_;
   bool scheduler_pending_ = false;
-  std::mt19937_64 rng_;
+  sim_common::RandomSource rng_;  // uids, names and fault draws
 
   std::uint64_t resource_version_ = 1;
   std::uint64_t compacted_ = 0;  // watches from an RV below this get 410
@@ -308,7 +296,10 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   std::vector<std::pair<LabelSelector, std::map<std::string, std::string>>> behaviours_;
   std::map<std::uint64_t, Watcher> watchers_;
   std::uint64_t next_watcher_ = 1;
-  Faults faults_;
+  // Keyed by verb (watch, list, get, create, delete, deletecollection, discovery); a failure is a
+  // 429 (plain text + Retry-After) or a Status with the code set.
+  sim_common::Faults faults_{429};
+  bool expired_as_event_ = false;  // a too-old watch RV gets 200 + an ERROR event instead of 410
   sim_common::RequestCounter requests_;  // per route, administration excepted
 };
 

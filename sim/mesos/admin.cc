@@ -8,27 +8,6 @@
 namespace berth::sim::mesos {
 namespace {
 
-net::HttpResponse json_response(int code, const json::value& body) {
-  net::HttpResponse response;
-  response.status = code;
-  response.headers["content-type"] = kJson;
-  response.body = json::serialize(body) + "\n";
-  return response;
-}
-
-std::vector<std::string> split_path(const std::string& path) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    const auto slash = path.find('/', start);
-    const std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (!part.empty()) parts.push_back(part);
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  return parts;
-}
-
 json::object scalars_json(const Resources& resources) {
   json::object out;
   for (const char* name : {"cpus", "mem", "disk", "gpus"}) out[name] = resources.scalar(name);
@@ -125,47 +104,33 @@ json::object SimulatorImpl::state_document() const {
 }
 
 void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer) {
-  if (auto response = sim_common::serve_request_counts(request, requests_)) return writer->respond(std::move(*response));
-  const auto parts = split_path(request.path);  // "sim", ...
+  const sim_common::AdminRequest admin(request);
+  const sim_common::SharedAdmin shared{
+      requests_, agenda_, faults_, "sim_time",
+      [this](const sim_common::AdminRequest& faults_request, const sim_common::FaultUpdate& update) {
+        if (update.reset) no_leader_ = false;
+        const json::object& body = faults_request.body();
+        if (auto it = body.find("no_leader"); it != body.end() && it->value().is_bool()) no_leader_ = it->value().as_bool();
+        if (faults_request.flag("drop_streams")) drop_streams();
+        if (update.down_for) go_down(*update.down_for);
+      },
+      [this](json::object& described) { described["no_leader"] = no_leader_; }};
+  if (auto response = sim_common::serve_shared_admin(admin, shared)) return writer->respond(std::move(*response));
+  const auto& parts = admin.parts();  // "sim", ...
+  const json::object& body = admin.body();
   auto reply = [&](const Status& status, json::object extra = {}) {
-    if (status.ok()) {
-      extra["ok"] = true;
-      return writer->respond(json_response(200, extra));
-    }
-    const int code = status.code() == StatusCode::kNotFound             ? 404
-                     : status.code() == StatusCode::kFailedPrecondition ? 409
-                     : status.code() == StatusCode::kAlreadyExists      ? 409
-                                                                        : 400;
-    writer->respond(json_response(code, json::object{{"ok", false}, {"error", status.message()}}));
+    writer->respond(sim_common::admin_reply(status, std::move(extra)));
   };
-  json::object body;
-  if (request.method == "POST" && !request.body.empty()) {
-    boost::system::error_code ec;
-    json::value parsed = json::parse(request.body, ec);
-    if (ec || !parsed.is_object()) return reply(Status::InvalidArgument("the body must be a JSON object"));
-    body = std::move(parsed.as_object());
-  }
-  auto number = [&](const char* key, double fallback) {
-    auto it = body.find(key);
-    return it != body.end() && it->value().is_number() ? it->value().to_number<double>() : fallback;
-  };
+  auto number = [&](const char* key, double fallback) { return admin.number(key).value_or(fallback); };
   auto text = [&](const char* key, const std::string& fallback = {}) {
     auto it = body.find(key);
     if (it == body.end()) return fallback;
     if (it->value().is_string()) return std::string(it->value().as_string());
     return json::serialize(it->value());
   };
-  auto flag = [&](const char* key) {
-    auto it = body.find(key);
-    return it != body.end() && it->value().is_bool() && it->value().as_bool();
-  };
   const std::string& method = request.method;
   if (parts.size() == 2 && parts[1] == "state" && method == "GET") {
-    return writer->respond(json_response(200, state_document()));
-  }
-  if (parts.size() == 2 && parts[1] == "advance" && method == "POST") {
-    advance(number("seconds", 0));
-    return reply(Status::Ok(), json::object{{"sim_time", now()}});
+    return writer->respond(sim_common::admin_json(200, state_document()));
   }
   if (parts.size() == 2 && parts[1] == "agents" && method == "POST") {
     AgentSpec spec;
@@ -201,7 +166,7 @@ void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::
     return reply(remove_agent(parts[2], text("mode", "lost")));
   }
   if (parts.size() == 4 && parts[1] == "tasks" && parts[3] == "exit" && method == "POST") {
-    return reply(exit_task(parts[2], static_cast<int>(number("code", 0)), flag("oom")));
+    return reply(exit_task(parts[2], static_cast<int>(number("code", 0)), admin.flag("oom")));
   }
   if (parts.size() == 2 && parts[1] == "leader" && method == "POST") {
     if (!has_standby_) return reply(Status::FailedPrecondition("no standby master (start with --standby-listen)"));
@@ -209,42 +174,7 @@ void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::
     std::lock_guard lock(server_mutex_);
     return reply(Status::Ok(), json::object{{"leader", addresses_[leader_]}, {"standby", addresses_[1 - leader_]}});
   }
-  if (parts.size() == 2 && parts[1] == "faults" && (method == "GET" || method == "POST")) {
-    if (method == "POST") {
-      if (flag("reset")) faults_ = Faults{};
-      if (body.contains("latency_ms")) faults_.latency_ms = static_cast<int>(number("latency_ms", 0));
-      if (body.contains("error_code")) faults_.error_code = static_cast<int>(number("error_code", 503));
-      if (auto it = body.find("no_leader"); it != body.end() && it->value().is_bool()) {
-        faults_.no_leader = it->value().as_bool();
-      }
-      if (auto it = body.find("error_rate"); it != body.end() && it->value().is_object()) {
-        faults_.error_rate.clear();
-        for (const auto& [type, rate] : it->value().as_object()) {
-          if (rate.is_number()) faults_.error_rate[std::string(type)] = rate.to_number<double>();
-        }
-      }
-      if (auto it = body.find("fail_next"); it != body.end() && it->value().is_object()) {
-        for (const auto& [type, count] : it->value().as_object()) {
-          if (count.is_number()) faults_.fail_next[std::string(type)] = static_cast<int>(count.to_number<double>());
-        }
-      }
-      if (flag("drop_streams")) drop_streams();
-      if (body.contains("down_for_ms")) {
-        go_down(std::chrono::milliseconds(static_cast<std::int64_t>(number("down_for_ms", 0))));
-      }
-    }
-    json::object rates;
-    for (const auto& [type, rate] : faults_.error_rate) rates[type] = rate;
-    json::object next;
-    for (const auto& [type, count] : faults_.fail_next) next[type] = count;
-    return reply(Status::Ok(), json::object{{"latency_ms", faults_.latency_ms},
-                                            {"error_code", faults_.error_code},
-                                            {"no_leader", faults_.no_leader},
-                                            {"error_rate", std::move(rates)},
-                                            {"fail_next", std::move(next)}});
-  }
-  writer->respond(
-      json_response(404, json::object{{"ok", false}, {"error", "unknown admin endpoint " + method + " " + request.path}}));
+  writer->respond(sim_common::unknown_admin_endpoint(request));
 }
 
 // ---- Simulator ----------------------------------------------------------------------------

@@ -154,16 +154,14 @@ SimulatorImpl::SimulatorImpl(asio::any_io_executor executor, SimulatorOptions op
     : executor_(executor),
       strand_(asio::make_strand(executor)),
       options_(std::move(options)),
-      agenda_timer_(strand_),
-      down_timer_(strand_),
+      agenda_(strand_, sim_common::SimClock(options_.time_scale)),
+      outage_(strand_),
       rng_(options_.seed) {
-  if (options_.time_scale <= 0) options_.time_scale = 1.0;
   has_standby_ = !options_.standby_listen.empty();
 }
 
 Status SimulatorImpl::start() {
-  real_base_ = std::chrono::steady_clock::now();
-  wall_base_ = std::chrono::system_clock::now();
+  agenda_.clock().start();
   master_id_ = new_uuid();
   for (const auto& rule : options_.behaviours) behaviours_.emplace_back(rule.match, rule.labels);
   std::vector<AgentSpec> specs = options_.agent_specs;
@@ -222,9 +220,8 @@ void SimulatorImpl::stop() {
   }
   asio::post(strand_, [self = shared_from_this()] {
     self->stopped_ = true;
-    self->agenda_.clear();
-    self->agenda_timer_.cancel();
-    self->down_timer_.cancel();
+    self->agenda_.stop();
+    self->outage_.stop();
     for (auto& [id, framework] : self->frameworks_) {
       if (framework.heartbeat) framework.heartbeat->cancel();
       framework.stream.reset();
@@ -233,29 +230,28 @@ void SimulatorImpl::stop() {
 }
 
 void SimulatorImpl::go_down(std::chrono::milliseconds duration) {
-  // Let the admin response leave first, then refuse connections for `duration`.
-  down_timer_.expires_after(std::chrono::milliseconds(50));
-  down_timer_.async_wait([self = shared_from_this(), duration](boost::system::error_code ec) {
-    if (ec || self->stopped_) return;
-    {
-      std::lock_guard lock(self->server_mutex_);
-      for (auto& server : self->servers_) {
-        if (server) server->stop();
-      }
-    }
-    for (auto& [id, framework] : self->frameworks_) {
-      if (framework.connected) self->disconnect(framework, true);
-    }
-    self->down_timer_.expires_after(duration);
-    self->down_timer_.async_wait([self](boost::system::error_code wait_ec) {
-      if (wait_ec || self->stopped_) return;
-      for (int master = 0; master < (self->has_standby_ ? 2 : 1); ++master) {
-        if (Status s = self->bring_up(master); !s.ok()) {
-          std::cerr << "berth-sim: cannot come back up: " << s.message() << "\n";
+  // Every master refuses connections for `duration` and the subscriptions break.
+  auto self = shared_from_this();
+  outage_.begin(
+      duration,
+      [self] {
+        {
+          std::lock_guard lock(self->server_mutex_);
+          for (auto& server : self->servers_) {
+            if (server) server->stop();
+          }
         }
-      }
-    });
-  });
+        for (auto& [id, framework] : self->frameworks_) {
+          if (framework.connected) self->disconnect(framework, true);
+        }
+      },
+      [self] {
+        for (int master = 0; master < (self->has_standby_ ? 2 : 1); ++master) {
+          if (Status s = self->bring_up(master); !s.ok()) {
+            std::cerr << "berth-sim: cannot come back up: " << s.message() << "\n";
+          }
+        }
+      });
 }
 
 void SimulatorImpl::swap_leader() {
@@ -301,13 +297,10 @@ void SimulatorImpl::handle(int master, net::HttpRequest request, std::shared_ptr
   }
   const bool admin = sim_common::is_admin_path(request.path);
   if (!admin) requests_.count(request.method, route_of(request));
-  if (!admin && faults_.latency_ms > 0) {
-    auto timer = std::make_shared<asio::steady_timer>(strand_, std::chrono::milliseconds(faults_.latency_ms));
-    timer->async_wait([self = shared_from_this(), timer, master, request = std::move(request),
-                       writer](boost::system::error_code) mutable { self->serve_guarded(master, request, writer); });
-    return;
-  }
-  serve_guarded(master, request, writer);
+  sim_common::after_latency(strand_, admin ? std::chrono::milliseconds(0) : faults_.latency(),
+                             [self = shared_from_this(), master, request = std::move(request), writer]() mutable {
+                               self->serve_guarded(master, request, writer);
+                             });
 }
 
 void SimulatorImpl::serve_guarded(int master, net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer) {
@@ -328,24 +321,6 @@ std::optional<std::string> SimulatorImpl::authenticate(const net::HttpRequest& r
   return options_.principal;
 }
 
-std::optional<int> SimulatorImpl::injected_fault(const std::string& call_type) {
-  for (const std::string& key : {call_type, std::string("*")}) {
-    auto next = faults_.fail_next.find(key);
-    if (next != faults_.fail_next.end() && next->second > 0) {
-      --next->second;
-      return faults_.error_code;
-    }
-  }
-  for (const std::string& key : {call_type, std::string("*")}) {
-    auto rate = faults_.error_rate.find(key);
-    if (rate != faults_.error_rate.end() && rate->second > 0) {
-      std::uniform_real_distribution<double> uniform(0.0, 1.0);
-      if (uniform(rng_) < rate->second) return faults_.error_code;
-    }
-  }
-  return std::nullopt;
-}
-
 void SimulatorImpl::serve(int master, net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer) {
   const auto principal = authenticate(request);
   if (!principal) {
@@ -361,13 +336,13 @@ void SimulatorImpl::serve(int master, net::HttpRequest& request, std::shared_ptr
     leader = addresses_[leader_];
   }
   if (path == "/master/redirect" || path == "/redirect") {
-    if (faults_.no_leader) return writer->respond(text_response(503, "No leader elected"));
+    if (no_leader_) return writer->respond(text_response(503, "No leader elected"));
     auto response = text_response(307, "");
     response.headers["location"] = "//" + leader;
     return writer->respond(std::move(response));
   }
   if (path != kSchedulerPath) return writer->respond(text_response(404, ""));
-  if (faults_.no_leader) return writer->respond(text_response(503, "No leader elected"));
+  if (no_leader_) return writer->respond(text_response(503, "No leader elected"));
   if (master != leader_) {
     auto response = text_response(307, "");
     response.headers["location"] = "//" + leader + kSchedulerPath;
@@ -444,7 +419,7 @@ void SimulatorImpl::serve_call(net::HttpRequest& request, std::shared_ptr<net::R
     }
   }
 
-  if (auto code = injected_fault(type)) {
+  if (auto code = faults_.draw(type, rng_)) {
     const std::string body = *code == 503 ? "Master has not finished recovery" : "berth-sim: injected fault";
     return writer->respond(text_response(*code, body));
   }

@@ -21,7 +21,10 @@
 #include <vector>
 
 #include "net/http_server.h"
+#include "sim/common/admin.h"
+#include "sim/common/faults.h"
 #include "sim/common/request_counter.h"
+#include "sim/common/sim_clock.h"
 #include "sim/mesos/resources.h"
 #include "sim/mesos/simulator.h"
 
@@ -121,14 +124,6 @@ struct Filter {
   double until = 0;
 };
 
-struct Faults {
-  int latency_ms = 0;
-  std::map<std::string, double> error_rate;  // call type (or "*") -> probability
-  std::map<std::string, int> fail_next;      // call type (or "*") -> count
-  int error_code = 503;
-  bool no_leader = false;                    // both masters answer 503 "No leader elected"
-};
-
 class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
  public:
   SimulatorImpl(boost::asio::any_io_executor executor, SimulatorOptions options);
@@ -195,15 +190,12 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   void serve(int master, net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer);
   void serve_call(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer,
                   const std::string& principal);
-  std::optional<int> injected_fault(const std::string& call_type);
   std::optional<std::string> authenticate(const net::HttpRequest& request) const;  // principal, or nullopt
   Status bring_up(int master);
   void go_down(std::chrono::milliseconds duration);
   void swap_leader();
   void drop_streams();
   // master.cc
-  void arm_agenda();
-  void run_due();
   void arm_heartbeat(const std::string& framework_id, std::uint64_t epoch);
   void start_failover_timer(Framework& framework);
   json::object offer_json(const Offer& offer, const Framework& framework) const;
@@ -232,14 +224,10 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   int leader_ = 0;
   bool stopped_ = false;
 
-  std::chrono::steady_clock::time_point real_base_;
-  std::chrono::system_clock::time_point wall_base_;
-  double offset_ = 0;  // simulated seconds added by advance()
-  std::multimap<double, std::function<void()>> agenda_;
-  boost::asio::steady_timer agenda_timer_;
-  boost::asio::steady_timer down_timer_;
+  sim_common::Agenda agenda_;  // the simulated clock and what is scheduled on it
+  sim_common::Outage outage_;
   bool allocation_pending_ = false;
-  std::mt19937_64 rng_;
+  sim_common::RandomSource rng_;  // ids and fault draws
 
   std::string master_id_;
   std::map<std::string, Framework> frameworks_;
@@ -251,7 +239,10 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   std::vector<Filter> filters_;
   std::vector<std::pair<std::map<std::string, std::string>, std::map<std::string, std::string>>> behaviours_;
   std::uint64_t allocation_turn_ = 0;  // rotates ties between equally served frameworks
-  Faults faults_;
+  // Keyed by scheduler call type; a failure is a plain-text answer (503 "Master has not finished
+  // recovery").
+  sim_common::Faults faults_{503};
+  bool no_leader_ = false;  // both masters answer 503 "No leader elected"
   sim_common::RequestCounter requests_;  // per route (and scheduler call type), administration excepted
 };
 

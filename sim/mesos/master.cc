@@ -93,46 +93,13 @@ std::string record(const json::object& event) {
 
 // ---- time and ids -------------------------------------------------------------------------
 
-double SimulatorImpl::now() const {
-  const double real = std::chrono::duration<double>(std::chrono::steady_clock::now() - real_base_).count();
-  return offset_ + real * options_.time_scale;
-}
+double SimulatorImpl::now() const { return agenda_.now(); }
 
-double SimulatorImpl::unix_time() const {
-  return std::chrono::duration<double>(wall_base_.time_since_epoch()).count() + now();
-}
+double SimulatorImpl::unix_time() const { return agenda_.clock().unix_seconds(now()); }
 
-void SimulatorImpl::after(double sim_delay, std::function<void()> action) {
-  agenda_.emplace(now() + std::max(0.0, sim_delay), std::move(action));
-  arm_agenda();
-}
+void SimulatorImpl::after(double sim_delay, std::function<void()> action) { agenda_.after(sim_delay, std::move(action)); }
 
-void SimulatorImpl::arm_agenda() {
-  if (agenda_.empty() || stopped_) {
-    agenda_timer_.cancel();
-    return;
-  }
-  const double wait = std::max(0.0, (agenda_.begin()->first - now()) / options_.time_scale);
-  agenda_timer_.expires_after(std::chrono::microseconds(static_cast<std::int64_t>(wait * 1e6) + 1));
-  agenda_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (ec) return;
-    self->run_due();
-  });
-}
-
-void SimulatorImpl::run_due() {
-  while (!agenda_.empty() && agenda_.begin()->first <= now() + 1e-9 && !stopped_) {
-    auto action = std::move(agenda_.begin()->second);
-    agenda_.erase(agenda_.begin());
-    action();
-  }
-  arm_agenda();
-}
-
-void SimulatorImpl::advance(double sim_seconds) {
-  offset_ += std::max(0.0, sim_seconds);
-  run_due();
-}
+void SimulatorImpl::advance(double sim_seconds) { agenda_.advance(sim_seconds); }
 
 std::string SimulatorImpl::new_uuid() {
   static const char* kHex = "0123456789abcdef";

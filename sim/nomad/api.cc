@@ -101,19 +101,6 @@ ReadResult paginate(std::vector<ListItem> items, const ListOptions& options, std
   return result;
 }
 
-std::vector<std::string> split(const std::string& path) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    const auto slash = path.find('/', start);
-    std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (!part.empty()) parts.push_back(std::move(part));
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  return parts;
-}
-
 }  // namespace
 
 // ---- lifecycle ----------------------------------------------------------------------------
@@ -122,17 +109,15 @@ SimulatorImpl::SimulatorImpl(asio::any_io_executor executor, SimulatorOptions op
     : executor_(executor),
       strand_(asio::make_strand(executor)),
       options_(std::move(options)),
-      agenda_timer_(strand_),
-      down_timer_(strand_),
+      agenda_(strand_, sim_common::SimClock(options_.time_scale)),
+      outage_(strand_),
       rng_(options_.seed) {
-  if (options_.time_scale <= 0) options_.time_scale = 1.0;
   namespaces_.insert("default");
   for (const auto& ns : options_.namespaces) namespaces_.insert(ns);
 }
 
 Status SimulatorImpl::start() {
-  real_base_ = std::chrono::steady_clock::now();
-  wall_base_ = std::chrono::system_clock::now();
+  agenda_.clock().start();
   try {
     init_nodes();
   } catch (const std::exception& e) {
@@ -173,9 +158,8 @@ void SimulatorImpl::stop() {
   }
   asio::post(strand_, [self = shared_from_this()] {
     self->stopped_ = true;
-    self->agenda_.clear();
-    self->agenda_timer_.cancel();
-    self->down_timer_.cancel();
+    self->agenda_.stop();
+    self->outage_.stop();
     for (auto& [id, waiter] : self->waiters_) waiter.timeout->cancel();
     self->waiters_.clear();
     for (auto& [id, subscriber] : self->subscribers_) subscriber.heartbeat->cancel();
@@ -184,20 +168,17 @@ void SimulatorImpl::stop() {
 }
 
 void SimulatorImpl::go_down(std::chrono::milliseconds duration) {
-  // Let the admin response leave first, then refuse connections for `duration`.
-  down_timer_.expires_after(std::chrono::milliseconds(50));
-  down_timer_.async_wait([self = shared_from_this(), duration](boost::system::error_code ec) {
-    if (ec || self->stopped_) return;
-    {
-      std::lock_guard lock(self->server_mutex_);
-      if (self->server_) self->server_->stop();
-    }
-    self->down_timer_.expires_after(duration);
-    self->down_timer_.async_wait([self](boost::system::error_code wait_ec) {
-      if (wait_ec || self->stopped_) return;
-      if (Status s = self->bring_up(); !s.ok()) std::cerr << "berth-sim: cannot come back up: " << s.message() << "\n";
-    });
-  });
+  // Refuse connections for `duration`: the listener stops and a new one takes the same address.
+  auto self = shared_from_this();
+  outage_.begin(
+      duration,
+      [self] {
+        std::lock_guard lock(self->server_mutex_);
+        if (self->server_) self->server_->stop();
+      },
+      [self] {
+        if (Status s = self->bring_up(); !s.ok()) std::cerr << "berth-sim: cannot come back up: " << s.message() << "\n";
+      });
 }
 
 bool SimulatorImpl::leader_lost() const { return std::chrono::steady_clock::now() < leader_back_at_; }
@@ -251,32 +232,10 @@ void SimulatorImpl::handle(net::HttpRequest request, std::shared_ptr<net::Respon
   }
   const bool admin = sim_common::is_admin_path(request.path);
   if (!admin) requests_.count(request.method, route_of(request.path));
-  if (!admin && faults_.latency_ms > 0) {
-    auto timer = std::make_shared<asio::steady_timer>(strand_, std::chrono::milliseconds(faults_.latency_ms));
-    timer->async_wait([self = shared_from_this(), timer, request = std::move(request), writer](boost::system::error_code) mutable {
-      self->serve(request, writer);
-    });
-    return;
-  }
-  serve(request, writer);
-}
-
-std::optional<int> SimulatorImpl::injected_fault(const std::string& verb) {
-  for (const std::string& key : {verb, std::string("*")}) {
-    auto next = faults_.fail_next.find(key);
-    if (next != faults_.fail_next.end() && next->second > 0) {
-      --next->second;
-      return faults_.error_code;
-    }
-  }
-  for (const std::string& key : {verb, std::string("*")}) {
-    auto rate = faults_.error_rate.find(key);
-    if (rate != faults_.error_rate.end() && rate->second > 0) {
-      std::uniform_real_distribution<double> uniform(0.0, 1.0);
-      if (uniform(rng_) < rate->second) return faults_.error_code;
-    }
-  }
-  return std::nullopt;
+  sim_common::after_latency(strand_, admin ? std::chrono::milliseconds(0) : faults_.latency(),
+                             [self = shared_from_this(), request = std::move(request), writer]() mutable {
+                               self->serve(request, writer);
+                             });
 }
 
 void SimulatorImpl::serve(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer) {
@@ -713,7 +672,7 @@ void SimulatorImpl::serve(net::HttpRequest& request, std::shared_ptr<net::Respon
 
   if (needs_acl && !authorized()) return;
   if (needs_leader && leader_lost() && !(get && flag(request, "stale"))) return reply(500, kNoLeader);
-  if (auto code = injected_fault(verb)) {
+  if (auto code = faults_.draw(verb, rng_)) {
     if (*code == 500) return reply(500, kNoLeader);
     if (*code == 429) return reply(429, kTooManyConnections);
     if (*code == 502) return reply(502, "Bad Gateway");
@@ -843,33 +802,30 @@ json::object SimulatorImpl::state_document() const {
 }
 
 void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer) {
-  if (auto response = sim_common::serve_request_counts(request, requests_)) return writer->respond(std::move(*response));
-  const auto parts = split(request.path);  // "sim", ...
+  const sim_common::AdminRequest admin(request);
+  const sim_common::SharedAdmin shared{
+      requests_, agenda_, faults_, "SimTime",
+      [this](const sim_common::AdminRequest& faults_request, const sim_common::FaultUpdate& update) {
+        if (update.reset) leader_back_at_ = {};
+        if (faults_request.flag("drop_streams")) drop_streams();
+        if (faults_request.flag("compact_events")) buffer_.clear();
+        if (auto v = faults_request.number("leader_loss_for_ms")) {
+          leader_back_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(*v));
+          end_waiters_without_leader();
+        }
+        if (update.down_for) go_down(*update.down_for);
+      },
+      [this](json::object& described) {
+        described["leader_lost"] = leader_lost();
+        described["event_buffer_entries"] = buffer_.size();
+      }};
+  if (auto response = sim_common::serve_shared_admin(admin, shared)) return writer->respond(std::move(*response));
+  const auto& parts = admin.parts();  // "sim", ...
+  const json::object& body = admin.body();
   auto reply = [&](const Status& status, json::object extra = {}) {
-    if (status.ok()) {
-      extra["ok"] = true;
-      return writer->respond(json_response(200, extra));
-    }
-    const int code = status.code() == StatusCode::kNotFound ? 404
-                     : status.code() == StatusCode::kFailedPrecondition ? 409 : 400;
-    writer->respond(json_response(code, json::object{{"ok", false}, {"error", status.message()}}));
+    writer->respond(sim_common::admin_reply(status, std::move(extra)));
   };
-  json::object body;
-  if (request.method == "POST" && !request.body.empty()) {
-    boost::system::error_code ec;
-    json::value parsed = json::parse(request.body, ec);
-    if (ec || !parsed.is_object()) return reply(Status::InvalidArgument("the body must be a JSON object"));
-    body = std::move(parsed.as_object());
-  }
-  auto number = [&](const char* key) -> std::optional<double> {
-    auto it = body.find(key);
-    if (it == body.end() || !it->value().is_number()) return std::nullopt;
-    return it->value().to_number<double>();
-  };
-  auto boolean = [&](const char* key) {
-    auto it = body.find(key);
-    return it != body.end() && it->value().is_bool() && it->value().as_bool();
-  };
+  auto number = [&](const char* key) { return admin.number(key); };
   auto string_map = [](const json::object& object, const char* key) {
     std::map<std::string, std::string> out;
     auto it = object.find(key);
@@ -881,11 +837,7 @@ void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::
   };
   const std::string& method = request.method;
   if (parts.size() == 2 && parts[1] == "state" && method == "GET") {
-    return writer->respond(json_response(200, state_document()));
-  }
-  if (parts.size() == 2 && parts[1] == "advance" && method == "POST") {
-    advance(number("seconds").value_or(0));
-    return reply(Status::Ok(), json::object{{"SimTime", now()}});
+    return writer->respond(sim_common::admin_json(200, state_document()));
   }
   if (parts.size() == 2 && parts[1] == "nodes" && method == "POST") {
     NodeSpec spec;
@@ -922,47 +874,9 @@ void SimulatorImpl::serve_admin(net::HttpRequest& request, std::shared_ptr<net::
     return reply(set_node_status(parts[2], parts[3] == "up"));
   }
   if (parts.size() == 4 && parts[1] == "allocations" && method == "POST" && parts[3] == "exit") {
-    return reply(client_exit(parts[2], static_cast<int>(number("code").value_or(0)), boolean("oom")));
+    return reply(client_exit(parts[2], static_cast<int>(number("code").value_or(0)), admin.flag("oom")));
   }
-  if (parts.size() == 2 && parts[1] == "faults" && (method == "GET" || method == "POST")) {
-    if (method == "POST") {
-      if (boolean("reset")) {
-        faults_ = Faults{};
-        leader_back_at_ = {};
-      }
-      if (auto v = number("latency_ms")) faults_.latency_ms = static_cast<int>(*v);
-      if (auto v = number("error_code")) faults_.error_code = static_cast<int>(*v);
-      if (auto it = body.find("error_rate"); it != body.end() && it->value().is_object()) {
-        faults_.error_rate.clear();
-        for (const auto& [verb, rate] : it->value().as_object()) {
-          if (rate.is_number()) faults_.error_rate[std::string(verb)] = rate.to_number<double>();
-        }
-      }
-      if (auto it = body.find("fail_next"); it != body.end() && it->value().is_object()) {
-        for (const auto& [verb, count] : it->value().as_object()) {
-          if (count.is_number()) faults_.fail_next[std::string(verb)] = count.to_number<int>();
-        }
-      }
-      if (boolean("drop_streams")) drop_streams();
-      if (boolean("compact_events")) buffer_.clear();
-      if (auto v = number("leader_loss_for_ms")) {
-        leader_back_at_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<std::int64_t>(*v));
-        end_waiters_without_leader();
-      }
-      if (auto v = number("down_for_ms")) go_down(std::chrono::milliseconds(static_cast<std::int64_t>(*v)));
-    }
-    json::object rates;
-    for (const auto& [verb, rate] : faults_.error_rate) rates[verb] = rate;
-    json::object next;
-    for (const auto& [verb, count] : faults_.fail_next) next[verb] = count;
-    return reply(Status::Ok(), json::object{{"latency_ms", faults_.latency_ms},
-                                            {"error_code", faults_.error_code},
-                                            {"error_rate", std::move(rates)},
-                                            {"fail_next", std::move(next)},
-                                            {"leader_lost", leader_lost()},
-                                            {"event_buffer_entries", buffer_.size()}});
-  }
-  writer->respond(json_response(404, json::object{{"ok", false}, {"error", "unknown admin endpoint " + method + " " + request.path}}));
+  writer->respond(sim_common::unknown_admin_endpoint(request));
 }
 
 // ---- Simulator --------------------------------------------------------------------------

@@ -24,7 +24,10 @@
 #include <vector>
 
 #include "net/http_server.h"
+#include "sim/common/admin.h"
+#include "sim/common/faults.h"
 #include "sim/common/request_counter.h"
+#include "sim/common/sim_clock.h"
 #include "sim/nomad/filter.h"
 #include "sim/nomad/simulator.h"
 
@@ -255,13 +258,6 @@ struct Waiter {
   std::unique_ptr<boost::asio::steady_timer> timeout;
 };
 
-struct Faults {
-  int latency_ms = 0;
-  std::map<std::string, double> error_rate;  // verb -> probability
-  std::map<std::string, int> fail_next;      // verb -> count of next requests that fail
-  int error_code = 500;                      // 500 "No cluster leader", 429, 503, ...
-};
-
 // A plain-text API error.
 struct ApiError {
   int code = 500;
@@ -347,8 +343,6 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
  private:
   friend class Simulator;
   // store.cc
-  void arm_agenda();
-  void run_due();
   // jobs.cc
   std::optional<ApiError> parse_job(const json::object& object, Job& job, std::vector<std::string>& errors) const;
   // scheduler.cc
@@ -365,7 +359,6 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   void serve(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer);
   void serve_admin(net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer);
   void serve_read(const net::HttpRequest& request, std::shared_ptr<net::ResponseWriter>& writer, Query query);
-  std::optional<int> injected_fault(const std::string& verb);
   bool leader_lost() const;
   void end_waiters_without_leader();
   void go_down(std::chrono::milliseconds duration);
@@ -384,13 +377,9 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   std::uint16_t port_ = 0;
   bool stopped_ = false;
 
-  std::chrono::steady_clock::time_point real_base_;
-  std::chrono::system_clock::time_point wall_base_;
-  double offset_ = 0;  // simulated seconds added by advance()
-  std::multimap<double, std::function<void()>> agenda_;
-  boost::asio::steady_timer agenda_timer_;
-  boost::asio::steady_timer down_timer_;
-  std::mt19937_64 rng_;
+  sim_common::Agenda agenda_;  // the simulated clock and what is scheduled on it
+  sim_common::Outage outage_;
+  sim_common::RandomSource rng_;  // ids, blocking-query jitter and fault draws
 
   std::uint64_t index_ = 1;
   std::map<std::string, std::uint64_t> table_index_;  // jobs, evals, allocs, nodes, job_summary
@@ -407,7 +396,9 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   std::map<std::uint64_t, Waiter> waiters_;
   std::uint64_t next_waiter_ = 1;
   bool wake_posted_ = false;
-  Faults faults_;
+  // Keyed by the endpoint's verb; a failure is Nomad's plain-text answer for its code (500 "No
+  // cluster leader", 429, 502, 503, 504).
+  sim_common::Faults faults_{500};
   sim_common::RequestCounter requests_;  // per route, administration excepted
   std::chrono::steady_clock::time_point leader_back_at_{};
   std::map<std::string, int> list_requests_;  // GET /v1/jobs ("Jobs"), /v1/allocations ("Allocations")

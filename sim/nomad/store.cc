@@ -31,15 +31,9 @@ const GroupSpec* Job::group(const std::string& name) const {
 
 // ---- time -------------------------------------------------------------------------------
 
-double SimulatorImpl::now() const {
-  const double real = std::chrono::duration<double>(std::chrono::steady_clock::now() - real_base_).count();
-  return offset_ + real * options_.time_scale;
-}
+double SimulatorImpl::now() const { return agenda_.now(); }
 
-std::int64_t SimulatorImpl::unix_nanos(double sim_seconds) const {
-  const auto base = std::chrono::duration_cast<std::chrono::nanoseconds>(wall_base_.time_since_epoch()).count();
-  return base + static_cast<std::int64_t>(std::llround(sim_seconds * 1e9));
-}
+std::int64_t SimulatorImpl::unix_nanos(double sim_seconds) const { return agenda_.clock().unix_nanos(sim_seconds); }
 
 std::string SimulatorImpl::rfc3339(double sim_seconds) const {
   const std::int64_t nanos = unix_nanos(sim_seconds);
@@ -56,37 +50,9 @@ std::string SimulatorImpl::rfc3339(double sim_seconds) const {
   return out + "Z";
 }
 
-void SimulatorImpl::after(double sim_delay, std::function<void()> action) {
-  agenda_.emplace(now() + std::max(0.0, sim_delay), std::move(action));
-  arm_agenda();
-}
+void SimulatorImpl::after(double sim_delay, std::function<void()> action) { agenda_.after(sim_delay, std::move(action)); }
 
-void SimulatorImpl::arm_agenda() {
-  if (agenda_.empty() || stopped_) {
-    agenda_timer_.cancel();
-    return;
-  }
-  const double wait = std::max(0.0, (agenda_.begin()->first - now()) / options_.time_scale);
-  agenda_timer_.expires_after(std::chrono::microseconds(static_cast<std::int64_t>(wait * 1e6) + 1));
-  agenda_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-    if (ec) return;
-    self->run_due();
-  });
-}
-
-void SimulatorImpl::run_due() {
-  while (!agenda_.empty() && agenda_.begin()->first <= now() + 1e-9 && !stopped_) {
-    auto action = std::move(agenda_.begin()->second);
-    agenda_.erase(agenda_.begin());
-    action();
-  }
-  arm_agenda();
-}
-
-void SimulatorImpl::advance(double sim_seconds) {
-  offset_ += std::max(0.0, sim_seconds);
-  run_due();
-}
+void SimulatorImpl::advance(double sim_seconds) { agenda_.advance(sim_seconds); }
 
 std::string SimulatorImpl::new_uuid() {
   return hex(rng_, 8) + "-" + hex(rng_, 4) + "-" + hex(rng_, 4) + "-" + hex(rng_, 4) + "-" + hex(rng_, 12);
