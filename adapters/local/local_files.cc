@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -220,6 +221,12 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view con
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) {
     return Status::Unavailable("cannot create " + tmp.string() + ": " + std::strerror(errno));
+  }
+  if (::fchmod(fd, mode) != 0) {  // the umask may have taken bits away; a leftover may have others
+    int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Status::Unavailable("cannot set the mode of " + tmp.string() + ": " + std::strerror(err));
   }
   const char* data = content.data();
   std::size_t left = content.size();

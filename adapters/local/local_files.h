@@ -17,6 +17,9 @@
 //   stop            present once Berth asked the executor to stop (SIGTERM, then SIGKILL)
 //   decommission    present once Berth asked the executor to decommission (SIGPWR)
 //
+// The directory is 0700 and every file in it 0600, whatever berthd's umask: the records name the
+// executor and its command, the log may hold anything the executor prints.
+//
 // Small files are replaced atomically (write a temporary file, then rename). They are not
 // fsynced: local executors do not survive the loss of their host either. They are read back only
 // if they are regular files within a cap (kMaxRecordBytes, kMaxLaunchRecordBytes): anything else
@@ -109,9 +112,9 @@ inline constexpr std::size_t kMaxLaunchRecordBytes = 64 * 1024 * 1024;
 // The content of the regular file `path`, at most `max_bytes`; nullopt when it cannot be read,
 // is not a regular file or is larger.
 std::optional<std::string> read_small_file(const std::filesystem::path& path, std::size_t max_bytes = kMaxRecordBytes);
-// Writes `content` to a temporary file beside `path` (created with `mode`) and renames it over
-// `path`.
-Status write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode = 0644);
+// Writes `content` to a temporary file beside `path` (created with exactly `mode`, whatever the
+// umask) and renames it over `path`.
+Status write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode = 0600);
 
 // Everything known about one executor directory.
 struct ExecutorDir {
