@@ -5,14 +5,11 @@
 #include <algorithm>
 #include <regex>
 #include <cctype>
-#include <cerrno>
 #include <climits>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 
+#include "base/files.h"
 #include "config/text.h"
 
 namespace berth::config {
@@ -102,22 +99,6 @@ std::string check_listen(const std::string& address) {
   return "";
 }
 
-bool read_file(const std::string& path, std::string* text, std::string* why) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    *why = std::strerror(errno);
-    return false;
-  }
-  std::ostringstream buffer;
-  buffer << in.rdbuf();
-  if (in.bad()) {
-    *why = "read error";
-    return false;
-  }
-  *text = buffer.str();
-  return true;
-}
-
 StatusOr<YAML::Node> load_yaml(const std::string& text, const std::string& file) {
   try {
     return YAML::Load(text);
@@ -146,10 +127,9 @@ void read_tls(Section& section, bool check_files, TlsConfig* tls) {
     for (const auto& [key, path] : {std::pair<const char*, const std::string*>{"cert_file", &tls->cert_file},
                                     {"key_file", &tls->key_file},
                                     {"client_ca_file", &tls->client_ca_file}}) {
-      std::string text;
-      std::string why;
-      if (!path->empty() && !read_file(*path, &text, &why)) {
-        section.error(key, "cannot read " + *path + ": " + why);
+      if (path->empty()) continue;
+      if (StatusOr<std::string> pem = read_regular_file(*path, kMaxPemFileBytes); !pem.ok()) {
+        section.error(key, pem.status().message());
       }
     }
   }
@@ -307,8 +287,10 @@ void read_tenants(std::vector<Section>& sections, Config* config) {
   }
 }
 
+// With `check_files`, the files the config names are read too: TLS files to check them, the
+// tokens file into `tokens_text`. An unreadable one is an error at the key that names it.
 StatusOr<Config> parse(const std::string& text, const std::string& file, const PoolTypes& types,
-                       bool check_files) {
+                       bool check_files, std::string* tokens_text = nullptr) {
   StatusOr<YAML::Node> document = load_yaml(text, file);
   if (!document.ok()) return document.status();
   Section root(*document, file, "", YAML::Mark());
@@ -338,6 +320,13 @@ StatusOr<Config> parse(const std::string& text, const std::string& file, const P
     std::regex(config.redact_env, std::regex::icase | std::regex::extended);
   } catch (const std::regex_error& e) {
     root.error("redact_env", std::string("not a regular expression (POSIX extended): ") + e.what());
+  }
+  if (check_files && !config.tokens_file.empty()) {
+    if (StatusOr<std::string> tokens = read_regular_file(config.tokens_file, kMaxConfigFileBytes); !tokens.ok()) {
+      root.error("tokens_file", tokens.status().message());
+    } else if (tokens_text != nullptr) {
+      *tokens_text = std::move(*tokens);
+    }
   }
   if (std::string why = check_listen(config.listen); !why.empty()) {
     root.error("listen", why + ", got " + quote(config.listen));
@@ -397,9 +386,10 @@ StatusOr<std::vector<TokenEntry>> parse_tokens(const std::string& text, const st
       entry.error("", "needs token or token_file");
     } else if (entry.has("token_file")) {
       key = "token_file";
-      std::string why;
-      if (!read_file(token_file, &token.token, &why)) {
-        entry.error(key, "cannot read " + token_file + ": " + why);
+      if (StatusOr<std::string> text = read_regular_file(token_file, kMaxCredentialFileBytes); text.ok()) {
+        token.token = std::move(*text);
+      } else {
+        entry.error(key, text.status().message());
       }
       // Files written by `echo` or an editor end with a newline that is not part of the token.
       while (!token.token.empty() && std::isspace(static_cast<unsigned char>(token.token.back()))) {
@@ -444,10 +434,7 @@ StatusOr<std::vector<TokenEntry>> parse_tokens(const std::string& text, const st
 }
 
 StatusOr<std::string> read_config_file(const std::string& path) {
-  std::string text;
-  std::string why;
-  if (!read_file(path, &text, &why)) return Status::NotFound("cannot read " + path + ": " + why);
-  return text;
+  return read_regular_file(path, kMaxConfigFileBytes);
 }
 
 std::string join(const std::vector<std::string>& items) {
@@ -515,14 +502,11 @@ StatusOr<Config> load_config(const std::string& path, const PoolTypes& pool_type
   StatusOr<std::string> text = read_config_file(path);
   if (!text.ok()) return text.status();
   try {
-    StatusOr<Config> config = parse(*text, path, pool_types, /*check_files=*/true);
+    std::string tokens_text;
+    StatusOr<Config> config = parse(*text, path, pool_types, /*check_files=*/true, &tokens_text);
     if (!config.ok() || config->tokens_file.empty()) return config;
-    StatusOr<std::string> tokens_text = read_config_file(config->tokens_file);
-    if (!tokens_text.ok()) {
-      return Status::NotFound(path + ": tokens_file: " + tokens_text.status().message());
-    }
     StatusOr<std::vector<TokenEntry>> tokens =
-        parse_tokens(*tokens_text, config->tokens_file, &*config);
+        parse_tokens(tokens_text, config->tokens_file, &*config);
     if (!tokens.ok()) return tokens.status();
     config->tokens = std::move(*tokens);
     return config;

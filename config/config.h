@@ -7,7 +7,10 @@
 // Loading never throws; a Config that loaded is complete and consistent (pools and tenants refer
 // to each other correctly), except the adapter sections, which each adapter checks itself.
 //
-// Relative paths in the files are relative to the daemon's working directory.
+// Relative paths in the files are relative to the daemon's working directory. Every file is read
+// with base/files.h's read_regular_file: a regular file, the config and tokens files at most
+// kMaxConfigFileBytes (1 MiB), a token_file kMaxCredentialFileBytes (64 KiB), TLS files
+// kMaxPemFileBytes (1 MiB).
 
 #include <yaml-cpp/yaml.h>
 
@@ -84,13 +87,17 @@ struct Config {
 };
 
 // Reads and checks the config file, then the tokens file it names (drivers' tenants must exist).
-// Errors: NotFound when the config file cannot be read, InvalidArgument for everything else.
+// Errors: when the config file itself cannot be read, read_regular_file's (NotFound when it is
+// missing, InvalidArgument when it is no regular file or too large ...); InvalidArgument for
+// everything else, a file it names that cannot be read included ("berthd.yaml:4:14: tokens_file:
+// cannot read /dev/zero: not a regular file (a character device)").
 StatusOr<Config> load_config(const std::string& path, const PoolTypes& pool_types);
 // The same checks on text already in memory, without reading the tokens file. `file_name` only
 // labels error messages.
 StatusOr<Config> parse_config(const std::string& yaml_text, const std::string& file_name,
                               const PoolTypes& pool_types);
-// Reads a tokens file on its own (no tenant check). NotFound when it cannot be read.
+// Reads a tokens file on its own (no tenant check). read_regular_file's error when it cannot be
+// read (NotFound when it is missing).
 StatusOr<std::vector<TokenEntry>> load_tokens(const std::string& path);
 
 // Whether `address` (a gRPC listen address) only accepts connections from this host:

@@ -15,6 +15,7 @@
 #include <iostream>
 
 #include "config/config.h"
+#include "base/files.h"
 #include "base/version.h"
 #include "daemon/adapters.h"
 #include "daemon/auth.h"
@@ -30,32 +31,28 @@ namespace {
 
 constexpr int kExitConfig = 2;
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
-
 std::shared_ptr<grpc::ServerCredentials> server_credentials(const berth::config::Config& config,
                                                             std::string* error) {
   if (!config.tls.enabled()) return grpc::InsecureServerCredentials();
   grpc::SslServerCredentialsOptions options(
       config.tls.client_ca_file.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
                                         : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  const std::string cert = read_file(config.tls.cert_file);
-  const std::string key = read_file(config.tls.key_file);
-  if (cert.empty() || key.empty()) {
-    *error = "tls: cannot read cert_file " + config.tls.cert_file + " or key_file " + config.tls.key_file;
-    return nullptr;
-  }
-  options.pem_key_cert_pairs.push_back({key, cert});
-  if (!config.tls.client_ca_file.empty()) {
-    options.pem_root_certs = read_file(config.tls.client_ca_file);
-    if (options.pem_root_certs.empty()) {
-      *error = "tls: cannot read client_ca_file " + config.tls.client_ca_file;
+  auto cert = berth::read_regular_file(config.tls.cert_file, berth::kMaxPemFileBytes, "tls cert_file");
+  auto key = berth::read_regular_file(config.tls.key_file, berth::kMaxPemFileBytes, "tls key_file");
+  for (const auto& [pem, path] : {std::pair{&cert, &config.tls.cert_file}, std::pair{&key, &config.tls.key_file}}) {
+    if (!pem->ok() || (*pem)->empty()) {
+      *error = pem->ok() ? "tls: " + *path + " is empty" : pem->status().message();
       return nullptr;
     }
+  }
+  options.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!config.tls.client_ca_file.empty()) {
+    auto ca = berth::read_regular_file(config.tls.client_ca_file, berth::kMaxPemFileBytes, "tls client_ca_file");
+    if (!ca.ok()) {
+      *error = ca.status().message();
+      return nullptr;
+    }
+    options.pem_root_certs = std::move(*ca);
   }
   return grpc::SslServerCredentials(options);
 }

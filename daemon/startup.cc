@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <openssl/rand.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -14,13 +15,17 @@
 #include <system_error>
 #include <utility>
 
+#include "base/files.h"
+
 namespace berth {
 
 namespace {
 
 std::string errno_text(int error) { return std::strerror(error); }
 
-// The whole of a small file read through `fd` from offset 0.
+constexpr std::size_t kMaxLockFileBytes = 4096;  // "<pid>\n"; anything longer is not a pid file
+
+// The whole of the lock file read through `fd` from offset 0, at most kMaxLockFileBytes of it.
 std::string read_all(int fd) {
   std::string text;
   char buffer[64];
@@ -31,7 +36,7 @@ std::string read_all(int fd) {
     if (n <= 0) break;
     text.append(buffer, static_cast<std::size_t>(n));
     offset += n;
-    if (text.size() > 4096) break;  // not a pid file
+    if (text.size() > kMaxLockFileBytes) break;
   }
   return text;
 }
@@ -65,17 +70,21 @@ Status write_pid(int fd, pid_t pid) {
 }  // namespace
 
 StatusOr<StateDirLock> StateDirLock::acquire(const std::string& state_dir) {
-  std::error_code error;
-  std::filesystem::create_directories(state_dir, error);
-  if (error) {
-    return Status::Unavailable("state_dir " + state_dir + ": cannot create it: " + error.message());
+  if (Status created = create_private_directories(state_dir); !created.ok()) {
+    return Status::Unavailable("state_dir " + state_dir + ": " + created.message());
   }
   std::string path = (std::filesystem::path(state_dir) / kFileName).string();
-  // O_CLOEXEC: executors the daemon spawns must not inherit (and so keep holding) the lock.
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-  if (fd < 0) {
-    return Status::Unavailable("state_dir " + state_dir + ": cannot open the lock file " + path + ": " +
-                               errno_text(errno));
+  // O_CLOEXEC (open_or_create adds it): executors the daemon spawns must not inherit (and so keep
+  // holding) the lock. O_NONBLOCK: a FIFO in its place must not block the start.
+  StatusOr<int> opened = open_or_create(path, O_RDWR | O_NOCTTY | O_NONBLOCK, 0600);
+  if (!opened.ok()) {
+    return Status::Unavailable("state_dir " + state_dir + ": the lock file: " + opened.status().message());
+  }
+  const int fd = *opened;
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
+    return Status::Unavailable("state_dir " + state_dir + ": the lock file " + path + " is not a regular file");
   }
   int locked;
   do {
@@ -121,11 +130,9 @@ StateDirLock::~StateDirLock() {
 }
 
 std::optional<pid_t> read_lock_holder(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return std::nullopt;
-  std::optional<pid_t> pid = parse_pid(read_all(fd));
-  ::close(fd);
-  return pid;
+  StatusOr<std::string> text = read_regular_file(path, kMaxLockFileBytes);
+  if (!text.ok()) return std::nullopt;
+  return parse_pid(*text);
 }
 
 std::string new_daemon_id() {

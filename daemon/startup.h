@@ -32,7 +32,8 @@ class StateDirLock {
  public:
   static constexpr const char* kFileName = "berthd.lock";
 
-  // Creates `state_dir` when missing, then locks its lock file without waiting.
+  // Creates `state_dir` when missing (0700, and its missing parents), then locks its lock file
+  // without waiting, creating it 0600 (whatever the umask) when missing.
   // Errors: kFailedPrecondition when another process holds the lock, naming the directory and
   // the holder's pid (as written in the file); kUnavailable when the directory or the file cannot
   // be created, opened or locked.

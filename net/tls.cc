@@ -8,7 +8,6 @@
 #include <openssl/x509_vfy.h>
 
 #include <boost/asio/ip/address.hpp>
-#include <fstream>
 #include <sstream>
 
 namespace berth::net {
@@ -46,12 +45,7 @@ Status add_ca_bundle(ssl::context& context, const std::string& pem, const char* 
 }  // namespace
 
 StatusOr<std::string> read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound("cannot open " + path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  if (in.bad()) return Status::InvalidArgument("cannot read " + path);
-  return out.str();
+  return read_regular_file(path, kMaxPemFileBytes);
 }
 
 StatusOr<std::shared_ptr<ssl::context>> make_server_tls_context(const TlsServerConfig& config) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "base/files.h"
 #include "base/status.h"
 
 typedef struct ssl_st SSL;
@@ -28,7 +29,8 @@ struct TlsClientConfig {
   bool insecure_skip_verify = false;
 };
 
-// Reads a whole file (PEM, token). kNotFound / kInvalidArgument name the path.
+// Reads a whole PEM file: a regular file of at most kMaxPemFileBytes (base/files.h's
+// read_regular_file and its errors, which name the path).
 StatusOr<std::string> read_file(const std::string& path);
 
 // TLS 1.2+ server context. kInvalidArgument if a PEM does not parse or the key does not match.

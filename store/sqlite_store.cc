@@ -1,6 +1,8 @@
 #include "store/sqlite_store.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <iterator>
@@ -9,6 +11,7 @@
 #include <system_error>
 #include <utility>
 
+#include "base/files.h"
 #include "store/json_codec.h"
 
 namespace berth {
@@ -160,12 +163,15 @@ struct SqliteStore::Statements {
 StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::open(const std::string& path) {
   const std::filesystem::path parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    if (ec) {
-      return Status::Unavailable("cannot create the directory of store " + path + ": " +
-                                 ec.message());
+    if (Status created = create_private_directories(parent.string()); !created.ok()) {
+      return Status::Unavailable("cannot create the directory of store " + path + ": " + created.message());
     }
+  }
+  // SQLite would create the file 0644 minus the umask; an empty file is a new database to it.
+  if (StatusOr<int> fd = open_or_create(path, O_RDONLY, 0600); fd.ok()) {
+    ::close(*fd);
+  } else {
+    return Status::Unavailable("store: " + fd.status().message());
   }
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &db,

@@ -38,7 +38,9 @@ class SqliteStore final : public Store {
   static constexpr int kSchemaVersion = 2;
 
   // Opens or creates the database at `path`, creating missing parent directories, and migrates
-  // its schema to kSchemaVersion.
+  // its schema to kSchemaVersion. What it creates is private whatever the umask: directories
+  // 0700, the database 0600 (SQLite gives its -wal and -shm files the database's mode); an
+  // existing database keeps its mode.
   // Errors: kUnavailable when the directory or file cannot be created or opened, or the database
   // stays locked by another process; kFailedPrecondition when the file was written by a newer
   // berthd (schema version above kSchemaVersion) or is not a database; kInternal for other SQLite

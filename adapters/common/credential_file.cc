@@ -1,29 +1,24 @@
 #include "adapters/common/credential_file.h"
 
-#include <fstream>
-#include <sstream>
+#include <utility>
 
 namespace berth::adapters {
 
 bool CredentialFile::reload() {
   if (path_.empty()) return false;
-  std::ifstream in(path_, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream out;
-  out << in.rdbuf();
-  std::string value = out.str();
+  StatusOr<std::string> text = read_regular_file(path_, kMaxCredentialFileBytes);
+  if (!text.ok()) return false;
+  std::string value = std::move(*text);
   while (!value.empty() && (value.back() == '\n' || value.back() == '\r' || value.back() == ' ')) value.pop_back();
   if (value.empty() || value == value_) return false;
   value_ = std::move(value);
   return true;
 }
 
-StatusOr<std::string> read_text_file(const std::string& path, const std::string& what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::InvalidArgument("cannot read " + what + " " + path);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+StatusOr<std::string> read_text_file(const std::string& path, const std::string& what, std::size_t max_bytes) {
+  StatusOr<std::string> text = read_regular_file(path, max_bytes, what);
+  if (!text.ok()) return Status::InvalidArgument(text.status().message());
+  return text;
 }
 
 std::string trim(std::string text) {

@@ -111,7 +111,7 @@ Status pem_field(const YAML::Node& node, const std::string& key, const std::file
   const std::string path = scalar(node, key.c_str());
   if (path.empty()) return Status::Ok();
   const std::filesystem::path resolved = std::filesystem::path(path).is_absolute() ? std::filesystem::path(path) : dir / path;
-  auto text = read_text_file(resolved.string(), where + ": " + key);
+  auto text = read_text_file(resolved.string(), where + ": " + key, kMaxPemFileBytes);
   if (!text.ok()) return text.status();
   *out = std::move(*text);
   return Status::Ok();
@@ -135,7 +135,7 @@ std::int64_t parse_millicores(const std::string& text) {
 }  // namespace
 
 StatusOr<boost::json::object> load_pod_template(const std::string& path) {
-  auto text = read_text_file(path, "pod template");
+  auto text = read_text_file(path, "pod template", kMaxConfigFileBytes);
   if (!text.ok()) return text.status();
   auto value = yaml_to_json(*text);
   if (!value.ok()) return Status::InvalidArgument(path + ":" + value.status().message());
@@ -174,12 +174,13 @@ StatusOr<KubeConnection> load_in_cluster(const std::string& account_dir) {
   const std::string h = host;
   connection.server = "https://" + (h.find(':') != std::string::npos ? "[" + h + "]" : h) + ":" + port;
   connection.token_file = account_dir + "/token";
-  auto token = read_text_file(connection.token_file, "service account token");
+  auto token = read_text_file(connection.token_file, "service account token", kMaxCredentialFileBytes);
   if (!token.ok()) return token.status();
-  auto ca = read_text_file(account_dir + "/ca.crt", "service account CA");
+  auto ca = read_text_file(account_dir + "/ca.crt", "service account CA", kMaxPemFileBytes);
   if (!ca.ok()) return ca.status();
   connection.ca_pem = std::move(*ca);
-  if (auto ns = read_text_file(account_dir + "/namespace", "service account namespace"); ns.ok()) {
+  if (auto ns = read_text_file(account_dir + "/namespace", "service account namespace", kMaxCredentialFileBytes);
+      ns.ok()) {
     connection.name_space = trim(*ns);
   }
   connection.source = "in-cluster service account";
@@ -187,11 +188,11 @@ StatusOr<KubeConnection> load_in_cluster(const std::string& account_dir) {
 }
 
 StatusOr<KubeConnection> load_kubeconfig(const std::string& path, const std::string& context_name) {
+  auto text = read_text_file(path, "kubeconfig", kMaxConfigFileBytes);
+  if (!text.ok()) return text.status();
   YAML::Node root;
   try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return Status::InvalidArgument("cannot read kubeconfig " + path);
+    root = YAML::Load(*text);
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(path + ":" + std::to_string(e.mark.line + 1) + ":" +
                                    std::to_string(e.mark.column + 1) + ": " + e.msg);
@@ -239,7 +240,7 @@ StatusOr<KubeConnection> load_kubeconfig(const std::string& path, const std::str
         const std::string token_file = scalar(user, "tokenFile");
         if (!token_file.empty()) {
           connection.token_file = std::filesystem::path(token_file).is_absolute() ? token_file : (dir / token_file).string();
-          auto token = read_text_file(connection.token_file, where + ": tokenFile");
+          auto token = read_text_file(connection.token_file, where + ": tokenFile", kMaxCredentialFileBytes);
           if (!token.ok()) return token.status();
         }
         if (Status s = pem_field(user, "client-certificate", dir, where, &connection.client_cert_pem); !s.ok()) return s;

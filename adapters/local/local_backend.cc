@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "adapters/local/local_files.h"
+#include "base/files.h"
 
 extern char** environ;
 
@@ -159,13 +160,13 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
       return Status::FailedPrecondition(who + " " + too_big);
     }
     std::error_code ec;
-    std::filesystem::create_directories(config_.work_dir, ec);
-    if (ec) {
-      return Status::Unavailable("cannot create work_dir " + config_.work_dir.string() + " for " + who +
-                                 ": " + ec.message());
+    if (Status created = create_private_directories(config_.work_dir.string()); !created.ok()) {
+      return Status::Unavailable("work_dir for " + who + ": " + created.message());
     }
     const std::filesystem::path dir = config_.work_dir / name;
-    if (::mkdir(dir.c_str(), 0755) != 0) {
+    if (::mkdir(dir.c_str(), 0700) == 0) {
+      ::chmod(dir.c_str(), 0700);  // the umask may have taken bits away
+    } else {
       if (errno != EEXIST) {
         return Status::Unavailable("cannot create " + dir.string() + " for " + who + ": " + std::strerror(errno));
       }
@@ -492,9 +493,10 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
   Status cannot_start(const ExecutorRecord& record, const Status& why) {
     const std::filesystem::path dir = config_.work_dir / record.backend_name;
     const std::string message = "cannot start " + ids(record.backend_name, pool_) + ": " + why.message();
-    if (std::FILE* log = std::fopen((dir / local::kLogFile).c_str(), "a")) {
-      std::fprintf(log, "berthd: %s\n", message.c_str());
-      std::fclose(log);
+    if (StatusOr<int> log = open_or_create((dir / local::kLogFile).string(), O_WRONLY | O_APPEND, 0600); log.ok()) {
+      const std::string line = "berthd: " + message + "\n";
+      (void)!::write(*log, line.data(), line.size());
+      ::close(*log);
     }
     const ExitRecord exit{kExitCannotStart, 0};
     local::write_file_atomic(dir / local::kExitFile, local::encode_exit_record(exit));
@@ -629,9 +631,13 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
     ::posix_spawnattr_setpgroup(setup.attr(), 0);
     ::posix_spawnattr_setsigdefault(setup.attr(), &all);
     ::posix_spawnattr_setsigmask(setup.attr(), &blocked);
+    // The log is created here, 0600 whatever the umask; the child only opens it.
     const std::string log = (dir / local::kLogFile).string();
+    StatusOr<int> log_fd = open_or_create(log, O_WRONLY | O_APPEND, 0600);
+    if (!log_fd.ok()) return Status::Unavailable(log_fd.status().message());
+    ::close(*log_fd);
     ::posix_spawn_file_actions_addopen(setup.actions(), 0, "/dev/null", O_RDONLY, 0);
-    ::posix_spawn_file_actions_addopen(setup.actions(), 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    ::posix_spawn_file_actions_addopen(setup.actions(), 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     ::posix_spawn_file_actions_adddup2(setup.actions(), 1, 2);
     ::posix_spawn_file_actions_addclosefrom_np(setup.actions(), 3);  // the daemon's sockets stay home
 
@@ -665,12 +671,9 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
 
   // The pool is healthy when its work_dir exists; reported at start and on every change.
   void check_health() {
-    std::error_code ec;
-    std::filesystem::create_directories(config_.work_dir, ec);
     Status health = Status::Ok();
-    if (ec) {
-      health = Status::Unavailable("cannot create work_dir " + config_.work_dir.string() +
-                                   " of pool " + pool_ + ": " + ec.message());
+    if (Status created = create_private_directories(config_.work_dir.string()); !created.ok()) {
+      health = Status::Unavailable("work_dir of pool " + pool_ + ": " + created.message());
     }
     if (health_reported_ && health.ok() == healthy_) return;
     health_reported_ = true;

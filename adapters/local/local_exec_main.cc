@@ -6,9 +6,10 @@
 // and the executor's environment. It changes into <dir>, records its pid and start time in
 // <dir>/pid, runs the command (looked up on PATH) as its child, waits for it and records the
 // outcome in <dir>/exit ("exit_code=N\nsignal=S\n", written to a temporary file and renamed), so
-// that the outcome survives a restart of berthd. It ignores SIGTERM, SIGINT and SIGPWR: Berth
-// signals the whole group, the executor gets the signal and the shim stays to record its end.
-// Only SIGKILL ends the shim before the executor is recorded.
+// that the outcome survives a restart of berthd. Both files are created 0600 whatever the umask.
+// It ignores SIGTERM, SIGINT and SIGPWR: Berth signals the whole group, the executor gets the
+// signal and the shim stays to record its end. Only SIGKILL ends the shim before the executor is
+// recorded.
 //
 // The shim is a child subreaper: processes the executor leaves behind (even in another session)
 // are re-parented to it, reaped while the executor runs, and killed once the executor has ended,
@@ -25,6 +26,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -44,8 +46,13 @@ constexpr int kExitNotFound = 127;
 
 bool write_atomic(const char* name, const std::string& content) {
   std::string tmp = std::string(name) + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return false;
+  if (::fchmod(fd, 0600) != 0) {  // 0600 whatever the umask, as berthd writes its files
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return false;
+  }
   std::size_t done = 0;
   while (done < content.size()) {
     ssize_t n = ::write(fd, content.data() + done, content.size() - done);

@@ -2,18 +2,18 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/json.hpp>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <system_error>
 #include <vector>
 
 #include "adapters/local/local_config.h"
+#include "base/files.h"
 
 namespace berth {
 
@@ -208,23 +208,10 @@ bool process_alive(const PidRecord& record) {
   return stat && stat->start_time == record.start_time && stat->state != 'Z' && stat->state != 'X';
 }
 
-std::optional<std::string> read_small_file(const std::filesystem::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::string content;
-  char buffer[4096];
-  for (;;) {
-    ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(fd);
-      return std::nullopt;
-    }
-    if (n == 0) break;
-    content.append(buffer, static_cast<std::size_t>(n));
-  }
-  ::close(fd);
-  return content;
+std::optional<std::string> read_small_file(const std::filesystem::path& path, std::size_t max_bytes) {
+  StatusOr<std::string> content = read_regular_file(path.string(), max_bytes);
+  if (!content.ok()) return std::nullopt;
+  return std::move(*content);
 }
 
 Status write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode) {
@@ -234,6 +221,12 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view con
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) {
     return Status::Unavailable("cannot create " + tmp.string() + ": " + std::strerror(errno));
+  }
+  if (::fchmod(fd, mode) != 0) {  // the umask may have taken bits away; a leftover may have others
+    int err = errno;
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return Status::Unavailable("cannot set the mode of " + tmp.string() + ": " + std::strerror(err));
   }
   const char* data = content.data();
   std::size_t left = content.size();
@@ -259,8 +252,13 @@ Status write_file_atomic(const std::filesystem::path& path, std::string_view con
 }
 
 StatusOr<ExecutorDir> read_executor_dir(const std::filesystem::path& dir) {
-  auto json_text = read_small_file(dir / kExecutorFile);
-  if (!json_text) return Status::NotFound("no " + std::string(kExecutorFile) + " in " + dir.string());
+  auto json_text = read_regular_file((dir / kExecutorFile).string(), kMaxRecordBytes);
+  if (!json_text.ok()) {
+    if (json_text.status().code() == StatusCode::kNotFound) {
+      return Status::NotFound("no " + std::string(kExecutorFile) + " in " + dir.string());
+    }
+    return Status::InvalidArgument(json_text.status().message());
+  }
   auto record = decode_executor_record(*json_text);
   if (!record.ok()) {
     return Status::InvalidArgument(dir.string() + "/" + kExecutorFile + ": " + record.status().message());
@@ -277,8 +275,13 @@ StatusOr<ExecutorDir> read_executor_dir(const std::filesystem::path& dir) {
 }
 
 StatusOr<LaunchRecord> read_launch_record(const std::filesystem::path& dir) {
-  auto text = read_small_file(dir / kQueuedFile);
-  if (!text) return Status::NotFound("no " + std::string(kQueuedFile) + " in " + dir.string());
+  auto text = read_regular_file((dir / kQueuedFile).string(), kMaxLaunchRecordBytes);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound) {
+      return Status::NotFound("no " + std::string(kQueuedFile) + " in " + dir.string());
+    }
+    return Status::InvalidArgument(text.status().message());
+  }
   auto record = decode_launch_record(*text);
   if (!record.ok()) {
     return Status::InvalidArgument(dir.string() + "/" + kQueuedFile + ": " + record.status().message());

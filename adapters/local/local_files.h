@@ -17,8 +17,13 @@
 //   stop            present once Berth asked the executor to stop (SIGTERM, then SIGKILL)
 //   decommission    present once Berth asked the executor to decommission (SIGPWR)
 //
+// The directory is 0700 and every file in it 0600, whatever berthd's umask: the records name the
+// executor and its command, the log may hold anything the executor prints.
+//
 // Small files are replaced atomically (write a temporary file, then rename). They are not
-// fsynced: local executors do not survive the loss of their host either.
+// fsynced: local executors do not survive the loss of their host either. They are read back only
+// if they are regular files within a cap (kMaxRecordBytes, kMaxLaunchRecordBytes): anything else
+// in their place is an error naming the file, never an endless read.
 //
 // Free functions, safe to call from any thread.
 
@@ -99,10 +104,17 @@ std::optional<ProcStat> read_proc_stat(pid_t pid);
 // process is not a zombie.
 bool process_alive(const PidRecord& record);
 
-std::optional<std::string> read_small_file(const std::filesystem::path& path);
-// Writes `content` to a temporary file beside `path` (created with `mode`) and renames it over
-// `path`.
-Status write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode = 0644);
+// Caps of the files read back: executor.json, pid, exit (and /proc/<pid>/stat); queued, which holds
+// a command line and environment of up to 256 x 8 KiB arguments and 256 x 32 KiB values, JSON-escaped.
+inline constexpr std::size_t kMaxRecordBytes = 64 * 1024;
+inline constexpr std::size_t kMaxLaunchRecordBytes = 64 * 1024 * 1024;
+
+// The content of the regular file `path`, at most `max_bytes`; nullopt when it cannot be read,
+// is not a regular file or is larger.
+std::optional<std::string> read_small_file(const std::filesystem::path& path, std::size_t max_bytes = kMaxRecordBytes);
+// Writes `content` to a temporary file beside `path` (created with exactly `mode`, whatever the
+// umask) and renames it over `path`.
+Status write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode = 0600);
 
 // Everything known about one executor directory.
 struct ExecutorDir {
@@ -114,10 +126,12 @@ struct ExecutorDir {
   bool queued = false;  // the queued file exists (its content is read by read_launch_record)
 };
 // kNotFound when `dir` holds no executor.json (no executor, or a launch that never got as far as
-// starting a process); kInvalidArgument when executor.json cannot be parsed.
+// starting a process); kInvalidArgument when executor.json is not a regular file, is larger than
+// kMaxRecordBytes or cannot be parsed.
 StatusOr<ExecutorDir> read_executor_dir(const std::filesystem::path& dir);
 
-// The launch record of a queued executor. kNotFound when there is none.
+// The launch record of a queued executor. kNotFound when there is none; kInvalidArgument when it is
+// not a regular file, is larger than kMaxLaunchRecordBytes or cannot be parsed.
 StatusOr<LaunchRecord> read_launch_record(const std::filesystem::path& dir);
 
 // Queued and not started (no pid file), ended (exit file) or stopped (stop file) yet.

@@ -62,7 +62,7 @@ Status parse_mesos_pool(config::Section& section, MesosPoolConfig* out) {
   const std::string secret_file = section.get_string("secret_file");
   parsed.secret_file = secret_file;
   if (!secret_file.empty()) {
-    auto secret = read_text_file(secret_file, "secret_file");
+    auto secret = read_text_file(secret_file, "secret_file", kMaxCredentialFileBytes);
     if (!secret.ok()) {
       section.error("secret_file", secret.status().message());
     } else {
@@ -75,7 +75,7 @@ Status parse_mesos_pool(config::Section& section, MesosPoolConfig* out) {
   }
   config::Section tls = section.child("tls");
   if (const std::string ca_file = tls.get_string("ca_file"); !ca_file.empty()) {
-    auto ca = read_text_file(ca_file, "ca_file");
+    auto ca = read_text_file(ca_file, "ca_file", kMaxPemFileBytes);
     if (ca.ok()) {
       parsed.ca_pem = std::move(*ca);
     } else {

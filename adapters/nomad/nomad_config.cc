@@ -51,7 +51,7 @@ using adapters::trim;
 void read_pem(config::Section& section, const std::string& key, std::string* out) {
   const std::string path = section.get_string(key);
   if (path.empty()) return;
-  auto text = read_text_file(path, key);
+  auto text = read_text_file(path, key, kMaxPemFileBytes);
   if (!text.ok()) return section.error(key, text.status().message());
   *out = std::move(*text);
 }
@@ -81,7 +81,7 @@ const char* to_string(NomadDriver driver) {
 }
 
 StatusOr<boost::json::object> load_job_template(const std::string& path) {
-  auto text = read_text_file(path, "job template");
+  auto text = read_text_file(path, "job template", kMaxConfigFileBytes);
   if (!text.ok()) return text.status();
   boost::system::error_code ec;
   boost::json::value value = boost::json::parse(*text, ec);
@@ -125,7 +125,7 @@ Status parse_nomad_pool(config::Section& section, NomadPoolConfig* out) {
     section.error("token", "set either token or token_file, not both");
   }
   if (!parsed.connection.token_file.empty()) {
-    auto token = read_text_file(parsed.connection.token_file, "token_file");
+    auto token = read_text_file(parsed.connection.token_file, "token_file", kMaxCredentialFileBytes);
     if (!token.ok()) {
       section.error("token_file", token.status().message());
     } else if (trim(*token).empty()) {

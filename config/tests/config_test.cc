@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -49,6 +50,7 @@ class TempDir {
     std::ofstream(file) << text;
     return file;
   }
+  std::string path() const { return path_.string(); }
 
  private:
   std::filesystem::path path_;
@@ -406,9 +408,11 @@ TEST_CASE("load_config reads the tokens file and checks drivers' tenants") {
         tokens + ":2:" + std::to_string(14 + kTokenA.size() + 10) +
             ": tokens[0].tenant: tenant \"team-a\" is not declared in " + bad);
 
-  StatusOr<Config> no_tokens_file =
-      load_config(dir.write("c.yaml", kMinimal + "tokens_file: " + tokens + ".absent\n"), kPoolTypes);
-  CHECK(no_tokens_file.status().code() == StatusCode::kNotFound);
+  const std::string no_tokens_yaml = dir.write("c.yaml", kMinimal + "tokens_file: " + tokens + ".absent\n");
+  StatusOr<Config> no_tokens_file = load_config(no_tokens_yaml, kPoolTypes);
+  CHECK(no_tokens_file.status().code() == StatusCode::kInvalidArgument);
+  CHECK(no_tokens_file.status().message() == no_tokens_yaml + ":4:14: tokens_file: cannot read " + tokens +
+                                                 ".absent: No such file or directory");
 
   StatusOr<Config> no_cert = load_config(
       dir.write("d.yaml", kMinimal + "tls: { cert_file: " + tokens + ".crt, key_file: " + tokens +
@@ -417,6 +421,57 @@ TEST_CASE("load_config reads the tokens file and checks drivers' tenants") {
              Catch::Contains(":4:19: tls.cert_file: cannot read " + tokens + ".crt: No such file"));
 
   CHECK(load_config(dir.write("x", "") + ".absent", kPoolTypes).status().code() == StatusCode::kNotFound);
+}
+
+// Issue 11: a tokens_file or certificate at /dev/zero was read until memory ran out. Every file
+// the config names must be a regular file within its cap; the error points at the key.
+TEST_CASE("files the config names must be regular files within their caps") {
+  TempDir dir;
+  const std::string token = dir.write("ops.token", kTokenB + "\n");
+  auto error_loading = [&](const std::string& yaml) {
+    const std::string file = dir.write("berthd.yaml", yaml);
+    StatusOr<Config> config = load_config(file, kPoolTypes);  // returns: no hang, no crash
+    REQUIRE_FALSE(config.ok());
+    CHECK(config.status().code() == StatusCode::kInvalidArgument);
+    const std::string& message = config.status().message();
+    REQUIRE(message.rfind(file + ":", 0) == 0);
+    return message.substr(file.size());
+  };
+
+  CHECK(error_loading(kMinimal + "tokens_file: /dev/zero\n") ==
+        ":4:14: tokens_file: cannot read /dev/zero: not a regular file (a character device)");
+  CHECK(error_loading(kMinimal + "tokens_file: " + dir.path() + "\n") ==
+        ":4:14: tokens_file: cannot read " + dir.path() + ": not a regular file (a directory)");
+  const std::string fifo = dir.path() + "/tokens.fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(error_loading(kMinimal + "tokens_file: " + fifo + "\n") ==
+        ":4:14: tokens_file: cannot read " + fifo + ": not a regular file (a FIFO)");
+  const std::string huge = dir.write("huge.yaml", "tokens:\n" + std::string(1024 * 1024, '#'));
+  CHECK(error_loading(kMinimal + "tokens_file: " + huge + "\n") ==
+        ":4:14: tokens_file: cannot read " + huge + ": larger than 1 MiB");
+
+  CHECK(error_loading(kMinimal + "tls: { cert_file: /dev/urandom, key_file: " + token + " }\n") ==
+        ":4:19: tls.cert_file: cannot read /dev/urandom: not a regular file (a character device)");
+  CHECK(error_loading(kMinimal + "tls: { cert_file: " + token + ", key_file: /dev/zero }\n") ==
+        ":4:" + std::to_string(31 + token.size()) +
+            ": tls.key_file: cannot read /dev/zero: not a regular file (a character device)");
+
+  const std::string tokens = dir.write("tokens.yaml", "tokens:\n  - { token_file: /dev/zero, role: operator }\n");
+  StatusOr<std::vector<TokenEntry>> entry = load_tokens(tokens);
+  CHECK(entry.status().message() ==
+        tokens + ":2:19: tokens[0].token_file: cannot read /dev/zero: not a regular file (a character device)");
+  const std::string big_token = dir.write("big.token", std::string(64 * 1024 + 1, 'a'));
+  entry = load_tokens(dir.write("tokens2.yaml", "tokens:\n  - { token_file: " + big_token + ", role: operator }\n"));
+  CHECK_THAT(entry.status().message(),
+             Catch::EndsWith("tokens[0].token_file: cannot read " + big_token + ": larger than 64 KiB"));
+
+  // The config file itself.
+  StatusOr<Config> device = load_config("/dev/zero", kPoolTypes);
+  CHECK(device.status().code() == StatusCode::kInvalidArgument);
+  CHECK(device.status().message() == "cannot read /dev/zero: not a regular file (a character device)");
+  StatusOr<Config> too_big = load_config(dir.write("big.yaml", kMinimal + std::string(1024 * 1024, '#')), kPoolTypes);
+  CHECK(too_big.status().message() == "cannot read " + dir.path() + "/big.yaml: larger than 1 MiB");
+  CHECK(load_tokens("/dev/zero").status().code() == StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("reload planning") {

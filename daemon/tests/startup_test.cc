@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -179,6 +180,47 @@ TEST_CASE("a state dir that cannot be created is unavailable, naming it") {
   REQUIRE_FALSE(lock.ok());
   CHECK(lock.status().code() == StatusCode::kUnavailable);
   CHECK_THAT(lock.status().message(), Catch::Contains(tmp.path("file/state")));
+}
+
+// Issue 11: what berthd creates in its state directory was world-readable under umask 022.
+TEST_CASE("the state dir is created 0700 and the lock file 0600 whatever the umask; existing ones keep their modes") {
+  auto mode_of = [](const std::string& path) {
+    struct stat info {};
+    REQUIRE(::stat(path.c_str(), &info) == 0);
+    return info.st_mode & 07777;
+  };
+  TempDir tmp;
+  for (mode_t mask : {mode_t{022}, mode_t{0}}) {
+    INFO("umask " << mask);
+    const std::string state_dir = tmp.path("umask-" + std::to_string(mask) + "/var/berth");
+    const mode_t previous = ::umask(mask);
+    auto lock = StateDirLock::acquire(state_dir);
+    ::umask(previous);
+    REQUIRE(lock.ok());
+    CHECK(mode_of(state_dir) == 0700);
+    CHECK(mode_of(std::filesystem::path(state_dir).parent_path().string()) == 0700);
+    CHECK(mode_of(lock->path()) == 0600);
+  }
+
+  std::filesystem::create_directories(tmp.path("shared"));
+  std::filesystem::permissions(tmp.path("shared"), std::filesystem::perms(0750));
+  write_text(tmp.path("shared/berthd.lock"), "");
+  std::filesystem::permissions(tmp.path("shared/berthd.lock"), std::filesystem::perms(0640));
+  auto lock = StateDirLock::acquire(tmp.path("shared"));
+  REQUIRE(lock.ok());
+  CHECK(mode_of(tmp.path("shared")) == 0750);
+  CHECK(mode_of(lock->path()) == 0640);
+}
+
+TEST_CASE("a lock file that is no regular file fails the start at once, naming it") {
+  TempDir tmp;
+  REQUIRE(::mkfifo(tmp.path("berthd.lock").c_str(), 0600) == 0);
+  auto lock = StateDirLock::acquire(tmp.path());  // a FIFO must not block the start
+  REQUIRE_FALSE(lock.ok());
+  CHECK(lock.status().code() == StatusCode::kUnavailable);
+  CHECK_THAT(lock.status().message(), Catch::Contains(tmp.path("berthd.lock") + " is not a regular file"));
+  CHECK_FALSE(read_lock_holder(tmp.path("berthd.lock")).has_value());
+  CHECK_FALSE(read_lock_holder("/dev/zero").has_value());
 }
 
 TEST_CASE("read_lock_holder is empty for a missing, empty or garbled file") {

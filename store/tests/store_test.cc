@@ -2,6 +2,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -569,6 +570,40 @@ TEST_CASE("SqliteStore refuses a database from a newer berthd, and a file that i
   // A directory where the file should be.
   std::filesystem::create_directories(dir.path() / "dir.db");
   CHECK_FALSE(SqliteStore::open((dir.path() / "dir.db").string()).ok());
+}
+
+// Issue 11: the state database was created world-readable under umask 022.
+TEST_CASE("SqliteStore creates its directories 0700 and the database with its -wal and -shm 0600, whatever the umask",
+          "[sqlite]") {
+  auto mode_of = [](const std::filesystem::path& path) {
+    struct stat info {};
+    REQUIRE(::stat(path.c_str(), &info) == 0);
+    return info.st_mode & 07777;
+  };
+  for (mode_t mask : {mode_t{022}, mode_t{0}}) {
+    INFO("umask " << mask);
+    TempDir dir;
+    const auto path = dir.path() / "state" / "berth.db";
+    const mode_t previous = ::umask(mask);
+    auto store = SqliteStore::open(path.string());
+    ::umask(previous);
+    REQUIRE(store.ok());
+    StoreBatch batch;
+    batch.put_meta["probe"] = "1";
+    must_commit(**store, std::move(batch));  // the -wal and -shm files exist while the store is open
+    CHECK(mode_of(dir.path() / "state") == 0700);
+    CHECK(mode_of(path) == 0600);
+    CHECK(mode_of(path.string() + "-wal") == 0600);
+    CHECK(mode_of(path.string() + "-shm") == 0600);
+  }
+
+  // An existing database keeps the mode its owner gave it.
+  TempDir dir;
+  const auto path = dir.path() / "berth.db";
+  must_open(path).reset();
+  std::filesystem::permissions(path, std::filesystem::perms(0640));
+  must_open(path).reset();
+  CHECK(mode_of(path) == 0640);
 }
 
 TEST_CASE("SqliteStore groups a burst of commits from several threads into one transaction",

@@ -59,16 +59,41 @@ TEST_CASE("a credential without a file never reloads") {
 
 TEST_CASE("read_text_file names what it could not read") {
   TempFile file;
-  auto missing = read_text_file(file.path(), "token_file");
+  auto missing = read_text_file(file.path(), "token_file", kMaxCredentialFileBytes);
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.status().code() == StatusCode::kInvalidArgument);
-  CHECK(missing.status().message() == "cannot read token_file " + file.path());
+  CHECK(missing.status().message() == "cannot read token_file " + file.path() + ": No such file or directory");
   file.write("  x\t\n");
-  auto read = read_text_file(file.path(), "token_file");
+  auto read = read_text_file(file.path(), "token_file", kMaxCredentialFileBytes);
   REQUIRE(read.ok());
   CHECK(*read == "  x\t\n");
   CHECK(trim(*read) == "x");
   CHECK(trim(" \t\r\n") == "");
+}
+
+// Issue 11: a credential file at /dev/zero was read until memory ran out.
+TEST_CASE("read_text_file refuses what is not a regular file, or is larger than the cap") {
+  auto device = read_text_file("/dev/zero", "token_file", kMaxCredentialFileBytes);
+  CHECK(device.status().code() == StatusCode::kInvalidArgument);
+  CHECK(device.status().message() == "cannot read token_file /dev/zero: not a regular file (a character device)");
+  TempFile file;
+  file.write(std::string(kMaxCredentialFileBytes + 1, 'x'));
+  auto large = read_text_file(file.path(), "token_file", kMaxCredentialFileBytes);
+  CHECK(large.status().code() == StatusCode::kInvalidArgument);
+  CHECK(large.status().message() == "cannot read token_file " + file.path() + ": larger than 64 KiB");
+}
+
+TEST_CASE("a credential file that became a device or too large keeps the value in use") {
+  TempFile file;
+  file.write("first\n");
+  CredentialFile credential(file.path(), "");
+  CHECK(credential.reload());
+  file.write(std::string(kMaxCredentialFileBytes + 1, 'x'));
+  CHECK_FALSE(credential.reload());
+  CHECK(credential.value() == "first");
+  CredentialFile device("/dev/zero", "static");
+  CHECK_FALSE(device.reload());  // returns at once, reads nothing
+  CHECK(device.value() == "static");
 }
 
 }  // namespace

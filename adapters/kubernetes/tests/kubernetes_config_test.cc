@@ -264,6 +264,62 @@ TEST_CASE("pod templates: YAML or JSON, Pod or PodTemplate") {
   CHECK_FALSE(load_pod_template(wrong.string()).ok());
 }
 
+// Issue 11: `pod_template_file: /dev/urandom` aborted berthd with an uncaught bad_alloc. Every
+// file a pool names must be a regular file within its cap; the error points at the key.
+TEST_CASE("the files a pool names must be regular files within their caps") {
+  TempDir dir;
+  auto kubeconfig = dir.write("config", kubeconfig_text());
+  KubernetesPoolConfig unused;
+  CHECK(parse("kubeconfig: " + kubeconfig.string() + "\npod_template_file: /dev/urandom", &unused).message() ==
+        "berthd.yaml:2:20: pools[0].kubernetes.pod_template_file: cannot read pod template /dev/urandom: "
+        "not a regular file (a character device)");
+  auto huge = dir.write("huge.yaml", "kind: Pod\n" + std::string(1024 * 1024, '#'));
+  CHECK(parse("kubeconfig: " + kubeconfig.string() + "\npod_template_file: " + huge.string(), &unused).message() ==
+        "berthd.yaml:2:20: pools[0].kubernetes.pod_template_file: cannot read pod template " + huge.string() +
+            ": larger than 1 MiB");
+  // Random bytes within the cap: a parse error, not a crash.
+  std::string noise(512 * 1024, '\0');
+  std::uint32_t state = 12345;
+  for (char& c : noise) {
+    state = state * 1664525 + 1013904223;
+    c = static_cast<char>(state >> 24);
+  }
+  auto random = dir.write("random.yaml", noise);
+  CHECK_FALSE(parse("kubeconfig: " + kubeconfig.string() + "\npod_template_file: " + random.string(), &unused).ok());
+
+  CHECK(parse("kubeconfig: /dev/zero", &unused).message() ==
+        "berthd.yaml:1:13: pools[0].kubernetes.kubeconfig: cannot read kubeconfig /dev/zero: "
+        "not a regular file (a character device)");
+  CHECK(load_kubeconfig(dir.path().string(), "").status().message() ==
+        "cannot read kubeconfig " + dir.path().string() + ": not a regular file (a directory)");
+
+  // Files the kubeconfig names.
+  auto with_devices = dir.write("devices", R"(current-context: c
+clusters:
+- {name: k, cluster: {server: "https://k:6443", certificate-authority: /dev/zero}}
+- {name: t, cluster: {server: "https://t:6443"}}
+users: [{name: u, user: {tokenFile: /dev/zero}}]
+contexts: [{name: c, context: {cluster: k, user: u}}, {name: t, context: {cluster: t, user: u}}]
+)");
+  CHECK(load_kubeconfig(with_devices.string(), "").status().message() ==
+        "cannot read kubeconfig " + with_devices.string() +
+            " context c: certificate-authority /dev/zero: not a regular file (a character device)");
+  CHECK(load_kubeconfig(with_devices.string(), "t").status().message() ==
+        "cannot read kubeconfig " + with_devices.string() +
+            " context t: tokenFile /dev/zero: not a regular file (a character device)");
+
+  // The service account's files.
+  fs::create_directories(dir.path() / "sa");
+  fs::create_symlink("/dev/zero", dir.path() / "sa" / "token");
+  ::setenv("KUBERNETES_SERVICE_HOST", "10.0.0.1", 1);
+  ::setenv("KUBERNETES_SERVICE_PORT", "443", 1);
+  auto in_cluster = load_in_cluster((dir.path() / "sa").string());
+  ::unsetenv("KUBERNETES_SERVICE_HOST");
+  ::unsetenv("KUBERNETES_SERVICE_PORT");
+  CHECK(in_cluster.status().message() == "cannot read service account token " + (dir.path() / "sa/token").string() +
+                                             ": not a regular file (a character device)");
+}
+
 TEST_CASE("yaml_to_json types plain scalars and keeps quoted ones as strings") {
   auto value = yaml_to_json("a: 1\nb: '1'\nc: true\nd: 'true'\ne: 1.5\nf: null\ng: 500m\nh: 0x10\n");
   REQUIRE(value.ok());

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -353,6 +354,34 @@ TEST_CASE_METHOD(Fixture, "the log file captures stdout and stderr") {
   REQUIRE(log);
   CHECK_THAT(*log, Catch::Contains("to-stdout"));
   CHECK_THAT(*log, Catch::Contains("to-stderr"));
+}
+
+// Issue 11: executor.json and executor.log were created world-readable under umask 022.
+TEST_CASE_METHOD(Fixture, "the work_dir and each executor's directory are 0700, its files 0600, under umask 022") {
+  struct UmaskGuard {
+    mode_t previous = ::umask(022);
+    ~UmaskGuard() { ::umask(previous); }
+  } umask_022;
+  backend.reset();
+  config.work_dir = tmp.path() / "private" / "work";
+  backend = std::make_unique<LocalBackend>(io.get_executor(), kPool, config, kDaemon);
+  backend->start(&sink);
+  REQUIRE(launch(shell("exec-modes", "echo secret-output; exit 0")).ok());
+  CHECK(wait_exit("exec-modes").exit_code == 0);
+
+  auto mode_of = [](const fs::path& path) {
+    struct stat info {};
+    REQUIRE(::stat(path.c_str(), &info) == 0);
+    return info.st_mode & 07777;
+  };
+  CHECK(mode_of(tmp.path() / "private") == 0700);
+  CHECK(mode_of(config.work_dir) == 0700);
+  const fs::path executor_dir = config.work_dir / "exec-modes";
+  CHECK(mode_of(executor_dir) == 0700);
+  for (const char* file : {local::kExecutorFile, local::kPidFile, local::kExitFile, local::kLogFile}) {
+    INFO(file);
+    CHECK(mode_of(executor_dir / file) == 0600);
+  }
 }
 
 TEST_CASE_METHOD(Fixture, "decommission delivers SIGPWR") {

@@ -1,11 +1,15 @@
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "adapters/local/local_files.h"
+#include "adapters/local/tests/local_processes.h"
 
 using namespace berth;
 using namespace berth::local;
+using berth::local_testing::TempDir;
 
 TEST_CASE("proc stat: state and start time, even with spaces and parentheses in the name") {
   const std::string stat =
@@ -102,4 +106,35 @@ TEST_CASE("exit records map to exit codes, reasons and who sent the signal") {
   dir.decommission_requested = true;
   CHECK_FALSE(exited_object(dir, ExitRecord{128 + SIGPWR, SIGPWR}).deleted_externally);
   CHECK(exited_object(dir, ExitRecord{128 + SIGSEGV, SIGSEGV}).deleted_externally);
+}
+
+// Issue 11: files read back from an executor's directory are regular files within a cap; a FIFO,
+// a device or a directory in their place is an error naming the file, never a hang or an
+// endless read.
+TEST_CASE("records that are not regular files, or too large, are refused") {
+  TempDir dir;
+  const auto executor_json = dir.path() / kExecutorFile;
+  REQUIRE(::mkfifo(executor_json.c_str(), 0600) == 0);
+  auto fifo = read_executor_dir(dir.path());
+  CHECK(fifo.status().code() == StatusCode::kInvalidArgument);
+  CHECK(fifo.status().message() == "cannot read " + executor_json.string() + ": not a regular file (a FIFO)");
+  std::filesystem::remove(executor_json);
+
+  std::ofstream(executor_json) << std::string(kMaxRecordBytes + 1, ' ');
+  auto large = read_executor_dir(dir.path());
+  CHECK(large.status().code() == StatusCode::kInvalidArgument);
+  CHECK(large.status().message() == "cannot read " + executor_json.string() + ": larger than 64 KiB");
+  std::filesystem::remove(executor_json);
+  CHECK(read_executor_dir(dir.path()).status().code() == StatusCode::kNotFound);
+
+  std::filesystem::create_symlink("/dev/zero", dir.path() / kQueuedFile);
+  auto queued = read_launch_record(dir.path());
+  CHECK(queued.status().code() == StatusCode::kInvalidArgument);
+  CHECK(queued.status().message() ==
+        "cannot read " + (dir.path() / kQueuedFile).string() + ": not a regular file (a character device)");
+
+  std::filesystem::create_symlink("/dev/zero", dir.path() / kPidFile);
+  CHECK_FALSE(read_small_file(dir.path() / kPidFile));
+  std::filesystem::create_directory(dir.path() / kExitFile);
+  CHECK_FALSE(read_small_file(dir.path() / kExitFile));
 }

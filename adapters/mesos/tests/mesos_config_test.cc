@@ -72,6 +72,12 @@ TEST_CASE("the mesos section: defaults and bad values") {
       {"masters: [http://m]\ncontainerizer: rkt\n", "must be mesos or docker"},
       {"masters: [http://m]\nroles: []\n", "needs at least one role"},
       {"masters: [http://m]\nrole: x\n", "pools[0].mesos.role: unknown key"},
+      // Issue 11: every file must be a regular file within its cap.
+      {"masters: [http://m]\nprincipal: p\nsecret_file: /dev/zero\n",
+       "berthd.yaml:3:14: pools[0].mesos.secret_file: cannot read secret_file /dev/zero: not a regular file (a character device)"},
+      {"masters: [http://m]\ntls: {ca_file: /dev/urandom}\n",
+       "berthd.yaml:2:16: pools[0].mesos.tls.ca_file: cannot read ca_file /dev/urandom: not a regular file (a character device)"},
+      {"masters: [http://m]\nprincipal: p\nsecret_file: /tmp\n", "cannot read secret_file /tmp: not a regular file (a directory)"},
   };
   for (const auto& c : cases) {
     MesosPoolConfig parsed;

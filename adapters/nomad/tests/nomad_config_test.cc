@@ -92,6 +92,8 @@ TEST_CASE("the nomad section: bad values name the key, file, line and column") {
   TempDir dir;
   auto bad_template = dir.write("bad.json", R"({"Job":{"ID":"t"}})");
   auto not_json = dir.write("job.hcl", "job \"x\" {}");
+  auto big_token = dir.write("token", std::string(64 * 1024 + 1, 'a'));
+  auto big_template = dir.write("big.json", "{" + std::string(1024 * 1024, ' ') + "}");
   struct Case {
     std::string yaml;
     std::string error;
@@ -110,6 +112,16 @@ TEST_CASE("the nomad section: bad values name the key, file, line and column") {
       {"driver_config: [a]\n", "pools[0].nomad.driver_config"},
       {"frobnicate: 1\n", "pools[0].nomad.frobnicate: unknown key"},
       {"address: https://x:4646\ntls: {ca: x}\n", "pools[0].nomad.tls.ca: unknown key"},
+      // Issue 11: every file must be a regular file within its cap.
+      {"token_file: /dev/zero\n",
+       "berthd.yaml:1:13: pools[0].nomad.token_file: cannot read token_file /dev/zero: not a regular file (a character device)"},
+      {"token_file: " + big_token.string() + "\n", "cannot read token_file " + big_token.string() + ": larger than 64 KiB"},
+      {"job_template_file: /dev/urandom\n",
+       "berthd.yaml:1:20: pools[0].nomad.job_template_file: cannot read job template /dev/urandom: not a regular file"},
+      {"job_template_file: /tmp\n", "cannot read job template /tmp: not a regular file (a directory)"},
+      {"job_template_file: " + big_template.string() + "\n", "cannot read job template " + big_template.string() + ": larger than 1 MiB"},
+      {"address: https://x:4646\ntls: {ca_file: /dev/zero}\n",
+       "berthd.yaml:2:16: pools[0].nomad.tls.ca_file: cannot read ca_file /dev/zero: not a regular file"},
   };
   for (const auto& c : cases) {
     NomadPoolConfig config;
