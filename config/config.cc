@@ -185,6 +185,9 @@ void read_engine(Section& section, EngineOptions* engine) {
   engine->event_window = static_cast<std::size_t>(
       section.get_int("event_window", static_cast<std::int64_t>(engine->event_window), 1,
                       100'000'000));
+  engine->event_window_bytes = static_cast<std::size_t>(
+      section.get_int("event_window_mib", static_cast<std::int64_t>(engine->event_window_bytes >> 20), 1, 65'536))
+      << 20;
   section.finish();
 }
 
@@ -592,6 +595,8 @@ ReloadPlan plan_reload(const Config& running, const Config& reloaded) {
   diff(restart, "reconciler.ended_retention", a.ended_retention, b.ended_retention);
   diff<std::int64_t>(restart, "reconciler.event_window", static_cast<std::int64_t>(a.event_window),
                      static_cast<std::int64_t>(b.event_window));
+  diff<std::int64_t>(restart, "reconciler.event_window_mib", static_cast<std::int64_t>(a.event_window_bytes >> 20),
+                     static_cast<std::int64_t>(b.event_window_bytes >> 20));
 
   // Pools, by name: any difference at all, adapter section included, needs a restart.
   for (const PoolConfig& before : running.pools) {

@@ -42,7 +42,7 @@ Engine::Engine(EngineOptions options, std::string daemon_id, Clock& clock, Store
       clock_(clock),
       store_(store),
       scheduler_(scheduler),
-      event_log_(options_.event_window) {}
+      event_log_(options_.event_window, options_.event_window_bytes) {}
 
 namespace {
 KillRetryPolicy kill_retry_policy(const EngineOptions& options) {
@@ -219,6 +219,7 @@ void Engine::touch_executor(Executor& executor) {
   event.type = Event::Type::kExecutor;
   event.revision = revision_;
   event.executor = executor;
+  event.bytes = sizeof(Event) + approximate_bytes(executor);
   if (const AppState* app = app_state(executor.app)) event.tenant = app->app.spec.tenant;
   for (EngineListener* listener : listeners_) listener->on_event(event);
   event_log_.append(std::move(event));
@@ -235,6 +236,7 @@ void Engine::touch_app(AppState& app) {
   event.tenant = app.app.spec.tenant;
   event.app = std::make_shared<const Application>(app.app);
   event.counts = counts_of(app);
+  event.bytes = sizeof(Event) + approximate_bytes(app.app) + event.counts.size() * 96;
   for (EngineListener* listener : listeners_) listener->on_event(event);
   event_log_.append(std::move(event));
   schedule_pass();

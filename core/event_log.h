@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -33,24 +34,32 @@ struct Event {
   std::shared_ptr<const Application> app;  // kApplication: its state after the change (shared:
                                            // application records are large, their events rare)
   ProfileCounts counts;                    // kApplication: its executors' counts at that revision
+  // What the event holds in memory, roughly (its strings, the application's record): the window
+  // is bounded by the sum of these as well as by their number.
+  std::size_t bytes = 0;
   const AppId& app_id() const { return type == Type::kExecutor ? executor.app : app->spec.id; }
 };
 
 class EventLog {
  public:
-  explicit EventLog(std::size_t window) : window_(window) {}
+  // At most `window` events and `max_bytes` of them (Event::bytes); the oldest leave first.
+  explicit EventLog(std::size_t window, std::size_t max_bytes = std::numeric_limits<std::size_t>::max())
+      : window_(window), max_bytes_(max_bytes) {}
 
   // `first` is the revision the log starts after (restored from the store at start-up): events
   // up to and including it are not in memory.
   void reset(Revision first) {
     events_.clear();
+    bytes_ = 0;
     oldest_known_ = first;
   }
 
   void append(Event event) {
+    bytes_ += event.bytes;
     events_.push_back(std::move(event));
-    if (events_.size() > window_) {
+    while (!events_.empty() && (events_.size() > window_ || (bytes_ > max_bytes_ && events_.size() > 1))) {
       oldest_known_ = events_.front().revision;
+      bytes_ -= events_.front().bytes;
       events_.pop_front();
     }
   }
@@ -64,9 +73,12 @@ class EventLog {
   }
 
   std::size_t size() const { return events_.size(); }
+  std::size_t bytes() const { return bytes_; }
 
  private:
   std::size_t window_;
+  std::size_t max_bytes_;
+  std::size_t bytes_ = 0;
   std::deque<Event> events_;
   Revision oldest_known_ = 0;  // every revision <= this one has left the window
 };

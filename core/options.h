@@ -56,6 +56,7 @@ struct EngineOptions {
   Duration decommission_grace{std::chrono::seconds(60)};
   Duration ended_retention{std::chrono::hours(1)};    // ended apps and their executors are forgotten after this
   std::size_t event_window = 100'000;                 // events kept in memory for WatchEvents resume
+  std::size_t event_window_bytes = 64u << 20;         // ... and at most this much of them
 };
 
 }  // namespace berth

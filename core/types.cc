@@ -75,4 +75,25 @@ bool is_pending(ExecutorState state) {
          state == ExecutorState::kPending;
 }
 
+std::size_t approximate_bytes(const Application& app) {
+  const AppSpec& spec = app.spec;
+  std::size_t bytes = sizeof(Application) + spec.id.size() + spec.tenant.size() + spec.launch.image.size() +
+                      spec.driver.url.size() + app.end_reason.size();
+  for (const auto& pool : spec.pools) bytes += pool.size() + 32;
+  bytes += spec.profiles.size() * sizeof(ResourceProfile);
+  for (const auto& part : spec.launch.command) bytes += part.size() + 32;
+  for (const auto& part : spec.launch.args) bytes += part.size() + 32;
+  for (const auto* map : {&spec.launch.env, &spec.launch.labels, &spec.launch.annotations}) {
+    for (const auto& [key, value] : *map) bytes += key.size() + value.size() + 64;
+  }
+  for (const auto& condition : app.conditions) bytes += condition.size() + 32;
+  bytes += app.targets.size() * 48;
+  return bytes;
+}
+
+std::size_t approximate_bytes(const Executor& executor) {
+  return sizeof(Executor) + executor.app.size() + executor.pool.size() + executor.backend_name.size() +
+         executor.host.size() + executor.loss.reason.size() + executor.loss.message.size() + executor.handle.data.size();
+}
+
 }  // namespace berth

@@ -164,6 +164,10 @@ struct Executor {
   bool operator==(const Executor&) const = default;
 };
 
+// The approximate memory a record holds (strings and containers), for byte bounds.
+std::size_t approximate_bytes(const Application& app);
+std::size_t approximate_bytes(const Executor& executor);
+
 struct ExecutorKey {
   AppId app;
   ExecutorId id = 0;

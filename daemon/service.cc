@@ -302,11 +302,13 @@ grpc::ServerUnaryReactor* ExecutorsService::UnregisterApplication(grpc::Callback
 namespace {
 
 // A WatchEvents stream. The engine appends events on the strand; gRPC writes them one at a time.
-// A stream whose client falls more than kMaxQueued live events behind is finished with
-// RESOURCE_EXHAUSTED and the revision to resume from, rather than buffering without bound.
+// A stream whose client falls more than kMaxQueued live events (or kMaxQueuedBytes of them)
+// behind is finished with RESOURCE_EXHAUSTED and the revision to resume from, rather than
+// buffering without bound.
 class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
  public:
   static constexpr std::size_t kMaxQueued = 65'536;
+  static constexpr std::size_t kMaxQueuedBytes = 16u << 20;
 
   // State shared with the engine's listener list; outlives the reactor until the strand has
   // removed the listener.
@@ -433,6 +435,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
     }
     stream.starting_ = false;
     stream.backlog_ = stream.queue_.size();
+    stream.backlog_bytes_ = stream.queued_bytes_;
     engine.add_listener(shared.get());
     if (!shared->app_filter.empty()) {
       context.runtime.watch_started(shared->app_filter);
@@ -458,11 +461,13 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
 
   void push_locked(v1::Event event) {
     if (finished_) return;
-    if (!starting_ && queue_.size() >= kMaxQueued + backlog_) {
+    const std::size_t bytes = event.ByteSizeLong();
+    if (!starting_ && (queue_.size() >= kMaxQueued + backlog_ || queued_bytes_ + bytes > kMaxQueuedBytes + backlog_bytes_)) {
       finish_locked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                  "the watcher fell behind; resume with from_revision=" + std::to_string(last_sent_)));
       return;
     }
+    queued_bytes_ += bytes;
     queue_.push_back(std::move(event));
     write_next_locked();
   }
@@ -471,6 +476,9 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
     if (writing_ || finished_ || queue_.empty()) return;
     current_ = std::move(queue_.front());
     queue_.pop_front();
+    const std::size_t bytes = current_.ByteSizeLong();
+    queued_bytes_ -= std::min(bytes, queued_bytes_);
+    backlog_bytes_ -= std::min(bytes, backlog_bytes_);
     if (backlog_ > 0) --backlog_;
     last_sent_ = std::max<Revision>(last_sent_, current_.revision());
     writing_ = true;
@@ -483,6 +491,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
     if (finished_) return;
     finished_ = true;
     queue_.clear();
+    queued_bytes_ = 0;
     context_.metrics.record_grpc("WatchEvents", UnaryCall::grpc_code_name(status.error_code()));
     Finish(status);
   }
@@ -500,6 +509,8 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
   // kMaxQueued beyond what is left of it.
   bool starting_ = true;
   std::size_t backlog_ = 0;
+  std::size_t queued_bytes_ = 0;
+  std::size_t backlog_bytes_ = 0;
   v1::Event current_;
   bool writing_ = false;
   bool finished_ = false;

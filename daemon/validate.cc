@@ -162,6 +162,11 @@ Status validate_launch(const v1::LaunchSpec& launch) {
   RETURN_IF_ERROR(validate_string_map(launch.annotations(), "launch.annotations", L::kMaxLabels,
                                       L::kMaxAnnotationValue, is_label_key,
                                       "must be an annotation key (prefix/name)"));
+  if (const std::size_t bytes = launch.ByteSizeLong(); bytes > L::kMaxLaunchSpecBytes) {
+    return invalid("launch", std::to_string(bytes) + " bytes in all; at most " +
+                                 std::to_string(L::kMaxLaunchSpecBytes / 1024) +
+                                 " KiB (put large files in the image or a backend secret, not the launch spec)");
+  }
   return Status::Ok();
 }
 

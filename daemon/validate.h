@@ -21,6 +21,8 @@ struct RequestLimits {
   static constexpr int kMaxEnvValue = 32 * 1024;
   static constexpr int kMaxLabels = 64;
   static constexpr int kMaxAnnotationValue = 16 * 1024;
+  // The whole launch spec, serialized: every application event and answer carries it.
+  static constexpr std::size_t kMaxLaunchSpecBytes = 256 * 1024;
   static constexpr int kMaxTotal = 100'000;
   static constexpr int kMaxExecutorIdsPerCall = 10'000;
   static constexpr int kMaxLocalityHosts = 10'000;

@@ -599,6 +599,28 @@ TEST_CASE("event log resumes from a revision and asks for a resync past its wind
   CHECK(log.since(15)->empty());
 }
 
+TEST_CASE("event log is bounded in bytes as well: large events push the oldest out") {
+  EventLog log(100, 1000);
+  log.reset(0);
+  for (Revision r = 1; r <= 10; ++r) {
+    Event e;
+    e.revision = r;
+    e.bytes = 300;  // an application event with a large spec, say
+    log.append(e);
+  }
+  CHECK(log.size() == 3);
+  CHECK(log.bytes() == 900);
+  CHECK_FALSE(log.since(6).has_value());  // events 7 and later only: a resync
+  REQUIRE(log.since(7).has_value());
+  CHECK(log.since(7)->size() == 3);
+  Event huge;
+  huge.revision = 11;
+  huge.bytes = 5000;  // larger than the bound alone: kept, as the newest, by itself
+  log.append(huge);
+  CHECK(log.size() == 1);
+  CHECK(log.since(10)->size() == 1);
+}
+
 TEST_CASE_METHOD(Fixture, "every change is an event with a strictly increasing revision") {
   start();
   Recorder recorder;

@@ -69,6 +69,12 @@ TEST_CASE("each bad registration field is named in INVALID_ARGUMENT") {
   }
 }
 
+TEST_CASE("a launch spec larger than 256 KiB in all is refused, naming launch") {
+  auto request = good_request();
+  for (int i = 0; i < 12; ++i) (*request.mutable_launch()->mutable_env())["BIG_" + std::to_string(i)] = std::string(30 * 1024, 'x');
+  CHECK_THAT(error_of(validate(request)), Catch::StartsWith("launch: ") && Catch::Contains("at most 256 KiB"));
+}
+
 TEST_CASE("bounded counts: too many env entries, executor ids, totals") {
   auto request = good_request();
   for (int i = 0; i < RequestLimits::kMaxEnv + 1; ++i) {

@@ -1,0 +1,49 @@
+"""berthd's memory under a driver that changes its target again and again with the largest launch
+spec berthd accepts, watched by streams that never read: the event window and every watcher's
+queue are bounded in bytes, so berthd's RSS stays bounded (it grew by about a gigabyte before)."""
+
+import subprocess
+import unittest
+
+from berth_harness import BERTHCTL, BerthTestCase
+
+
+def rss_mib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+class MemoryBoundTest(BerthTestCase):
+
+    def test_large_spec_changes_and_stalled_watchers_keep_rss_bounded(self):
+        daemon = self.new_daemon()
+        app = self.app_id("mem")
+        # Eight variables of 30 KiB: about 240 KiB of launch spec, within the 256 KiB limit.
+        big = ["--env", "BIG_%d=%s" % (0, "x" * 30 * 1024)]
+        for i in range(1, 8):
+            big += ["--env", "BIG_%d=%s" % (i, chr(ord("a") + i) * 30 * 1024)]
+        self.register(daemon, app, *big)
+        # Five watchers that never read: berthctl blocks on its full stdout pipe, gRPC's flow
+        # control stops, and berthd's queue for each grows until its byte bound ends it.
+        watchers = [subprocess.Popen([BERTHCTL, "--addr", daemon.grpc, "-o", "json", "watch", app],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                    for _ in range(5)]
+        for watcher in watchers:
+            self.addCleanup(watcher.kill)
+        baseline = rss_mib(daemon.process.pid)
+        # Every target change is an application event that carries the whole spec.
+        for i in range(300):
+            daemon.ctl_ok("target", app, i % 2)
+        grown = rss_mib(daemon.process.pid) - baseline
+        # Unbounded, this held 300 events of the spec in the window and up to 300 more per
+        # watcher: well over 400 MiB. Bounded: 64 MiB of window and 16 MiB per watcher.
+        self.assertLess(grown, 250, "berthd's RSS grew by %.0f MiB" % grown)
+        self.assertTrue(daemon.running())
+        self.assertEqual(daemon.ctl_ok("app", "get", app)["appId"], app)
+
+
+if __name__ == "__main__":
+    unittest.main()
