@@ -47,6 +47,16 @@ StatusOr<Application> Engine::register_app(AppSpec spec) {
                                       " may not use pool " + pool);
     }
   }
+  if (app_state(spec.id) == nullptr && policy != nullptr && policy->limits.max_apps > 0) {
+    const auto live = std::count_if(apps_.begin(), apps_.end(), [&](const auto& entry) {
+      const Application& app = entry.second->app;
+      return app.spec.tenant == spec.tenant && app.phase != AppPhase::kEnded;
+    });
+    if (live >= policy->limits.max_apps) {
+      return Status::ResourceExhausted("tenant " + spec.tenant + " has " + std::to_string(live) +
+                                       " applications registered, its max_apps limit");
+    }
+  }
   if (AppState* existing = app_state(spec.id)) {
     if (existing->app.phase == AppPhase::kEnded) {
       return Status::AlreadyExists("application " + spec.id +

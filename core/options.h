@@ -15,6 +15,7 @@ struct TenantLimits {
   std::int32_t max_cores = 0;
   std::int64_t max_memory_mib = 0;  // container memory, Spark's formula
   std::int32_t max_pending = 0;     // executors not yet running
+  std::int32_t max_apps = 0;        // applications not ended, registered at once
   bool operator==(const TenantLimits&) const = default;
 };
 

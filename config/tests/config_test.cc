@@ -114,7 +114,7 @@ tenants:
   CHECK(c.pools[1].policy.max_pending == 1000);
   REQUIRE(c.tenants.size() == 2);
   CHECK(c.tenants[0].default_pools == std::vector<PoolName>{"k8s-a"});
-  CHECK(c.tenants[0].limits == TenantLimits{10, 40, 81920, 5});
+  CHECK(c.tenants[0].limits == TenantLimits{10, 40, 81920, 5, 0});
   // No default_pools and no allowed_pools: every pool, in declaration order.
   CHECK(c.tenants[1].default_pools == std::vector<PoolName>{"k8s-a", "local"});
   CHECK(c.tenants[1].allowed_pools.empty());

@@ -1166,3 +1166,18 @@ TEST_CASE_METHOD(Fixture, "a watch from a revision ahead of the engine's gets a 
   CHECK(ahead.resync);
   CHECK(ahead.events.size() == 1);
 }
+
+TEST_CASE_METHOD(Fixture, "a tenant's max_apps bounds the applications it has registered at once") {
+  tenants[0].limits.max_apps = 2;
+  start();
+  register_app("one");
+  register_app("two");
+  auto third = engine->register_app(spec("three"));
+  REQUIRE_FALSE(third.ok());
+  CHECK(third.status().code() == StatusCode::kResourceExhausted);
+  CHECK(third.status().message() == "tenant team-a has 2 applications registered, its max_apps limit");
+  CHECK(engine->register_app(spec("one")).ok());  // re-registering one it has is not a new one
+  REQUIRE(engine->unregister_app("one", "done").ok());
+  settle();
+  CHECK(engine->register_app(spec("three")).ok());
+}

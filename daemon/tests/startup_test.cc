@@ -349,8 +349,8 @@ config::Config running_config() {
   config.listen = "127.0.0.1:7433";
   config.logging.level = "info";
   config.tokens = {{"secret-a", "team-a", config::Role::kDriver}};
-  config.tenants = {TenantPolicy{"team-a", TenantLimits{10, 0, 0, 0}, {}, {}},
-                    TenantPolicy{"team-b", TenantLimits{5, 0, 0, 0}, {}, {}}};
+  config.tenants = {TenantPolicy{"team-a", TenantLimits{10, 0, 0, 0, 0}, {}, {}},
+                    TenantPolicy{"team-b", TenantLimits{5, 0, 0, 0, 0}, {}, {}}};
   return config;
 }
 
