@@ -295,6 +295,23 @@ grpc::ServerUnaryReactor* ExecutorsService::UnregisterApplication(grpc::Callback
   return call->reactor();
 }
 
+void OpenStreams::add(std::weak_ptr<void> owner, std::function<void()> end) {
+  std::lock_guard lock(mutex_);
+  std::erase_if(streams_, [](const auto& stream) { return stream.first.expired(); });
+  streams_.emplace_back(std::move(owner), std::move(end));
+}
+
+void OpenStreams::end_all() {
+  std::vector<std::pair<std::weak_ptr<void>, std::function<void()>>> streams;
+  {
+    std::lock_guard lock(mutex_);
+    streams.swap(streams_);
+  }
+  for (auto& [owner, end] : streams) {
+    if (!owner.expired()) end();
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // WatchEvents
 // ---------------------------------------------------------------------------------------------
@@ -321,6 +338,16 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
     Caller caller;
     std::optional<std::string> authorization;  // what the caller authenticated with
     const Engine* engine = nullptr;
+
+    // The daemon stops: the stream ends now, telling the client where to resume (on another
+    // berthd, or this one restarted).
+    void end_for_shutdown() {
+      std::lock_guard<std::recursive_mutex> lock(mutex);
+      if (stream == nullptr) return;
+      stream->finish_locked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                         "berthd is stopping; resume with from_revision=" +
+                                             std::to_string(stream->last_sent_)));
+    }
 
     // After the tokens changed: a stream whose token no longer grants what it was opened with
     // ends with UNAUTHENTICATED. False once the stream is done (nothing more to check).
@@ -362,6 +389,9 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
     shared_->app_filter = request.app_id();
     shared_->caller = *caller;
     if (auto authorization = authorization_of(ctx)) shared_->authorization = std::string(*authorization);
+    context.streams->add(shared_, [weak = std::weak_ptr<Shared>(shared_)] {
+      if (auto shared = weak.lock()) shared->end_for_shutdown();
+    });
     context.auth.on_tokens_changed([weak = std::weak_ptr<Shared>(shared_), &auth = context.auth] {
       auto shared = weak.lock();
       return shared != nullptr && shared->still_authorized(auth);

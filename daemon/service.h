@@ -7,6 +7,9 @@
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
+#include <vector>
+#include <mutex>
+#include <functional>
 #include <regex>
 #include <string>
 
@@ -16,6 +19,20 @@
 #include "daemon/runtime.h"
 
 namespace berth {
+
+// The long-lived calls in progress (WatchEvents streams), so that a stopping daemon ends them at
+// once (UNAVAILABLE, with the revision to resume from) instead of waiting for gRPC's shutdown
+// deadline. Thread-safe.
+class OpenStreams {
+ public:
+  // `end` ends one stream; it is dropped once `owner` is gone.
+  void add(std::weak_ptr<void> owner, std::function<void()> end);
+  void end_all();
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::pair<std::weak_ptr<void>, std::function<void()>>> streams_;
+};
 
 struct ServiceContext {
   Runtime& runtime;
@@ -27,6 +44,7 @@ struct ServiceContext {
   TenantName default_tenant;  // for anonymous callers that name no tenant
   // Launch env names whose values are never shown (config's redact_env).
   std::shared_ptr<const std::regex> redact_env;
+  std::shared_ptr<OpenStreams> streams;
 };
 
 class ExecutorsService final : public v1::Executors::CallbackService {

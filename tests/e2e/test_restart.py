@@ -1,10 +1,12 @@
 """berthd restarts: kill -9 mid-ramp and SIGTERM. The invariant is exact: no executor lost,
 duplicated or leaked, and executor ids are never reused."""
 
+import select
 import signal
+import subprocess
 import unittest
 
-from berth_harness import BerthTestCase, executor_id, ids_in, target_of
+from berth_harness import BERTHCTL, BerthTestCase, executor_id, ids_in, target_of
 
 RAMP = 20
 
@@ -106,6 +108,22 @@ class GracefulStopTest(BerthTestCase):
                          "adopted, not started again")
         self.assertEqual(ids_in(daemon.executors(app)), [1, 2, 3, 4])
         self.assert_running_match_processes(daemon, app, running)
+
+    def test_sigterm_ends_open_watches_at_once_with_where_to_resume(self):
+        """A stopping berthd does not wait for its watchers: each stream ends with UNAVAILABLE and
+        the revision to resume from (it waited for gRPC's shutdown deadline before)."""
+        daemon = self.new_daemon()
+        app = self.app_id("stopwatch")
+        self.register(daemon, app)
+        watch = subprocess.Popen([BERTHCTL, "--addr", daemon.grpc, "-o", "json", "watch", app],
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: watch.poll() is None and watch.kill())
+        ready, _, _ = select.select([watch.stdout], [], [], 20)
+        self.assertTrue(ready and watch.stdout.readline(), "the watch started")
+        self.assertEqual(daemon.terminate(), 0, daemon.log_tail())
+        _, stderr = watch.communicate(timeout=20)
+        self.assertIn("UNAVAILABLE: berthd is stopping; resume with from_revision=", stderr)
+        self.assertIn("stopping: watches ended", daemon.log_text())
 
     def test_sigint_also_stops_cleanly(self):
         daemon = self.new_daemon()
