@@ -146,7 +146,8 @@ class Daemon {
   bool start(const std::string& berthd, const std::string& dir, const std::string& pool_yaml,
              const std::string& reconciler = "") {
     std::filesystem::create_directories(dir);
-    write_file(dir + "/berthd.yaml", "state_dir: " + dir + "/state\nlisten: 127.0.0.1:0\nmetrics_listen: \"\"\n"
+    write_file(dir + "/berthd.yaml", "state_dir: " + dir + "/state\nlisten: 127.0.0.1:0\n"
+                                     "allow_unauthenticated_loopback: true\nmetrics_listen: \"\"\n"
                                      "logging: {level: warn}\n"
                                      "reconciler: {max_pending_per_app: 100000" + reconciler + "}\npools:\n" +
                                      pool_yaml);

@@ -300,6 +300,7 @@ class Berthd {
       write_file(dir_ + "/berthd.yaml",
                  "state_dir: " + dir_ + "/state\n"
                  "listen: 127.0.0.1:0\n"
+                 "allow_unauthenticated_loopback: true\n"
                  "metrics_listen: \"\"\n"
                  "logging: {level: warn}\n"
                  "reconciler: {max_pending_per_app: 100000, event_window: 100000}\n"

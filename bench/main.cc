@@ -68,13 +68,14 @@ struct Options {
 std::string berthd_config(const std::string& dir) {
   return "state_dir: " + dir + "/state\n"
          "listen: 127.0.0.1:0\n"
+         "allow_unauthenticated_loopback: true\n"
          "metrics_listen: \"\"\n"
          "logging: {level: warn}\n"
          "pools:\n"
          "  - name: local\n"
          "    type: local\n"
          "    max_pending: 100000\n"
-         "    local: {}\n";
+         "    local: {allow_root: true}\n";
 }
 
 int run(const Options& options) {

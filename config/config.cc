@@ -291,6 +291,37 @@ void read_tenants(std::vector<Section>& sections, Config* config) {
   }
 }
 
+// The listening rules (see unauthenticated_listen_warning in config.h). Run after the addresses'
+// syntax was checked; only the first error counts, so a malformed address is reported as such.
+void check_who_may_call(Section& root, const Config& config) {
+  const bool tokens = !config.tokens_file.empty();
+  const std::string& listen = config.listen;
+  if (starts_with(listen, "unix-abstract:")) {
+    if (!tokens) {
+      root.error("listen", listen + " is an abstract socket, which has no permissions: anyone on "
+                           "the host could call berthd; configure tokens_file, or listen on a "
+                           "unix:/path socket (mode 0660)");
+    }
+  } else if (!starts_with(listen, "unix:")) {
+    if (!is_loopback_listen(listen)) {
+      if (!config.insecure && (!config.tls.enabled() || !tokens)) {
+        root.error("listen", listen + " is not a loopback address: configure tls and "
+                                      "tokens_file, or set insecure: true");
+      }
+    } else if (!tokens && !config.insecure && !config.allow_unauthenticated_loopback) {
+      root.error("listen", listen + " without tokens_file lets every user of this host call "
+                           "berthd: listen on a unix:/path socket (mode 0660), configure "
+                           "tokens_file, or set allow_unauthenticated_loopback: true");
+    }
+  }
+  if (!config.metrics_listen.empty() && !config.insecure &&
+      !is_loopback_listen(config.metrics_listen)) {
+    root.error("metrics_listen", config.metrics_listen + " is not a loopback address and /metrics "
+                                 "has no TLS or authentication: use a loopback address, or set "
+                                 "insecure: true");
+  }
+}
+
 // With `check_files`, the files the config names are read too: TLS files to check them, the
 // tokens file into `tokens_text`. An unreadable one is an error at the key that names it.
 StatusOr<Config> parse(const std::string& text, const std::string& file, const PoolTypes& types,
@@ -307,6 +338,8 @@ StatusOr<Config> parse(const std::string& text, const std::string& file, const P
   config.listen = root.get_string("listen", config.listen);
   config.metrics_listen = root.get_string("metrics_listen", config.metrics_listen);
   config.insecure = root.get_bool("insecure", config.insecure);
+  config.allow_unauthenticated_loopback =
+      root.get_bool("allow_unauthenticated_loopback", config.allow_unauthenticated_loopback);
   config.tokens_file = root.get_string("tokens_file");
   config.redact_env = root.get_string("redact_env", config.redact_env);
   Section tls = root.child("tls");
@@ -355,11 +388,7 @@ StatusOr<Config> parse(const std::string& text, const std::string& file, const P
     for (const PoolConfig& pool : config.pools) implied.default_pools.push_back(pool.policy.name);
     config.tenants.push_back(std::move(implied));
   }
-  if (!config.insecure && !is_loopback_listen(config.listen) &&
-      (!config.tls.enabled() || config.tokens_file.empty())) {
-    root.error("listen", config.listen + " is not a loopback address: configure tls and "
-                                         "tokens_file, or set insecure: true");
-  }
+  check_who_may_call(root, config);
   if (Status status = root.finish(); !status.ok()) return status;
   return config;
 }
@@ -529,6 +558,23 @@ StatusOr<std::vector<TokenEntry>> load_tokens(const std::string& path) {
   }
 }
 
+std::string unix_socket_path(const std::string& address) {
+  if (!starts_with(address, "unix:")) return "";
+  std::string path = address.substr(5);
+  if (starts_with(path, "//")) path = path.substr(2);  // unix:///run/x.sock
+  return path;
+}
+
+std::string unauthenticated_listen_warning(const Config& config) {
+  if (!config.tokens_file.empty() || starts_with(config.listen, "unix:")) return "";
+  if (is_loopback_listen(config.listen)) {
+    return "listen " + config.listen + " without tokens_file: anyone on this host can call berthd "
+           "(and run executors through it); allow_unauthenticated_loopback is meant for development";
+  }
+  return "listen " + config.listen + " without tokens_file (insecure: true): anyone who can reach "
+         "the address can call berthd";
+}
+
 bool is_loopback_listen(const std::string& address) {
   if (starts_with(address, "unix:") || starts_with(address, "unix-abstract:")) return true;
   std::string host;
@@ -570,6 +616,8 @@ ReloadPlan plan_reload(const Config& running, const Config& reloaded) {
   diff(restart, "listen", running.listen, reloaded.listen);
   diff(restart, "metrics_listen", running.metrics_listen, reloaded.metrics_listen);
   diff(restart, "insecure", running.insecure, reloaded.insecure);
+  diff(restart, "allow_unauthenticated_loopback", running.allow_unauthenticated_loopback,
+       reloaded.allow_unauthenticated_loopback);
   diff(restart, "tls.cert_file", running.tls.cert_file, reloaded.tls.cert_file);
   diff(restart, "tls.key_file", running.tls.key_file, reloaded.tls.key_file);
   diff(restart, "tls.client_ca_file", running.tls.client_ca_file, reloaded.tls.client_ca_file);

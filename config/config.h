@@ -68,9 +68,12 @@ struct Config {
   std::string file;                                // path it was loaded from
   std::string daemon_id;                           // empty = generated once and kept in the store
   std::string state_dir = "./var";
-  std::string listen = "127.0.0.1:7433";           // gRPC
+  std::string listen = "unix:/run/berthd/berthd.sock";  // gRPC
   std::string metrics_listen = "127.0.0.1:7434";   // Prometheus /metrics; "" = off
   bool insecure = false;
+  // Without tokens_file, a loopback TCP listen is refused unless this (or insecure) is set: every
+  // user of the host could call berthd. berthd warns at start when it serves so.
+  bool allow_unauthenticated_loopback = false;
   TlsConfig tls;
   std::string tokens_file;                         // "" = no authentication
   std::vector<TokenEntry> tokens;                  // loaded from tokens_file by load_config
@@ -103,6 +106,20 @@ StatusOr<std::vector<TokenEntry>> load_tokens(const std::string& path);
 // Whether `address` (a gRPC listen address) only accepts connections from this host:
 // 127.0.0.0/8, [::1], localhost, unix: and unix-abstract: sockets.
 bool is_loopback_listen(const std::string& address);
+
+// The path of a `unix:/path` (or `unix:path`, `unix://path`) listen address; "" for any other form
+// (host:port, unix-abstract:name).
+std::string unix_socket_path(const std::string& address);
+
+// Who may call berthd, as the config lets it listen. The rules load_config enforces:
+// - a tokens file: any address; a non-loopback one also needs tls (or insecure: true);
+// - no tokens file: a unix: socket (its file's permissions decide, 0660), or a loopback TCP
+//   address with allow_unauthenticated_loopback: true (or insecure: true), or a non-loopback one
+//   with insecure: true. A unix-abstract: socket has no permissions: it needs a tokens file.
+// metrics_listen has neither TLS nor tokens: a non-loopback address needs insecure: true.
+// The warning berthd logs at start when any local user (or anyone on the network) can call it
+// without a token; "" when callers need a token or the unix socket's permissions restrict them.
+std::string unauthenticated_listen_warning(const Config& config);
 
 // What a SIGHUP would change. Only the log level, tenants' limits and tokens change at run time;
 // anything else in `needs_restart` means the reload must be refused as a whole. Entries read

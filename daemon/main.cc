@@ -114,6 +114,10 @@ int main(int argc, char** argv) {
     return kExitConfig;
   }
 
+  if (const std::string warning = berth::config::unauthenticated_listen_warning(config); !warning.empty()) {
+    spdlog::warn("{}", warning);
+  }
+
   // Signals are taken synchronously by this thread; block them before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);
@@ -213,12 +217,36 @@ int main(int argc, char** argv) {
   builder.RegisterService(&executors);
   builder.RegisterService(&admin);
   builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  // A unix socket is created 0660 (berthd's user and group), never more open even for a moment,
+  // and removed when berthd exits after it was bound.
+  const std::string socket_path = berth::config::unix_socket_path(config.listen);
+  std::unique_ptr<grpc::Server> server;
+  if (socket_path.empty()) {
+    server = builder.BuildAndStart();
+  } else {
+    berth::SocketUmask restricted;
+    server = builder.BuildAndStart();
+  }
   if (!server || bound_port == 0) {
     spdlog::critical("cannot listen on {}: the address is in use or cannot be bound", config.listen);
     return 1;
   }
-  const std::string grpc_address = config.listen.substr(0, config.listen.rfind(':')) + ":" + std::to_string(bound_port);
+  struct SocketFile {
+    std::string path;
+    ~SocketFile() {
+      if (!path.empty()) berth::remove_unix_socket(path);
+    }
+  } socket_file{socket_path};
+  if (!socket_path.empty()) {
+    if (berth::Status restricted = berth::restrict_unix_socket(socket_path); !restricted.ok()) {
+      spdlog::critical("cannot listen on {}: {}", config.listen, restricted.message());
+      return 1;
+    }
+  }
+  const std::string grpc_address =
+      socket_path.empty() && config.listen.rfind("unix-abstract:", 0) != 0
+          ? config.listen.substr(0, config.listen.rfind(':')) + ":" + std::to_string(bound_port)
+          : config.listen;
 
   std::string metrics_address;
   if (!config.metrics_listen.empty()) {
@@ -236,7 +264,8 @@ int main(int argc, char** argv) {
     std::error_code ec;
     std::filesystem::rename(port_file + ".tmp", port_file, ec);
   }
-  spdlog::info("serving berth.v1 on {}{}{}", grpc_address, config.tls.enabled() ? " (TLS)" : "",
+  spdlog::info("serving berth.v1 on {}{}{}", grpc_address,
+               config.tls.enabled() ? " (TLS)" : socket_path.empty() ? "" : " (mode 0660)",
                metrics_address.empty() ? "" : ", metrics on http://" + metrics_address + "/metrics");
   sd_notify(0, "READY=1");
 

@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -182,7 +183,71 @@ config::ReloadPlan apply_reload(config::Config& running, const config::Config& r
   return plan;
 }
 
+namespace {
+
+Status check_unix_socket_free(const std::string& what, const std::string& address, const std::string& path) {
+  const std::string where = what + " " + address + ": ";
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) != 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return Status::Unavailable(where + "cannot inspect " + path + ": " + errno_text(errno));
+  }
+  if (!S_ISSOCK(info.st_mode)) {
+    return Status::Unavailable(where + path + " exists and is not a socket: remove it or choose another path");
+  }
+  sockaddr_un socket_address{};
+  socket_address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof socket_address.sun_path) {
+    return Status::Unavailable(where + "the path is longer than " +
+                               std::to_string(sizeof socket_address.sun_path - 1) + " bytes");
+  }
+  std::memcpy(socket_address.sun_path, path.c_str(), path.size() + 1);
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status::Unavailable(where + "socket: " + errno_text(errno));
+  int connected;
+  do {
+    connected = ::connect(fd, reinterpret_cast<const sockaddr*>(&socket_address), sizeof socket_address);
+  } while (connected != 0 && errno == EINTR);
+  const int error = errno;
+  ::close(fd);
+  if (connected == 0) {
+    return Status::Unavailable(where + "the socket is in use (another berthd, or another program, "
+                               "listens there)");
+  }
+  if (error != ECONNREFUSED) {
+    return Status::Unavailable(where + "cannot tell whether " + path + " is in use: " + errno_text(error));
+  }
+  // Nobody listens: left by a daemon that did not exit cleanly.
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+    return Status::Unavailable(where + "cannot remove the stale socket " + path + ": " + errno_text(errno));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+SocketUmask::SocketUmask() : previous_(::umask(0117)) {}
+SocketUmask::~SocketUmask() { ::umask(previous_); }
+
+Status restrict_unix_socket(const std::string& path) {
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) != 0) return Status::Unavailable(path + ": " + errno_text(errno));
+  if (!S_ISSOCK(info.st_mode)) return Status::Unavailable(path + " is not a socket");
+  if (::chmod(path.c_str(), 0660) != 0) {
+    return Status::Unavailable("cannot make " + path + " 0660: " + errno_text(errno));
+  }
+  return Status::Ok();
+}
+
+void remove_unix_socket(const std::string& path) {
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode)) ::unlink(path.c_str());
+}
+
 Status check_port_free(const std::string& what, const std::string& address) {
+  if (const std::string path = config::unix_socket_path(address); !path.empty()) {
+    return check_unix_socket_free(what, address, path);
+  }
   if (address.rfind("unix:", 0) == 0 || address.rfind("unix-abstract:", 0) == 0) return Status::Ok();
   const std::size_t colon = address.rfind(':');
   if (colon == std::string::npos) return Status::Ok();  // the listener reports what it cannot parse

@@ -86,9 +86,33 @@ Status save_daemon_id(Store& store, const std::string& daemon_id);
 // authenticator and the engine when the plan's changes are not empty.
 config::ReloadPlan apply_reload(config::Config& running, const config::Config& reloaded);
 
-// Whether a TCP listen address ("host:port", "[v6]:port") can be bound now: checked before the
-// backends start, so a daemon whose port is taken exits before it touches any backend. Port 0
-// and unix sockets always pass. kUnavailable names `what` (e.g. "listen") and the address.
+// Whether a listen address can be bound now: checked before the backends start, so a daemon
+// whose address is taken exits before it touches any backend. kUnavailable names `what` (e.g.
+// "listen") and the address.
+// - "host:port", "[v6]:port": the port must be free; port 0 always passes.
+// - "unix:/path": nothing there passes. A socket file that a process answers on (a live berthd)
+//   fails the start; one nobody answers on, left by a daemon that died, is removed. Any other file
+//   there fails the start (it is never removed).
+// - "unix-abstract:name" always passes.
 Status check_port_free(const std::string& what, const std::string& address);
+
+// Unix socket listeners. berthd binds `path` with umask 0117 around the bind (so that the socket
+// is never more open than 0660, even for a moment), then fixes its mode to 0660 with
+// restrict_unix_socket: berthd's user and group may connect, nobody else. Its group is berthd's
+// (or the directory's, when that directory is set-group-ID).
+class SocketUmask {
+ public:
+  SocketUmask();  // umask(0117)
+  ~SocketUmask();  // the previous umask
+  SocketUmask(const SocketUmask&) = delete;
+  SocketUmask& operator=(const SocketUmask&) = delete;
+
+ private:
+  mode_t previous_;
+};
+// chmod 0660 of the socket at `path`. kUnavailable when it is not a socket or cannot be changed.
+Status restrict_unix_socket(const std::string& path);
+// At a clean exit: removes the socket at `path` (only a socket, never another file).
+void remove_unix_socket(const std::string& path);
 
 }  // namespace berth

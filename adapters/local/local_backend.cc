@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -53,6 +54,40 @@ std::string host_name() {
 
 std::string ids(const std::string& backend_name, const PoolName& pool) {
   return "executor " + backend_name + " in pool " + pool;
+}
+
+// Whether this process may switch to another user and take care of its processes: root, or
+// CAP_SETUID, CAP_SETGID, CAP_CHOWN and CAP_KILL effective (from /proc/self/status).
+bool can_switch_users() {
+  if (::geteuid() == 0) return true;
+  FILE* status = std::fopen("/proc/self/status", "re");
+  if (status == nullptr) return false;
+  char line[256];
+  unsigned long long effective = 0;
+  while (std::fgets(line, sizeof line, status) != nullptr) {
+    if (std::sscanf(line, "CapEff: %llx", &effective) == 1) break;
+  }
+  std::fclose(status);
+  const unsigned long long needed = (1ULL << 0) | (1ULL << 5) | (1ULL << 6) | (1ULL << 7);
+  return (effective & needed) == needed;
+}
+
+// <dir>/work, owned by `user` and private to it: the executor's working directory.
+Status make_work_dir(const std::filesystem::path& dir, const ExecutorUser& user) {
+  const std::filesystem::path work = dir / "work";
+  if (::mkdir(work.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status::Unavailable("cannot create " + work.string() + ": " + std::strerror(errno));
+  }
+  const int fd = ::open(work.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return Status::Unavailable("cannot open " + work.string() + ": " + std::strerror(errno));
+  const bool done = ::fchown(fd, user.uid, user.gid) == 0 && ::fchmod(fd, 0700) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (!done) {
+    return Status::FailedPrecondition("cannot give " + work.string() + " to user " + user.name + ": " +
+                                      std::strerror(error));
+  }
+  return Status::Ok();
 }
 
 std::string count_of(std::int64_t n, const char* singular, const char* plural) {
@@ -153,6 +188,9 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
                             " (" + ids(name, pool_) + ")";
     if (!valid_backend_name(name)) {
       return Status::InvalidArgument("backend name \"" + name + "\" is not a valid directory name for " + who);
+    }
+    if (Status allowed = check_executor_user(); !allowed.ok()) {
+      return Status(allowed.code(), who + ": " + allowed.message());
     }
 
     const Resources need{request.profile.cores, request.profile.container_memory_mib()};
@@ -600,7 +638,27 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   // Starts the shim in a process group of its own; returns its pid.
+  // Who executors run as, refused (kFailedPrecondition naming the setting) when it is root
+  // without allow_root, or another user berthd cannot switch to.
+  StatusOr<std::optional<ExecutorUser>> resolve_executor_user() const {
+    auto user = executor_user(config_, ::geteuid());
+    if (!user.ok() || !user->has_value()) return user;
+    if (!can_switch_users()) {
+      return Status::FailedPrecondition("run_as: berthd (uid " + std::to_string(::geteuid()) +
+                                        ") cannot run executors as " + (*user)->name +
+                                        ": it must be root or hold CAP_SETUID, CAP_SETGID, "
+                                        "CAP_CHOWN and CAP_KILL");
+    }
+    return user;
+  }
+  Status check_executor_user() const { return resolve_executor_user().status(); }
+
   StatusOr<pid_t> spawn_shim(const LaunchRecord& launch, const std::filesystem::path& dir) {
+    auto user = resolve_executor_user();
+    if (!user.ok()) return user.status();
+    if (user->has_value()) {
+      if (Status work = make_work_dir(dir, **user); !work.ok()) return work;
+    }
     std::vector<std::string> env_strings;
     env_strings.reserve(launch.env.size());
     for (const auto& [key, value] : launch.env) env_strings.push_back(key + "=" + value);
@@ -610,6 +668,10 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
 
     std::vector<std::string> args;
     args.push_back(config_.shim_path.string());
+    if (user->has_value()) {
+      args.push_back("--run-as");
+      args.push_back((*user)->name);
+    }
     args.push_back(dir.string());
     for (const auto& a : launch.command) args.push_back(a);
     std::vector<char*> argv;

@@ -1,6 +1,6 @@
 // berth-local-exec: the supervisor of one local executor.
 //
-//   berth-local-exec <executor dir> <command> [args...]
+//   berth-local-exec [--run-as USER] <executor dir> <command> [args...]
 //
 // berthd starts it in a process group of its own, with stdout and stderr on <dir>/executor.log
 // and the executor's environment. It changes into <dir>, records its pid and start time in
@@ -20,10 +20,18 @@
 // the executor exists stays pending; the shim passes such early signals on to the executor once
 // it is forked (the executor unblocks them only after restoring their default action).
 //
+// With --run-as, the executor (not the shim, which keeps berthd's user to write its records)
+// runs as USER: in <dir>/work, which berthd created for that user, with USER's uid, gid and
+// supplementary groups and no capabilities. The shim enters the directory before it switches, so
+// the executor needs no access to the directories above it. If the switch fails, the executor
+// does not run (exit code 125, the reason in executor.log).
+//
 // Deliberately tiny: libc only, the on-disk format is shared with adapters/local/local_files.cc.
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -129,6 +137,35 @@ void kill_leftovers() {
   }
 }
 
+// In the executor's process, before exec: enters work/ and becomes `user` for good. False, with
+// the reason on stderr (executor.log), when any step fails.
+bool become(const char* user) {
+  if (::chdir("work") != 0) {
+    std::fprintf(stderr, "berth-local-exec: cannot enter work: %s\n", std::strerror(errno));
+    return false;
+  }
+  errno = 0;
+  const passwd* entry = ::getpwnam(user);
+  if (entry == nullptr) {
+    std::fprintf(stderr, "berth-local-exec: no user %s\n", user);
+    return false;
+  }
+  const uid_t uid = entry->pw_uid;
+  const gid_t gid = entry->pw_gid;
+  if (::initgroups(user, gid) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) {
+    std::fprintf(stderr, "berth-local-exec: cannot run as %s (uid %u): %s\n", user,
+                 static_cast<unsigned>(uid), std::strerror(errno));
+    return false;
+  }
+  // Capabilities berthd was given to switch users must not reach the executor.
+  ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  if (::getuid() != uid || ::geteuid() != uid || ::getgid() != gid || ::getegid() != gid) {
+    std::fprintf(stderr, "berth-local-exec: still not %s after switching\n", user);
+    return false;
+  }
+  return true;
+}
+
 void record_exit(int exit_code, int signal) {
   std::string content =
       "exit_code=" + std::to_string(exit_code) + "\nsignal=" + std::to_string(signal) + "\n";
@@ -140,8 +177,15 @@ void record_exit(int exit_code, int signal) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  const char* run_as = nullptr;
+  if (argc >= 3 && std::strcmp(argv[1], "--run-as") == 0) {
+    run_as = argv[2];
+    argv[2] = argv[0];
+    argv += 2;
+    argc -= 2;
+  }
   if (argc < 3) {
-    std::fprintf(stderr, "usage: berth-local-exec <executor dir> <command> [args...]\n");
+    std::fprintf(stderr, "usage: berth-local-exec [--run-as USER] <executor dir> <command> [args...]\n");
     return kExitUsage;
   }
   sigset_t forwarded;
@@ -168,6 +212,7 @@ int main(int argc, char** argv) {
   if (child == 0) {
     for (int sig : kIgnoredSignals) ::signal(sig, SIG_DFL);
     ::sigprocmask(SIG_UNBLOCK, &forwarded, nullptr);
+    if (run_as != nullptr && !become(run_as)) ::_exit(kExitUsage);
     ::execvp(argv[2], argv + 2);
     int err = errno;
     std::fprintf(stderr, "berth-local-exec: %s: %s\n", argv[2], std::strerror(err));

@@ -132,7 +132,8 @@ TEST_CASE("with no tenants a default tenant may use every pool") {
   CHECK(c.tenants[0].default_pools == std::vector<PoolName>{"local"});
   CHECK(c.tenants[0].allowed_pools.empty());
   CHECK(c.tenants[0].limits == TenantLimits{});
-  CHECK(c.listen == "127.0.0.1:7433");
+  CHECK(c.listen == "unix:/run/berthd/berthd.sock");
+  CHECK_FALSE(c.allow_unauthenticated_loopback);
   CHECK(c.state_dir == "./var");
 }
 
@@ -144,7 +145,7 @@ TEST_CASE("errors name file, line, column and key path") {
         "berthd.yaml:5:19: reconciler.launch_timeout: expected a duration such as 500ms, 10s or "
         "5m, got \"soon\"");
   CHECK(error_of(kMinimal + "listne: 127.0.0.1:1\n") ==
-        "berthd.yaml:4:1: listne: unknown key (known here: daemon_id, insecure, listen, "
+        "berthd.yaml:4:1: listne: unknown key (known here: allow_unauthenticated_loopback, daemon_id, insecure, listen, "
         "logging, metrics_listen, pools, reconciler, redact_env, state_dir, tenants, tls, tokens_file)");
   CHECK(error_of(kMinimal + "redact_env: \"secret(\"\n").rfind("berthd.yaml:4:13: redact_env: not a regular expression", 0) == 0);
   CHECK(parse_ok(kMinimal).redact_env == "secret|password|token|credential|access[._-]?key");
@@ -208,7 +209,9 @@ TEST_CASE("each check reports its key path") {
       {kMinimal + "listen: 127.0.0.1:99999\n", "listen: port must be a number"},
       {kMinimal + "metrics_listen: \"[::1\"\n", "metrics_listen: expected host:port"},
       {kMinimal + "daemon_id: \"edge 1\"\n", "daemon_id: use 1 to 63"},
-      {kMinimal + "metrics_listen: 127.0.0.1:7433\n", "4:17: metrics_listen: the same address as listen"},
+      {kMinimal + "metrics_listen: 127.0.0.1:7433\nlisten: 127.0.0.1:7433\n"
+                  "allow_unauthenticated_loopback: true\n",
+       "4:17: metrics_listen: the same address as listen"},
       {kMinimal + "state_dir: \"\"\n", "state_dir: must not be empty"},
       {kMinimal + "listen: [a]\n", "4:9: listen: expected a string, got a list"},
       {kMinimal + "pools: []\n", "4:1: pools: duplicate key"},
@@ -237,6 +240,73 @@ TEST_CASE("non-loopback listen is accepted with tls and tokens, or insecure") {
         "ok");
   CHECK(error_of(kMinimal + "listen: \"[::]:7433\"\ninsecure: true\n") == "ok");
   CHECK(error_of(kMinimal + "listen: unix:/run/berth/berthd.sock\n") == "ok");
+}
+
+// Issue 11: with a loopback listen and no tokens, any user of the host could make berthd start
+// processes as its own user. Without tokens, callers are limited by a unix socket's permissions,
+// or the config opts in to loopback TCP by name.
+TEST_CASE("without tokens, gRPC is served on a unix socket or on loopback TCP by explicit opt-in") {
+  CHECK(error_of(kMinimal + "listen: unix:/run/berthd/berthd.sock\n") == "ok");
+  CHECK(error_of(kMinimal) == "ok");  // the default is that socket
+  CHECK(error_of(kMinimal + "listen: 127.0.0.1:7433\n") ==
+        "berthd.yaml:4:9: listen: 127.0.0.1:7433 without tokens_file lets every user of this host "
+        "call berthd: listen on a unix:/path socket (mode 0660), configure tokens_file, or set "
+        "allow_unauthenticated_loopback: true");
+  CHECK_THAT(error_of(kMinimal + "listen: \"[::1]:0\"\n"),
+             Catch::Contains("allow_unauthenticated_loopback: true"));
+  CHECK_THAT(error_of(kMinimal + "listen: localhost:7433\n"),
+             Catch::Contains("allow_unauthenticated_loopback: true"));
+  CHECK(error_of(kMinimal + "listen: 127.0.0.1:7433\nallow_unauthenticated_loopback: true\n") == "ok");
+  CHECK(error_of(kMinimal + "listen: 127.0.0.1:7433\ninsecure: true\n") == "ok");
+  CHECK(error_of(kMinimal + "listen: 127.0.0.1:7433\ntokens_file: t.yaml\n") == "ok");
+  CHECK_THAT(error_of(kMinimal + "allow_unauthenticated_loopback: yes please\n"),
+             Catch::Contains("4:33: allow_unauthenticated_loopback: expected true or false"));
+  // The opt-in is for loopback only: it never opens a network address.
+  CHECK_THAT(error_of(kMinimal + "listen: 0.0.0.0:7433\nallow_unauthenticated_loopback: true\n"),
+             Catch::Contains("listen: 0.0.0.0:7433 is not a loopback address"));
+}
+
+TEST_CASE("an abstract socket, which has no permissions, requires tokens") {
+  CHECK(error_of(kMinimal + "listen: unix-abstract:berthd\n") ==
+        "berthd.yaml:4:9: listen: unix-abstract:berthd is an abstract socket, which has no "
+        "permissions: anyone on the host could call berthd; configure tokens_file, or listen on a "
+        "unix:/path socket (mode 0660)");
+  CHECK_THAT(error_of(kMinimal + "listen: unix-abstract:berthd\ninsecure: true\n"
+                                 "allow_unauthenticated_loopback: true\n"),
+             Catch::Contains("is an abstract socket"));
+  CHECK(error_of(kMinimal + "listen: unix-abstract:berthd\ntokens_file: t.yaml\n") == "ok");
+}
+
+TEST_CASE("metrics on a non-loopback address need insecure: true") {
+  CHECK(error_of(kMinimal + "metrics_listen: 0.0.0.0:7434\n") ==
+        "berthd.yaml:4:17: metrics_listen: 0.0.0.0:7434 is not a loopback address and /metrics has "
+        "no TLS or authentication: use a loopback address, or set insecure: true");
+  // Tokens and TLS protect gRPC only.
+  CHECK_THAT(error_of(kMinimal + "metrics_listen: \"[::]:7434\"\ntokens_file: t\n"
+                                 "tls: {cert_file: a, key_file: b}\n"),
+             Catch::Contains("metrics_listen: [::]:7434 is not a loopback address"));
+  CHECK(error_of(kMinimal + "metrics_listen: 0.0.0.0:7434\ninsecure: true\n") == "ok");
+  CHECK(error_of(kMinimal + "metrics_listen: 127.0.0.1:7434\n") == "ok");
+  CHECK(error_of(kMinimal + "metrics_listen: \"\"\n") == "ok");
+}
+
+TEST_CASE("the start-up warning names who can call berthd") {
+  CHECK(unauthenticated_listen_warning(parse_ok(kMinimal)).empty());
+  CHECK(unauthenticated_listen_warning(parse_ok(kMinimal + "listen: 127.0.0.1:1\ntokens_file: t\n")).empty());
+  CHECK(unauthenticated_listen_warning(
+            parse_ok(kMinimal + "listen: 127.0.0.1:1\nallow_unauthenticated_loopback: true\n")) ==
+        "listen 127.0.0.1:1 without tokens_file: anyone on this host can call berthd (and run "
+        "executors through it); allow_unauthenticated_loopback is meant for development");
+  CHECK_THAT(unauthenticated_listen_warning(parse_ok(kMinimal + "listen: 0.0.0.0:1\ninsecure: true\n")),
+             Catch::Contains("anyone who can reach the address"));
+}
+
+TEST_CASE("unix socket paths") {
+  CHECK(unix_socket_path("unix:/run/berthd/berthd.sock") == "/run/berthd/berthd.sock");
+  CHECK(unix_socket_path("unix:///run/b.sock") == "/run/b.sock");
+  CHECK(unix_socket_path("unix:rel.sock") == "rel.sock");
+  CHECK(unix_socket_path("unix-abstract:b").empty());
+  CHECK(unix_socket_path("127.0.0.1:1").empty());
 }
 
 TEST_CASE("loopback addresses") {
@@ -510,7 +580,7 @@ TEST_CASE("reload planning") {
   }
   SECTION("changes that need a restart") {
     Config reloaded = parse_ok(
-        "listen: 127.0.0.1:9000\nlogging: { format: json }\nreconciler: { kill_grace: 10s }\n"
+        "listen: unix:/run/other.sock\nlogging: { format: json }\nreconciler: { kill_grace: 10s }\n"
         "pools:\n  - name: local\n    type: local\n    max_pending: 5\n    local: { x: 1 }\n"
         "  - name: gpu\n    type: local\n"
         "tenants:\n  - name: team-a\n    limits: { max_executors: 10 }\n"
@@ -519,7 +589,7 @@ TEST_CASE("reload planning") {
     const ReloadPlan plan = plan_reload(running, reloaded);
     CHECK(plan.changes.empty());
     CHECK(plan.needs_restart == std::vector<std::string>{
-                                    "listen: 127.0.0.1:7433 -> 127.0.0.1:9000",
+                                    "listen: unix:/run/berthd/berthd.sock -> unix:/run/other.sock",
                                     "logging.format: text -> json",
                                     "reconciler.kill_grace: 5s -> 10s",
                                     "pools[local].max_pending: 1000 -> 5",
@@ -531,7 +601,7 @@ TEST_CASE("reload planning") {
                                 });
     CHECK(plan.status().code() == StatusCode::kFailedPrecondition);
     CHECK_THAT(plan.status().message(),
-               Catch::StartsWith("listen: 127.0.0.1:7433 -> 127.0.0.1:9000; logging.format") &&
+               Catch::StartsWith("listen: unix:/run/berthd/berthd.sock -> unix:/run/other.sock; logging.format") &&
                    Catch::EndsWith("tenants[team-c]: added need a restart"));
   }
 }

@@ -6,10 +6,12 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -408,5 +410,80 @@ TEST_CASE("a listen address whose port another socket listens on is refused befo
   close(listener);
   CHECK(check_port_free("listen", address).ok());
   CHECK(check_port_free("listen", "127.0.0.1:0").ok());
-  CHECK(check_port_free("listen", "unix:/run/berthd/berthd.sock").ok());
+  CHECK(check_port_free("listen", "unix-abstract:berthd").ok());
+}
+
+namespace {
+
+// A unix socket bound at `path` (listening when `listening`); closed by the caller.
+int bind_unix(const std::string& path, bool listening) {
+  const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  REQUIRE(path.size() < sizeof address.sun_path);
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+  if (listening) REQUIRE(listen(fd, 1) == 0);
+  return fd;
+}
+
+mode_t mode_of(const std::string& path) {
+  struct stat info {};
+  REQUIRE(lstat(path.c_str(), &info) == 0);
+  return info.st_mode & 07777;
+}
+
+}  // namespace
+
+TEST_CASE("a unix socket a live process answers on fails the start; a stale one is replaced") {
+  TempDir dir;
+  const std::string path = dir.path() + "/berthd.sock";
+  const std::string address = "unix:" + path;
+  CHECK(check_port_free("listen", address).ok());  // nothing there
+
+  const int live = bind_unix(path, true);
+  const Status taken = check_port_free("listen", address);
+  CHECK(taken.code() == StatusCode::kUnavailable);
+  CHECK(taken.message() == "listen " + address +
+                               ": the socket is in use (another berthd, or another program, listens there)");
+  CHECK(std::filesystem::exists(path));  // the live daemon keeps its socket
+  close(live);
+
+  // Closed without unlink, as after a kill -9: nobody answers, so the file is removed.
+  REQUIRE(std::filesystem::exists(path));
+  CHECK(check_port_free("listen", address).ok());
+  CHECK_FALSE(std::filesystem::exists(path));
+
+  // Anything but a socket is never removed.
+  std::ofstream(path) << "not a socket";
+  const Status file = check_port_free("listen", address);
+  CHECK(file.message() == "listen " + address + ": " + path +
+                              " exists and is not a socket: remove it or choose another path");
+  CHECK(std::filesystem::exists(path));
+}
+
+TEST_CASE("a unix socket is bound 0660 whatever the umask, and removed at exit") {
+  TempDir dir;
+  const std::string path = dir.path() + "/berthd.sock";
+  const mode_t outer = umask(0);
+  int fd = -1;
+  {
+    SocketUmask restricted;
+    fd = bind_unix(path, true);
+  }
+  CHECK(umask(outer) == 0);  // restored
+  CHECK(mode_of(path) == 0660);
+  REQUIRE(chmod(path.c_str(), 0777) == 0);
+  CHECK(restrict_unix_socket(path).ok());
+  CHECK(mode_of(path) == 0660);
+  close(fd);
+  remove_unix_socket(path);
+  CHECK_FALSE(std::filesystem::exists(path));
+
+  const std::string file = dir.path() + "/plain";
+  std::ofstream(file) << "x";
+  CHECK(restrict_unix_socket(file).code() == StatusCode::kUnavailable);
+  remove_unix_socket(file);
+  CHECK(std::filesystem::exists(file));  // only sockets are removed
 }

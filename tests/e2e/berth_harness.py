@@ -185,9 +185,13 @@ def render_yaml(value, indent=0):
 
 
 def base_config(state_dir, **overrides):
+    """A config for one test's berthd: loopback TCP on ephemeral ports without tokens (which needs
+    allow_unauthenticated_loopback), and local pools that may run executors as root (the tests
+    run as root in CI), unless an override says otherwise (allow_root: False)."""
     config = {
         "state_dir": state_dir,
         "listen": "127.0.0.1:0",
+        "allow_unauthenticated_loopback": True,
         "metrics_listen": "127.0.0.1:0",
         "logging": {"level": "info"},
         "reconciler": dict(FAST_RECONCILER),
@@ -198,7 +202,17 @@ def base_config(state_dir, **overrides):
             config[key] = dict(config[key], **value)
         else:
             config[key] = value
-    return config
+    return local_pools_may_run_as_root(config)
+
+
+def local_pools_may_run_as_root(config):
+    """`config` with allow_root: true in every local pool that does not say otherwise: the tests
+    run as root in CI, and berthd refuses root executors unless told."""
+    if "pools" not in config:
+        return config
+    pools = [dict(pool, local=dict({"allow_root": True}, **(pool.get("local") or {})))
+             if pool.get("type") == "local" else pool for pool in config["pools"]]
+    return dict(config, pools=pools)
 
 
 # -------------------------------------------------------------------------------------------------
@@ -250,7 +264,7 @@ class Daemon:
         if config is not None:
             self.config = config
         with open(self.config_path + ".tmp", "w") as f:
-            f.write(text if text is not None else render_yaml(self.config) + "\n")
+            f.write(text if text is not None else render_yaml(local_pools_may_run_as_root(self.config)) + "\n")
         os.replace(self.config_path + ".tmp", self.config_path)
 
     # Life cycle -------------------------------------------------------------------------------

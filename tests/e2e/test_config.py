@@ -10,7 +10,7 @@ from berth_harness import BERTHD, BerthTestCase, render_yaml
 
 VALID = """\
 state_dir: {state}
-listen: 127.0.0.1:0
+listen: unix:{state}.sock
 metrics_listen: ""
 reconciler:
   launch_timeout: 30s
@@ -68,7 +68,7 @@ class CheckConfigTest(BerthTestCase):
         self.assertRegex(result.stderr, re.escape(path) + r":10:\d+: pools\[1\]\.name: duplicate pool name")
 
     def test_non_loopback_listen_without_tls(self):
-        text = VALID.replace("listen: 127.0.0.1:0", "listen: 0.0.0.0:7433")
+        text = VALID.replace("listen: unix:{state}.sock", "listen: 0.0.0.0:7433")
         self.assert_invalid(text, 2, 9, "listen", "not a loopback address", "tls", "tokens_file", "insecure")
 
     def test_unknown_adapter_key(self):

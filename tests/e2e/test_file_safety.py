@@ -61,7 +61,7 @@ class CreatedModesTest(BerthTestCase):
 
 VALID = """\
 state_dir: {state}
-listen: 127.0.0.1:0
+listen: unix:{state}.sock
 metrics_listen: ""
 pools:
   - name: local

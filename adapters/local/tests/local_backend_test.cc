@@ -88,6 +88,13 @@ struct Fixture {
     config.work_dir = tmp.path() / "work";
     config.poll_interval = 50ms;
     config.shim_path = BERTH_LOCAL_EXEC;
+    config.allow_root = true;  // the tests may run as root; the refusal has tests of its own
+    backend = std::make_unique<LocalBackend>(io.get_executor(), kPool, config, kDaemon);
+    backend->start(&sink);
+  }
+  // A new backend on the same work_dir, with `config` as the test changed it.
+  void restart_backend() {
+    backend.reset();
     backend = std::make_unique<LocalBackend>(io.get_executor(), kPool, config, kDaemon);
     backend->start(&sink);
   }
@@ -814,4 +821,51 @@ TEST_CASE_METHOD(CapacityFixture, "capacity: another daemon's executors count an
   wait_running("mine-2");
   CHECK_FALSE(started("theirs-2"));
   CHECK(listed("theirs-2")->phase == ObservedPhase::kPending);
+}
+
+// Issue 11: executors ran as berthd's user, root included. A root executor needs allow_root.
+TEST_CASE_METHOD(Fixture, "executors never run as root unless allow_root is set") {
+  if (::geteuid() != 0) {
+    WARN("skipped: berthd as root is the case under test, and this test does not run as root");
+    return;
+  }
+  config.allow_root = false;
+  restart_backend();
+  const Status refused = launch(shell("exec-root", "echo ran > ran"));
+  CHECK(refused.code() == StatusCode::kFailedPrecondition);
+  CHECK_THAT(refused.message(), Catch::Contains("executor exec-root in pool") &&
+                                    Catch::Contains("executors would run as root") &&
+                                    Catch::Contains("allow_root: true"));
+  CHECK_FALSE(fs::exists(dir("exec-root")));  // refused before anything was created
+
+  config.run_as = "root";
+  restart_backend();
+  CHECK_THAT(launch(shell("exec-root", "echo ran > ran")).message(),
+             Catch::Contains("run_as: root is root: executors run as root only with allow_root: true"));
+}
+
+TEST_CASE_METHOD(Fixture, "run_as runs the executor as that user, in a work directory it owns") {
+  const std::optional<ExecutorUser> nobody = lookup_user("nobody");
+  if (::geteuid() != 0 || !nobody) {
+    WARN("skipped: switching users needs root and a user named nobody");
+    return;
+  }
+  config.run_as = "nobody";
+  config.allow_root = false;
+  restart_backend();
+  REQUIRE(launch(shell("exec-nobody", "id -u > uid; id -g > gid; echo to-the-log")).ok());
+  CHECK(wait_exit("exec-nobody").exit_code == 0);
+  const fs::path work = dir("exec-nobody") / "work";
+  CHECK(read_file(work / "uid").value_or("") == std::to_string(nobody->uid) + "\n");
+  CHECK(read_file(work / "gid").value_or("") == std::to_string(nobody->gid) + "\n");
+  struct stat info {};
+  REQUIRE(::stat(work.c_str(), &info) == 0);
+  CHECK(info.st_uid == nobody->uid);
+  CHECK((info.st_mode & 07777) == 0700);
+  REQUIRE(::stat((work / "uid").c_str(), &info) == 0);
+  CHECK(info.st_uid == nobody->uid);
+  // The records stay berthd's: the executor cannot rewrite its pid or exit record.
+  REQUIRE(::stat((dir("exec-nobody") / local::kPidFile).c_str(), &info) == 0);
+  CHECK(info.st_uid == 0);
+  CHECK_THAT(read_file(dir("exec-nobody") / local::kLogFile).value_or(""), Catch::Contains("to-the-log"));
 }

@@ -71,3 +71,54 @@ TEST_CASE("local pool config: errors name the key and leave the output alone") {
     CHECK_THAT(status.message(), Catch::Contains(std::string(bad).substr(0, std::string(bad).find(':'))));
   }
 }
+
+TEST_CASE("local pool config: run_as and allow_root") {
+  LocalPoolConfig parsed;
+  REQUIRE(parse("run_as: root\nallow_root: true\n", &parsed).ok());
+  CHECK(parsed.run_as == "root");
+  CHECK(parsed.allow_root);
+  LocalPoolConfig defaults;
+  REQUIRE(parse("{}", &defaults).ok());
+  CHECK(defaults.run_as.empty());
+  CHECK_FALSE(defaults.allow_root);
+  CHECK(parse("run_as: no-such-user-berth\n", &parsed).message() ==
+        "berthd.yaml:1:9: pools[0].local.run_as: no user \"no-such-user-berth\" on this host");
+  REQUIRE(parse("run_as: \"\"\n", &parsed).ok());  // as documented: berthd's own user
+  CHECK(parsed.run_as.empty());
+  CHECK_THAT(parse("allow_root: sometimes\n", &parsed).message(),
+             Catch::Contains("allow_root: expected true or false"));
+}
+
+TEST_CASE("the executor user: root needs allow_root, another user is switched to") {
+  const UserLookup users = [](const std::string& name) -> std::optional<ExecutorUser> {
+    if (name == "root") return ExecutorUser{"root", 0, 0};
+    if (name == "spark") return ExecutorUser{"spark", 185, 185};
+    return std::nullopt;
+  };
+  LocalPoolConfig config;
+  // berthd as root, no run_as: the executors would be root.
+  auto as_root = executor_user(config, 0, users);
+  CHECK(as_root.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(as_root.status().message() ==
+        "executors would run as root (berthd's user, and no run_as): set run_as: <an unprivileged "
+        "user> in the pool's local section, or allow_root: true");
+  CHECK(executor_user(config, 1000, users)->has_value() == false);  // berthd's own user
+  config.allow_root = true;
+  CHECK(executor_user(config, 0, users)->has_value() == false);
+
+  config.allow_root = false;
+  config.run_as = "spark";
+  CHECK(**executor_user(config, 0, users) == ExecutorUser{"spark", 185, 185});
+  CHECK(**executor_user(config, 1000, users) == ExecutorUser{"spark", 185, 185});
+  CHECK(executor_user(config, 185, users)->has_value() == false);  // already that user
+
+  config.run_as = "root";
+  CHECK(executor_user(config, 1000, users).status().message() ==
+        "run_as: root is root: executors run as root only with allow_root: true");
+  config.allow_root = true;
+  CHECK(executor_user(config, 0, users)->has_value() == false);
+  CHECK(**executor_user(config, 1000, users) == ExecutorUser{"root", 0, 0});
+
+  config.run_as = "gone";
+  CHECK(executor_user(config, 0, users).status().message() == "run_as: no user \"gone\" on this host");
+}

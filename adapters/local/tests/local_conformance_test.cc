@@ -42,6 +42,7 @@ class LocalConformance {
     config_.work_dir = tmp_.path() / "work";
     config_.poll_interval = 50ms;
     config_.shim_path = BERTH_LOCAL_EXEC;
+    config_.allow_root = true;  // the tests may run as root
     target_.name = "local";
     target_.pool = "local";
     target_.make_backend = [config = config_](boost::asio::any_io_executor strand) {

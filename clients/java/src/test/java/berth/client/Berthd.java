@@ -41,12 +41,13 @@ public final class Berthd implements AutoCloseable {
     String yaml = String.join("\n",
         "state_dir: \"" + dir.resolve("state") + "\"",
         "listen: \"127.0.0.1:0\"",
+        "allow_unauthenticated_loopback: true",
         "metrics_listen: \"127.0.0.1:0\"",
         "logging: {level: info}",
         "reconciler: {launch_timeout: 20s, missing_grace: 2s, orphan_grace: 1s, resync_interval: 2s,",
         "             kill_grace: 1s, backoff_initial: 100ms, backoff_max: 1s}",
         "pools:",
-        "  - {name: local, type: local, local: {poll_interval: 100ms}}",
+        "  - {name: local, type: local, local: {poll_interval: 100ms, allow_root: true}}",
         extraConfig, "");
     Files.writeString(config, yaml);
   }
