@@ -1,5 +1,6 @@
 #include "adapters/nomad/alloc_status.h"
 
+#include <algorithm>
 #include <boost/json/array.hpp>
 #include <charconv>
 
@@ -209,6 +210,26 @@ BackendObject to_object(const JobState& job, bool killed_by_berth) {
                                  : "allocation of job " + job.identity.job_id + " was stopped or preempted outside Berth";
   }
   return object;
+}
+
+bool reported_ended(const JobState& job, bool killed_by_berth) {
+  const ObservedPhase phase = to_object(job, killed_by_berth).phase;
+  if (phase == ObservedPhase::kPending || phase == ObservedPhase::kRunning) return false;
+  return !replacement_object(job);
+}
+
+bool settled(const JobState& job) {
+  const auto ended = [](const std::optional<AllocState>& alloc) {
+    return !alloc || alloc->phase == ObservedPhase::kExited || alloc->phase == ObservedPhase::kLost;
+  };
+  return (job.dead || job.stopped) && ended(job.alloc) && ended(job.replacement);
+}
+
+std::uint64_t last_index(const JobState& job) {
+  std::uint64_t index = std::max(job.create_index, job.modify_index);
+  if (job.alloc) index = std::max(index, job.alloc->modify_index);
+  if (job.replacement) index = std::max(index, job.replacement->modify_index);
+  return index;
 }
 
 std::optional<BackendObject> replacement_object(const JobState& job) {

@@ -48,8 +48,10 @@ AllocState alloc_state(const boost::json::object& alloc, const std::string& exec
 
 struct JobState {
   JobIdentity identity;
+  std::uint64_t create_index = 0;       // the job's CreateIndex (0 = not known yet)
   std::uint64_t modify_index = 0;
   bool stopped = false;                 // Stop: true (deregistered without purge, or `nomad job stop`)
+  bool dead = false;                    // Status: dead (every allocation ended, none to come)
   // The executor's allocation: the job's first (lowest CreateIndex). Nomad never restarts or
   // reschedules it, but replaces it when its node is lost or someone stops it (`nomad alloc
   // stop`), whatever the job's policies; such a later allocation is not the executor.
@@ -57,10 +59,19 @@ struct JobState {
   std::optional<AllocState> replacement;  // the latest allocation Nomad placed after it
   bool alloc_stopped_by_others = false; // the executor's allocation was stopped or evicted while the job was not
   std::string placement_failure;        // why the last evaluation could not place it ("" = none)
+  bool end_reported = false;            // the adapter's last report of it was its end
 };
 
 // The job's state as a BackendObject. `killed_by_berth`: Berth deregistered it.
 BackendObject to_object(const JobState& job, bool killed_by_berth);
+// Whether what to_object and replacement_object report of the job is its end: nothing of it
+// runs or is about to as far as Berth is concerned.
+bool reported_ended(const JobState& job, bool killed_by_berth);
+// Whether Nomad is done with the job: dead, or stopped, with no allocation left running or
+// pending, so nothing more will happen to it but its garbage collection.
+bool settled(const JobState& job);
+// The newest index of anything known of the job (the job, its allocations).
+std::uint64_t last_index(const JobState& job);
 // What Nomad runs in place of the executor after its end (a lost or stopped allocation's
 // replacement), as a live object for core to stop; reported after to_object's end, so core has
 // recorded that end first. nullopt when nothing of the job runs or is about to.

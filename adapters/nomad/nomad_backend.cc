@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <charconv>
+#include <deque>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -58,6 +59,8 @@ bool stop_of(const json::object& job) {
   return stop != nullptr && stop->is_bool() && stop->as_bool();
 }
 
+bool dead_of(const json::object& job) { return string_of(job, "Status") == "dead"; }
+
 // Takes `incoming` into the job if it is news: the job's first allocation is the executor's
 // (JobState::alloc), a later one Nomad's replacement of it (JobState::replacement, the latest);
 // a state older than the one held is dropped. Remembers the executor's allocation being stopped
@@ -78,6 +81,44 @@ bool merge_alloc(JobState& job, AllocState incoming) {
   slot = std::move(incoming);
   return true;
 }
+
+// The jobs most recently left out of the cache (their end reported, or their removal), each with
+// the newest index known of it, so that a stale snapshot or a late event does not bring one back.
+// Bounded in entries: the oldest is dropped first, and evicted_through() is the newest index of
+// any dropped one.
+class ForgottenJobs {
+ public:
+  explicit ForgottenJobs(std::size_t capacity) : capacity_(capacity) {}
+
+  void add(const std::string& id, std::uint64_t index) {
+    auto [it, inserted] = index_.try_emplace(id, index);
+    if (!inserted) {
+      it->second = std::max(it->second, index);
+      return;
+    }
+    order_.push_back(&it->first);
+    if (order_.size() <= capacity_) return;
+    auto oldest = index_.find(*order_.front());
+    evicted_through_ = std::max(evicted_through_, oldest->second);
+    order_.pop_front();
+    index_.erase(oldest);
+  }
+
+  // The index known of `id` when it was forgotten; null when it is not in the window.
+  const std::uint64_t* find(const std::string& id) const {
+    auto it = index_.find(id);
+    return it == index_.end() ? nullptr : &it->second;
+  }
+  bool contains(const std::string& id) const { return index_.count(id) > 0; }
+  std::uint64_t evicted_through() const { return evicted_through_; }
+  std::size_t size() const { return index_.size(); }
+
+ private:
+  std::size_t capacity_;
+  std::deque<const std::string*> order_;  // keys of index_, oldest first (stable: node-based map)
+  std::unordered_map<std::string, std::uint64_t> index_;
+  std::uint64_t evicted_through_ = 0;
+};
 
 // One consistent-enough view of the pool: Berth's jobs (of any daemon) and their allocations.
 struct Snapshot {
@@ -128,6 +169,11 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
   // ---------------------------------------------------------------------------------------------
   // Lifecycle
   // ---------------------------------------------------------------------------------------------
+
+  void recover(const BackendRecovery& recovery) {
+    recovered_.emplace();
+    for (const auto& executor : recovery.executors) recovered_->insert(executor.backend_name);
+  }
 
   void start(BackendSink* sink) {
     sink_ = sink;
@@ -182,7 +228,11 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
         boost::system::error_code ec;
         json::value reply = json::parse(response->body, ec);
         if (!ec && reply.is_object()) job.modify_index = index_of(reply.as_object(), "JobModifyIndex");
-        self->jobs_.emplace(identity->job_id, std::move(job));
+        job.create_index = job.modify_index;  // a create-only registration
+        // Unless the cache has already seen the job come and go (an executor that ended at once).
+        const bool seen = self->forgotten_.contains(job.identity.job_id) ||
+                          (job.create_index != 0 && job.create_index <= self->known_through_);
+        if (!seen) self->jobs_.emplace(identity->job_id, std::move(job));
       }
       done(std::move(status));
     });
@@ -193,16 +243,14 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
     const std::string id = request.backend_name;
     const std::string what = "deregister job " + id + " in namespace " + config_.name_space + " of pool " + pool_;
     killed_.insert(id);
+    ++kills_in_flight_[id];
     net::HttpClientRequest http;
     http.method = "DELETE";
     http.target = "/v1/job/" + percent_encode(id) + "?" + scope_ + "&purge=" + (config_.purge_on_kill ? "true" : "false");
     api(std::move(http), [weak = weak_from_this(), done = std::move(done), what, id](StatusOr<net::HttpResponse> response) {
       Status status = response.ok() ? nomad::status_of(*response, what) : response.status();
       auto self = weak.lock();
-      if (self && !status.ok() && status.code() != StatusCode::kNotFound) self->killed_.erase(id);
-      // Purged: the job is gone as the DELETE returns (no need to ask), and that is the end of
-      // Berth's kill.
-      if (self && status.ok() && self->config_.purge_on_kill) self->report_gone(id);
+      if (self) self->kill_answered(id, status);
       done(std::move(status));
     });
   }
@@ -218,19 +266,30 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
       if (!self) return;
       if (!taken.ok()) return done(taken.status());
       self->apply(*taken, false);
-      done(self->objects_of(*taken));
+      std::vector<std::string> ended;
+      auto objects = self->objects_of(*taken, &ended);
+      done(std::move(objects));
+      // The answer told core of these ends.
+      for (const auto& id : ended) self->end_reported(id);
     });
   }
 
+  std::size_t cached_jobs() const { return jobs_.size(); }
+
  private:
-  // A snapshot as core's list() answers it: Berth's jobs of every daemon.
-  std::vector<BackendObject> objects_of(const Snapshot& taken) const {
+  // A snapshot as core's list() answers it: Berth's jobs of every daemon, but not this pool's jobs
+  // that apply() left out of the cache (forgotten: their end was reported already). Adds to
+  // `ended` the cached jobs whose end the answer reports.
+  std::vector<BackendObject> objects_of(const Snapshot& taken, std::vector<std::string>* ended = nullptr) const {
     std::vector<BackendObject> objects;
     objects.reserve(taken.jobs.size());
     for (const auto& [id, job] : taken.jobs) {
-      const bool ours = job.identity.daemon_id == daemon_id_;
-      objects.push_back(nomad::to_object(job, ours && killed_.count(id) > 0));
+      const bool mine = ours(job.identity);
+      if (mine && jobs_.count(id) == 0) continue;
+      const bool killed = job.identity.daemon_id == daemon_id_ && killed_.count(id) > 0;
+      objects.push_back(nomad::to_object(job, killed));
       if (auto replacement = nomad::replacement_object(job)) objects.push_back(std::move(*replacement));
+      if (mine && ended != nullptr && nomad::reported_ended(job, killed)) ended->push_back(id);
     }
     return objects;
   }
@@ -343,8 +402,10 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
         if (!identity || identity->pool != self->pool_ || identity->job_id.rfind(self->job_prefix_, 0) != 0) continue;
         JobState job;
         job.identity = std::move(*identity);
+        job.create_index = index_of(item.as_object(), "CreateIndex");
         job.modify_index = index_of(item.as_object(), "ModifyIndex");
         job.stopped = stop_of(item.as_object());
+        job.dead = dead_of(item.as_object());
         taken->jobs.emplace(job.identity.job_id, std::move(job));
       }
     };
@@ -402,25 +463,35 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
   // ---------------------------------------------------------------------------------------------
 
   // Takes a snapshot into the cache: newer states win (by ModifyIndex), jobs missing from it
-  // that were not registered since it was taken are gone. Reports every job when `report_all`,
-  // else only what changed (core's list() reports the rest itself).
+  // that were not registered since it was taken are gone, jobs the cache forgot stay forgotten
+  // (forgotten()). Reports every job when `report_all`, else only what is new to the cache (core's
+  // list() reports the rest itself).
   void apply(const Snapshot& taken, bool report_all) {
     const std::uint64_t taken_at = std::min(taken.jobs_index, taken.allocs_index == 0 ? taken.jobs_index : taken.allocs_index);
     for (const auto& [id, listed] : taken.jobs) {
       if (!ours(listed.identity)) continue;
-      auto [it, inserted] = jobs_.try_emplace(id, listed);
-      JobState& job = it->second;
-      if (!inserted) {
+      auto it = jobs_.find(id);
+      const bool inserted = it == jobs_.end();
+      if (inserted) {
+        if (forgotten(listed)) continue;
+        it = jobs_.emplace(id, listed).first;
+      } else {
+        JobState& job = it->second;
+        if (job.create_index == 0) job.create_index = listed.create_index;
         if (listed.modify_index >= job.modify_index) {
           job.modify_index = listed.modify_index;
           job.stopped = listed.stopped;
+          job.dead = listed.dead;
         }
         job.alloc_stopped_by_others = job.alloc_stopped_by_others || listed.alloc_stopped_by_others;
         if (listed.alloc) merge_alloc(job, *listed.alloc);
         if (listed.replacement) merge_alloc(job, *listed.replacement);
       }
-      if (report_all || inserted) report(job);
+      if (report_all || inserted) report(it->second);  // may forget it
     }
+    // Every job of this pool registered up to here was in this snapshot, so was in the cache.
+    known_through_ = std::max(known_through_, taken.jobs_index);
+    recovered_.reset();
     std::vector<std::string> removed;
     for (const auto& [id, job] : jobs_) {
       if (taken.jobs.count(id) == 0 && job.modify_index <= taken_at) removed.push_back(id);
@@ -428,10 +499,67 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
     for (const auto& id : removed) report_gone(id);
   }
 
-  void report(const JobState& job) {
+  // Reports the cached `job`; forgets it when that was its end and Nomad is done with it (so
+  // `job` may be gone when this returns).
+  void report(JobState& job) {
     if (sink_ == nullptr || stopped_) return;
-    sink_->on_observed(pool_, nomad::to_object(job, killed_.count(job.identity.job_id) > 0));
-    if (auto replacement = nomad::replacement_object(job)) sink_->on_observed(pool_, *replacement);
+    const bool killed = killed_.count(job.identity.job_id) > 0;
+    sink_->on_observed(pool_, nomad::to_object(job, killed));
+    auto replacement = nomad::replacement_object(job);
+    if (replacement) sink_->on_observed(pool_, *replacement);
+    job.end_reported = nomad::reported_ended(job, killed);
+    if (job.end_reported) forget_if_done(job.identity.job_id);
+  }
+
+  // Core has been told (by a list() answer) that the cached job `id` ended.
+  void end_reported(const std::string& id) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || !nomad::reported_ended(it->second, killed_.count(id) > 0)) return;
+    it->second.end_reported = true;
+    forget_if_done(id);
+  }
+
+  // Forgets the job `id` once its end has been reported, Nomad is done with it (dead, or stopped
+  // with nothing left running) and no kill of Berth's awaits its answer: what Nomad keeps of it
+  // until its garbage collection is nothing Berth needs, so the cache holds live executors, not
+  // every executor that ever ran.
+  void forget_if_done(const std::string& id) {
+    auto it = jobs_.find(id);
+    if (it == jobs_.end() || !it->second.end_reported || !nomad::settled(it->second) || kills_in_flight_.count(id) > 0) {
+      return;
+    }
+    forgotten_.add(id, nomad::last_index(it->second));
+    killed_.erase(id);
+    jobs_.erase(it);
+  }
+
+  // Whether `listed`, a job of this pool that is not in the cache, is one the cache forgot (or
+  // reported gone) and that this snapshot tells nothing new of: settled, or not newer than what
+  // was known when it was forgotten (a snapshot taken before its end). A job registered up to the
+  // last snapshot applied was in the cache; if it is not now, it left it. Only someone running a
+  // forgotten job again makes it news, reported (as live, for core to stop).
+  bool forgotten(const JobState& listed) const {
+    std::uint64_t known = 0;
+    if (const std::uint64_t* index = forgotten_.find(listed.identity.job_id)) {
+      known = *index;
+    } else if (listed.create_index != 0 && listed.create_index <= known_through_) {
+      known = forgotten_.evicted_through();
+    } else {
+      // Before the first snapshot, after a restart: a job Nomad is done with is news only for an
+      // executor core still has live.
+      return recovered_ && nomad::settled(listed) && recovered_->count(listed.identity.job_id) == 0;
+    }
+    return nomad::settled(listed) || nomad::last_index(listed) <= known;
+  }
+
+  void kill_answered(const std::string& id, const Status& status) {
+    if (auto it = kills_in_flight_.find(id); it != kills_in_flight_.end() && --it->second == 0) kills_in_flight_.erase(it);
+    if (!status.ok() && status.code() != StatusCode::kNotFound) killed_.erase(id);
+    // Purged: the job is gone as the DELETE returns (no need to ask), and that is the end of
+    // Berth's kill.
+    if (status.ok() && config_.purge_on_kill) report_gone(id);
+    if (jobs_.count(id) > 0) return forget_if_done(id);
+    if (forgotten_.contains(id)) killed_.erase(id);  // a kill of what had already ended
   }
 
   void report_gone(const std::string& id) {
@@ -439,6 +567,7 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
     if (it == jobs_.end()) return;
     const bool by_berth = killed_.erase(id) > 0;
     const BackendObject object = nomad::gone_object(it->second, by_berth);
+    forgotten_.add(id, nomad::last_index(it->second));
     jobs_.erase(it);
     if (sink_ != nullptr && !stopped_) sink_->on_observed(pool_, object);
   }
@@ -460,6 +589,7 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
       if (modify < it->second.modify_index) return;
       it->second.modify_index = modify;
       it->second.stopped = stop_of(body.as_object());
+      it->second.dead = dead_of(body.as_object());
       self->report(it->second);
     });
   }
@@ -512,10 +642,13 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
       } else if (taken.ok() && !waiters->empty()) {
         self->apply(*taken, false);  // what a list() of its own would have done
       }
-      for (auto& waiter : *waiters) {
-        waiter(taken.ok() ? StatusOr<std::vector<BackendObject>>(self->objects_of(*taken))
-                          : StatusOr<std::vector<BackendObject>>(taken.status()));
-      }
+      if (waiters->empty()) return;
+      std::vector<std::string> ended;
+      const StatusOr<std::vector<BackendObject>> answer =
+          taken.ok() ? StatusOr<std::vector<BackendObject>>(self->objects_of(*taken, &ended))
+                     : StatusOr<std::vector<BackendObject>>(taken.status());
+      for (auto& waiter : *waiters) waiter(answer);
+      for (const auto& id : ended) self->end_reported(id);
     });
   }
 
@@ -644,20 +777,30 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
     // A job not (or no longer) in the cache that is being deregistered is nothing to report: the
     // event of Berth's own purge can arrive after the purge was reported.
     if (type == "JobDeregistered" && jobs_.count(id) == 0) return;
-    auto [it, inserted] = jobs_.try_emplace(id);
+    auto it = jobs_.find(id);
+    const bool inserted = it == jobs_.end();
+    if (inserted) {
+      // A job registered before the last snapshot, or forgotten since, that the cache does not
+      // hold has ended, and that was reported: what happens to it now is Nomad's bookkeeping.
+      const std::uint64_t created = index_of(object, "CreateIndex");
+      if (forgotten_.contains(id) || (created != 0 && created <= known_through_)) return;
+      it = jobs_.emplace(id, JobState{}).first;
+      it->second.identity = std::move(*identity);
+      it->second.create_index = created;
+    }
     JobState& job = it->second;
-    if (inserted) job.identity = std::move(*identity);
     const std::uint64_t modify = index_of(object, "ModifyIndex");
     if (!inserted && modify < job.modify_index) return;
     job.modify_index = std::max(job.modify_index, modify);
     job.stopped = stop_of(object);
+    job.dead = dead_of(object);
     if (type == "JobDeregistered") {
       job.stopped = true;
       if (killed_.count(id) > 0) {
         // Berth's own DELETE: whether it purged is known, and a stop changes nothing reported
         // while the allocation runs (it reports its own end).
         if (config_.purge_on_kill) return report_gone(id);
-        if (job.alloc) return;
+        if (job.alloc) return forget_if_done(id);
       } else {
         // Someone else's: stopped, or purged; the event does not say which.
         check_job(id);
@@ -719,8 +862,18 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
   boost::asio::steady_timer retry_timer_;
   adapters::Backoff backoff_;  // of resyncs
 
-  std::unordered_map<std::string, JobState> jobs_;  // this daemon's jobs of this pool
-  std::set<std::string> killed_;                    // jobs Berth deregistered, until they are gone
+  // How many jobs the cache remembers having forgotten, beyond what the indexes tell.
+  static constexpr std::size_t kForgottenWindow = 1024;
+
+  std::unordered_map<std::string, JobState> jobs_;  // this daemon's live jobs of this pool (forget_if_done)
+  std::set<std::string> killed_;                    // jobs Berth deregistered, until they are forgotten
+  std::unordered_map<std::string, int> kills_in_flight_;  // Berth's DELETEs not answered yet, per job
+  ForgottenJobs forgotten_{kForgottenWindow};
+  // The job list index of the newest snapshot applied: every job of this pool registered up to
+  // it has been in the cache.
+  std::uint64_t known_through_ = 0;
+  // The executors core has live in this pool (recover()), until the first snapshot is applied.
+  std::optional<std::set<std::string>> recovered_;
 };
 
 NomadBackend::NomadBackend(boost::asio::any_io_executor strand, PoolName pool, NomadPoolConfig config,
@@ -730,6 +883,7 @@ NomadBackend::NomadBackend(boost::asio::any_io_executor strand, PoolName pool, N
 
 NomadBackend::~NomadBackend() { impl_->stop(); }
 
+void NomadBackend::recover(const BackendRecovery& recovery) { impl_->recover(recovery); }
 void NomadBackend::start(BackendSink* sink) { impl_->start(sink); }
 void NomadBackend::stop() { impl_->stop(); }
 void NomadBackend::launch(const LaunchRequest& request, Callback<Status> done) {
@@ -737,6 +891,7 @@ void NomadBackend::launch(const LaunchRequest& request, Callback<Status> done) {
 }
 void NomadBackend::kill(const KillRequest& request, Callback<Status> done) { impl_->kill(request, std::move(done)); }
 void NomadBackend::list(Callback<StatusOr<std::vector<BackendObject>>> done) { impl_->list(std::move(done)); }
+std::size_t NomadBackend::cached_jobs() const { return impl_->cached_jobs(); }
 
 std::unique_ptr<Backend> make_nomad_backend(boost::asio::any_io_executor strand, PoolName pool, NomadPoolConfig config,
                                             std::string daemon_id, std::string name_prefix, adapters::TimeSource time) {

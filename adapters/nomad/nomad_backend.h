@@ -24,6 +24,14 @@
 // places a replacement in the same job whatever the reschedule policy; that one is not the
 // executor: its end is reported, then the job as live again, so that core stops the job.
 //
+// The cache holds live executors: a job whose end has been reported (by an observation or a
+// list() answer) is forgotten once Nomad is done with it (dead, or stopped with nothing left
+// running) and Berth's kill of it, if any, has been answered. A bounded window of the jobs
+// forgotten last, and the index of the last snapshot applied, keep a later event, launch answer
+// or snapshot of such a job from bringing it back: it is not reported again (nor listed), unless
+// someone runs it again. At start-up, jobs Nomad is done with are reported once if core has their
+// executor live (recover()), not at all otherwise.
+//
 // Kill deregisters the job (purge when configured): one DELETE, nothing else. Nomad stops the task
 // with the job's KillTimeout (SIGTERM, then SIGKILL), so core's per-kill grace is not used. A job
 // Berth purged is reported at once as the exit of Berth's kill (kExited, not deleted externally),
@@ -59,11 +67,16 @@ class NomadBackend final : public Backend {
   // A job is stopped with its own KillTimeout, not the kill's grace.
   BackendCapabilities capabilities() const override { return {.honours_kill_grace = false}; }
 
+  // Remembers which executors core has live, so that start-up reports only their dead jobs.
+  void recover(const BackendRecovery& recovery) override;
   void start(BackendSink* sink) override;
   void stop() override;
   void launch(const LaunchRequest& request, Callback<Status> done) override;
   void kill(const KillRequest& request, Callback<Status> done) override;
   void list(Callback<StatusOr<std::vector<BackendObject>>> done) override;
+
+  // How many jobs the adapter keeps in its cache (for tests; call it on the strand).
+  std::size_t cached_jobs() const;
 
  private:
   class Impl;

@@ -164,6 +164,39 @@ TEST_CASE("Nomad's replacement of a lost allocation is reported live after the e
   CHECK_FALSE(replacement_object(running));  // the executor has not ended: nothing to stop yet
 }
 
+TEST_CASE("a job is settled once dead, or stopped with nothing left running; only then can it be forgotten") {
+  JobState exited = job_with(alloc_state(alloc("failed", terminated(3, 0, false)), "executor"));
+  CHECK(reported_ended(exited, false));
+  CHECK_FALSE(settled(exited));  // Status not dead yet
+  exited.dead = true;
+  CHECK(settled(exited));
+  CHECK(last_index(exited) == 12);
+
+  JobState stopping = job_with(alloc_state(alloc("running", R"({"Type":"Started"})", "stop"), "executor"));
+  stopping.stopped = true;
+  CHECK_FALSE(reported_ended(stopping, true));  // Berth's kill: the allocation still runs
+  CHECK_FALSE(settled(stopping));
+  stopping.alloc = alloc_state(alloc("complete", terminated(143, 15, false), "stop"), "executor");
+  CHECK(reported_ended(stopping, true));
+  CHECK(settled(stopping));
+
+  JobState never_placed;
+  never_placed.stopped = true;
+  CHECK(reported_ended(never_placed, true));
+  CHECK(settled(never_placed));
+
+  // A lost executor whose replacement runs: not ended for Berth (core must stop it), nor for Nomad.
+  JobState lost = job_with(alloc_state(alloc("lost", R"({"Type":"Started"})"), "executor"));
+  AllocState replacement = alloc_state(alloc("running", R"({"Type":"Started"})"), "executor");
+  replacement.id = "a2";
+  replacement.create_index = 20;
+  replacement.modify_index = 21;
+  lost.replacement = replacement;
+  CHECK_FALSE(reported_ended(lost, false));
+  CHECK_FALSE(settled(lost));
+  CHECK(last_index(lost) == 21);
+}
+
 TEST_CASE("placement failures read as one sentence") {
   auto text = placement_failure_text(parse(R"({"NodesEvaluated":4,"NodesFiltered":1,"NodesExhausted":3,
       "DimensionExhausted":{"memory":3},"ConstraintFiltered":{"${attr.kernel.name} = linux":1},"CoalescedFailures":2})"));

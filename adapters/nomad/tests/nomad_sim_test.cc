@@ -274,6 +274,106 @@ TEST_CASE("nomad: a job Berth purged ends as Berth's kill, never as gone or dele
   CHECK(harness.sink().latest(request.backend_name)->phase == ObservedPhase::kExited);
 }
 
+// Issue 11: a pool kept every dead job in its cache (2,098 ended jobs took berthd from 30 to
+// 101 MB). Now the cache holds the live executors; what ended is not reported again, by the
+// stream, core's list or a resync, nor after a restart unless core still has it live.
+TEST_CASE("nomad: ended jobs are forgotten and not reported again (issue 11)") {
+  NomadSim sim;
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  auto cached = [&] {
+    std::size_t jobs = 0;
+    harness.on_strand([&] { jobs = dynamic_cast<NomadBackend&>(harness.backend()).cached_jobs(); });
+    return jobs;
+  };
+  constexpr ExecutorId kEnded = 500;
+  constexpr ExecutorId kWave = 50;  // what the simulator's nodes run at once, with room to spare
+  const LaunchRequest keeper = target.request(kEnded + 1);
+  REQUIRE(harness.launch(keeper).ok());
+
+  // Waves of executors: the even ones exit by themselves (half with an error), the odd ones are
+  // killed by Berth once running (deregistered, not purged: Nomad keeps them, dead).
+  std::set<std::string> ended;
+  std::size_t most_cached = 0;
+  for (ExecutorId first = 1; first <= kEnded; first += kWave) {
+    std::vector<LaunchRequest> wave;
+    for (ExecutorId id = first; id < first + kWave; ++id) {
+      LaunchRequest request = target.request(id);
+      if (id % 2 == 0) {
+        request.spec.annotations["sim.berth.dev/run-for"] = "1s";
+        request.spec.annotations["sim.berth.dev/exit-code"] = id % 4 == 0 ? "0" : "3";
+      }
+      REQUIRE(harness.launch(request).ok());
+      wave.push_back(request);
+    }
+    for (const auto& request : wave) {
+      if (request.executor % 2 == 0) continue;
+      REQUIRE(eventually([&] { return harness.phase_is(request.backend_name, ObservedPhase::kRunning); }));
+      REQUIRE(harness.kill(request.backend_name, 0s).ok());
+    }
+    for (const auto& request : wave) {
+      INFO(request.backend_name);
+      REQUIRE(eventually([&] { return harness.phase_is(request.backend_name, ObservedPhase::kExited); }));
+      ended.insert(request.backend_name);
+    }
+    most_cached = std::max(most_cached, cached());
+  }
+  CHECK(most_cached <= static_cast<std::size_t>(kWave) + 1);
+  REQUIRE(eventually([&] { return cached() == 1; }));  // the keeper
+  for (const auto& object : harness.sink().all()) {
+    if (ended.count(object.backend_name) == 0) continue;
+    INFO(object.backend_name << " " << to_string(object.phase) << " " << object.reason);
+    CHECK_FALSE(object.deleted_externally);
+  }
+  const std::size_t seen = harness.sink().count();
+
+  // Core's periodic list: nothing ended in it (its end was reported already).
+  auto listed = harness.list();
+  REQUIRE(listed.ok());
+  for (const auto& object : *listed) CHECK(ended.count(object.backend_name) == 0);
+
+  // A resync: the stream is cut, so a new snapshot is taken and reported whole.
+  auto job_lists = [&] { return sim.admin("GET", "/sim/state").at("ListRequests").at("Jobs").to_number<int>(); };
+  const int lists_before = job_lists();
+  sim.faults(json::object{{"drop_streams", true}});
+  REQUIRE(eventually([&] { return job_lists() > lists_before; }));
+  // A launch seen running after the resync: the snapshot and the stream since are taken in.
+  const LaunchRequest later = target.request(kEnded + 2);
+  REQUIRE(harness.launch(later).ok());
+  REQUIRE(eventually([&] { return harness.phase_is(later.backend_name, ObservedPhase::kRunning); }));
+  CHECK(cached() == 2);
+  const auto after = harness.sink().all();
+  for (std::size_t i = seen; i < after.size(); ++i) {
+    INFO(after[i].backend_name << " " << to_string(after[i].phase) << " " << after[i].reason);
+    CHECK(ended.count(after[i].backend_name) == 0);
+  }
+
+  // berthd restarts while the keeper exits; core still has it (and `later`) live, not the rest.
+  harness.stop_backend();
+  sim.admin("POST", "/sim/allocations/" + sim.alloc_of(keeper.backend_name) + "/exit", R"({"code":5})");
+  const std::size_t before_restart = harness.sink().count();
+  harness.start_backend([&](boost::asio::any_io_executor strand) {
+    auto backend = target.make_backend(strand);
+    BackendRecovery recovery;
+    for (const auto* request : {&keeper, &later}) {
+      recovery.executors.push_back({request->backend_name, request->app, request->executor, {}});
+    }
+    backend->recover(recovery);
+    return backend;
+  });
+  REQUIRE(eventually([&] { return harness.sink().count() > before_restart + 1; }));
+  REQUIRE(eventually([&] { return cached() == 1; }));  // `later`
+  CHECK(harness.phase_is(keeper.backend_name, ObservedPhase::kExited));
+  CHECK(harness.sink().latest(keeper.backend_name)->exit_code == 5);
+  CHECK(harness.phase_is(later.backend_name, ObservedPhase::kRunning));
+  const auto restarted = harness.sink().all();
+  for (std::size_t i = before_restart; i < restarted.size(); ++i) {
+    INFO(restarted[i].backend_name << " " << to_string(restarted[i].phase) << " " << restarted[i].reason);
+    CHECK(ended.count(restarted[i].backend_name) == 0);
+  }
+}
+
 TEST_CASE("nomad: start-up lists jobs and allocations once, for both the snapshot and core's first list") {
   NomadSim sim;
   auto target = sim.target();
