@@ -229,11 +229,16 @@ TEST_CASE("queued requests whose deadline meets a released connection end once (
   if (ok == 0 || timed_out == 0) WARN("only one outcome occurred: ok " << ok << ", timed out " << timed_out);
 }
 
+// A handler that answers with the value of the request's header `name`, or `absent`.
+TestServer::Handler echo_header(std::string name, std::string absent = "") {
+  return [name = std::move(name), absent = std::move(absent)](const HttpRequest& request) {
+    auto it = request.headers.find(name);
+    return TestReply{.body = it == request.headers.end() ? absent : it->second};
+  };
+}
+
 TEST_CASE("set_default_header applies to later requests, request headers win") {
-  TestServer server([](const HttpRequest& request) {
-    auto it = request.headers.find("authorization");
-    return TestReply{.body = it == request.headers.end() ? "" : it->second};
-  });
+  TestServer server(echo_header("authorization"));
   ClientLoop loop;
   HttpClient client(loop.executor(), {.base_url = server.url()});
   REQUIRE(client.init().ok());
@@ -247,10 +252,7 @@ TEST_CASE("set_default_header applies to later requests, request headers win") {
 }
 
 TEST_CASE("every request carries User-Agent berthd/<version> unless the options name another") {
-  TestServer server([](const HttpRequest& request) {
-    auto it = request.headers.find("user-agent");
-    return TestReply{.body = it == request.headers.end() ? "(none)" : it->second};
-  });
+  TestServer server(echo_header("user-agent", "(none)"));
   ClientLoop loop;
   HttpClient client(loop.executor(), {.base_url = server.url()});
   REQUIRE(client.init().ok());
@@ -322,10 +324,7 @@ TEST_CASE("a chunked stream is delivered while it arrives, then ends cleanly") {
 }
 
 TEST_CASE("a stream carries the User-Agent too") {
-  TestServer server([](const HttpRequest& request) {
-    auto it = request.headers.find("user-agent");
-    return TestReply{.body = it == request.headers.end() ? "(none)" : it->second};
-  });
+  TestServer server(echo_header("user-agent", "(none)"));
   ClientLoop loop;
   HttpClient client(loop.executor(), {.base_url = server.url()});
   REQUIRE(client.init().ok());
