@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
     spec.id = "app-" + std::to_string(a);
     spec.tenant = "default";
     spec.profiles = {ResourceProfile{}};
-    spec.launch.command = {"executor"};
+    spec.launch = LaunchSpec{.command = {"executor"}};
     (void)engine.register_app(spec);
     (void)engine.set_targets(spec.id, {{0, per_app}});
   }

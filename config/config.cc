@@ -285,6 +285,8 @@ void read_tenants(std::vector<Section>& sections, Config* config) {
     tenant.limits.max_pending =
         static_cast<std::int32_t>(limits.get_int("max_pending", 0, 0, INT32_MAX));
     tenant.limits.max_apps = static_cast<std::int32_t>(limits.get_int("max_apps", 0, 0, INT32_MAX));
+    tenant.limits.max_watchers =
+        static_cast<std::int32_t>(limits.get_int("max_watchers", 0, 0, INT32_MAX));
     limits.finish();
     section.finish();
     config->tenants.push_back(std::move(tenant));

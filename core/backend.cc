@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "core/app_key.h"
+
 namespace berth {
 
 std::map<std::string, std::string> spark_executor_environment(const LaunchRequest& request) {
@@ -10,7 +12,7 @@ std::map<std::string, std::string> spark_executor_environment(const LaunchReques
   env["SPARK_EXECUTOR_ID"] = std::to_string(request.executor);
   env["SPARK_EXECUTOR_CORES"] = std::to_string(request.profile.cores);
   env["SPARK_EXECUTOR_MEMORY"] = std::to_string(request.profile.heap_mib) + "m";
-  env["SPARK_APPLICATION_ID"] = request.app;
+  env["SPARK_APPLICATION_ID"] = std::string(app_name(request.app));
   env["SPARK_RESOURCE_PROFILE_ID"] = std::to_string(request.profile.id);
   env["SPARK_EXECUTOR_POD_NAME"] = request.backend_name;
   env["BERTH_POOL"] = request.pool;
@@ -20,7 +22,7 @@ std::map<std::string, std::string> spark_executor_environment(const LaunchReques
 }
 
 std::map<std::string, std::string> spark_executor_labels(const LaunchRequest& request) {
-  return {{kSparkLabelAppSelector, request.app},
+  return {{kSparkLabelAppSelector, std::string(app_name(request.app))},
           {kSparkLabelRole, "executor"},
           {kSparkLabelExecId, std::to_string(request.executor)},
           {kSparkLabelProfileId, std::to_string(request.profile.id)}};
@@ -50,7 +52,7 @@ std::vector<std::string> spark_executor_command(const LaunchRequest& request, co
                                 "--cores",
                                 std::to_string(request.profile.cores),
                                 "--app-id",
-                                request.app,
+                                std::string(app_name(request.app)),
                                 "--resourceProfileId",
                                 std::to_string(request.profile.id)};
   argv.insert(argv.end(), request.spec.args.begin(), request.spec.args.end());

@@ -43,7 +43,7 @@ struct LaunchRequest {
   std::string backend_name;
   std::string daemon_id;
   PoolName pool;
-  AppId app;
+  AppId app;  // the application's key (core/app_key.h); Spark is given its name, app_name(app)
   TenantName tenant;
   ExecutorId executor = 0;
   ResourceProfile profile;

@@ -151,6 +151,8 @@ class Engine final : public BackendSink {
   using WatchFilter = std::function<bool(const AppId& app, const TenantName& tenant)>;
   WatchStart watch_start(Revision from, const WatchFilter& visible) const;
   std::vector<PoolStatus> pools() const;
+  // The configured policy of tenant `name`, or null when it has none.
+  const TenantPolicy* tenant(const TenantName& name) const;
   std::int32_t live_executors() const;
   Revision revision() const { return revision_; }
   const EventLog& event_log() const { return event_log_; }
@@ -191,7 +193,6 @@ class Engine final : public BackendSink {
   PoolState* pool_state(const PoolName& pool);
   // Keeps a pool the store names but the configuration lacks (restore()).
   void add_removed_pool(const PoolName& pool);
-  const TenantPolicy* tenant(const TenantName& name) const;
 
   // Applies a lifecycle event; returns whether the executor changed.
   bool apply(AppState& app, Executor& executor, const LifecycleEvent& event, Duration kill_grace);

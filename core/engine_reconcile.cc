@@ -186,7 +186,7 @@ void Engine::send_launch(AppState& app, Executor& executor, PoolState& pool) {
   request.tenant = app.app.spec.tenant;
   request.executor = executor.id;
   if (const ResourceProfile* profile = app.app.spec.profile(executor.profile)) request.profile = *profile;
-  request.spec = app.app.spec.launch;
+  request.spec = *app.app.spec.launch;
   request.driver = app.app.spec.driver;
 
   executor.attempt++;

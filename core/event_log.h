@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "core/types.h"
@@ -34,10 +35,13 @@ struct Event {
   std::shared_ptr<const Application> app;  // kApplication: its state after the change (shared:
                                            // application records are large, their events rare)
   ProfileCounts counts;                    // kApplication: its executors' counts at that revision
-  // What the event holds in memory, roughly (its strings, the application's record): the window
-  // is bounded by the sum of these as well as by their number.
+  // What the event holds in memory, roughly (its strings, the application's record without its
+  // launch spec): the window is bounded by the sum of these, and of the launch specs its events
+  // share (each counted once), as well as by their number.
   std::size_t bytes = 0;
   const AppId& app_id() const { return type == Type::kExecutor ? executor.app : app->spec.id; }
+  // kApplication: the launch spec the event shares with the application's other records.
+  const LaunchSpec* shared_launch() const { return type == Type::kApplication ? &*app->spec.launch : nullptr; }
 };
 
 class EventLog {
@@ -50,17 +54,23 @@ class EventLog {
   // up to and including it are not in memory.
   void reset(Revision first) {
     events_.clear();
+    shared_.clear();
     bytes_ = 0;
     oldest_known_ = first;
   }
 
   void append(Event event) {
     bytes_ += event.bytes;
+    if (const LaunchSpec* launch = event.shared_launch()) {
+      SharedSpec& shared = shared_[launch];
+      if (shared.events++ == 0) {
+        shared.bytes = approximate_bytes(*launch);
+        bytes_ += shared.bytes;
+      }
+    }
     events_.push_back(std::move(event));
     while (!events_.empty() && (events_.size() > window_ || (bytes_ > max_bytes_ && events_.size() > 1))) {
-      oldest_known_ = events_.front().revision;
-      bytes_ -= events_.front().bytes;
-      events_.pop_front();
+      drop_oldest();
     }
   }
 
@@ -76,10 +86,32 @@ class EventLog {
   std::size_t bytes() const { return bytes_; }
 
  private:
+  void drop_oldest() {
+    const Event& oldest = events_.front();
+    oldest_known_ = oldest.revision;
+    bytes_ -= oldest.bytes;
+    if (const LaunchSpec* launch = oldest.shared_launch()) {
+      auto it = shared_.find(launch);
+      if (--it->second.events == 0) {
+        bytes_ -= it->second.bytes;
+        shared_.erase(it);
+      }
+    }
+    events_.pop_front();
+  }
+
+  struct SharedSpec {
+    std::size_t events = 0;  // events in the window that hold it
+    std::size_t bytes = 0;
+  };
+
   std::size_t window_;
   std::size_t max_bytes_;
   std::size_t bytes_ = 0;
   std::deque<Event> events_;
+  // The launch specs the window's events share, by address: a spec stays alive while an event
+  // holds it, so its address identifies it for as long as it is a key here.
+  std::unordered_map<const LaunchSpec*, SharedSpec> shared_;
   Revision oldest_known_ = 0;  // every revision <= this one has left the window
 };
 

@@ -16,6 +16,7 @@ struct TenantLimits {
   std::int64_t max_memory_mib = 0;  // container memory, Spark's formula
   std::int32_t max_pending = 0;     // executors not yet running
   std::int32_t max_apps = 0;        // applications not ended, registered at once
+  std::int32_t max_watchers = 0;    // WatchEvents streams open at once
   bool operator==(const TenantLimits&) const = default;
 };
 

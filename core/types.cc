@@ -75,17 +75,22 @@ bool is_pending(ExecutorState state) {
          state == ExecutorState::kPending;
 }
 
-std::size_t approximate_bytes(const Application& app) {
-  const AppSpec& spec = app.spec;
-  std::size_t bytes = sizeof(Application) + spec.id.size() + spec.tenant.size() + spec.launch.image.size() +
-                      spec.driver.url.size() + app.end_reason.size();
-  for (const auto& pool : spec.pools) bytes += pool.size() + 32;
-  bytes += spec.profiles.size() * sizeof(ResourceProfile);
-  for (const auto& part : spec.launch.command) bytes += part.size() + 32;
-  for (const auto& part : spec.launch.args) bytes += part.size() + 32;
-  for (const auto* map : {&spec.launch.env, &spec.launch.labels, &spec.launch.annotations}) {
+std::size_t approximate_bytes(const LaunchSpec& launch) {
+  std::size_t bytes = sizeof(LaunchSpec) + launch.image.size();
+  for (const auto& part : launch.command) bytes += part.size() + 32;
+  for (const auto& part : launch.args) bytes += part.size() + 32;
+  for (const auto* map : {&launch.env, &launch.labels, &launch.annotations}) {
     for (const auto& [key, value] : *map) bytes += key.size() + value.size() + 64;
   }
+  return bytes;
+}
+
+std::size_t approximate_bytes(const Application& app) {
+  const AppSpec& spec = app.spec;
+  std::size_t bytes = sizeof(Application) + spec.id.size() + spec.tenant.size() + spec.driver.url.size() +
+                      app.end_reason.size();
+  for (const auto& pool : spec.pools) bytes += pool.size() + 32;
+  bytes += spec.profiles.size() * sizeof(ResourceProfile);
   for (const auto& condition : app.conditions) bytes += condition.size() + 32;
   bytes += app.targets.size() * 48;
   return bytes;

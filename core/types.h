@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "base/shared_value.h"
+
 namespace berth {
 
 using AppId = std::string;
@@ -77,7 +79,7 @@ struct AppSpec {
   TenantName tenant;
   std::vector<PoolName> pools;  // ordered by preference
   std::vector<ResourceProfile> profiles;
-  LaunchSpec launch;
+  SharedValue<LaunchSpec> launch;  // never edited in place: events and snapshots share it
   DriverRef driver;
   Duration lease_ttl{0};        // 0 = no lease
 
@@ -165,6 +167,8 @@ struct Executor {
 };
 
 // The approximate memory a record holds (strings and containers), for byte bounds.
+std::size_t approximate_bytes(const LaunchSpec& launch);
+// Without its launch spec, which copies of the record share (AppSpec::launch).
 std::size_t approximate_bytes(const Application& app);
 std::size_t approximate_bytes(const Executor& executor);
 

@@ -1,5 +1,7 @@
 #include "daemon/convert.h"
 
+#include "core/app_key.h"
+
 namespace berth {
 
 void to_proto(Timestamp t, google::protobuf::Timestamp* out) {
@@ -35,7 +37,7 @@ ExecutorState from_proto(v1::ExecutorState state) {
 }
 
 void to_proto(const Executor& executor, v1::Executor* out) {
-  out->set_app_id(executor.app);
+  out->set_app_id(std::string(app_name(executor.app)));
   out->set_executor_id(executor.id);
   out->set_profile_id(executor.profile);
   out->set_pool(executor.pool);
@@ -80,17 +82,17 @@ void to_proto(const Application& app,
               const std::map<ProfileId, std::map<ExecutorState, std::int32_t>>& counts,
               v1::Application* out) {
   const AppSpec& spec = app.spec;
-  out->set_app_id(spec.id);
+  out->set_app_id(std::string(app_name(spec.id)));
   out->set_tenant(spec.tenant);
   for (const PoolName& pool : spec.pools) out->add_pools(pool);
   for (const ResourceProfile& profile : spec.profiles) to_proto(profile, out->add_profiles());
   auto* launch = out->mutable_launch();
-  launch->set_image(spec.launch.image);
-  for (const auto& c : spec.launch.command) launch->add_command(c);
-  for (const auto& a : spec.launch.args) launch->add_args(a);
-  launch->mutable_env()->insert(spec.launch.env.begin(), spec.launch.env.end());
-  launch->mutable_labels()->insert(spec.launch.labels.begin(), spec.launch.labels.end());
-  launch->mutable_annotations()->insert(spec.launch.annotations.begin(), spec.launch.annotations.end());
+  launch->set_image(spec.launch->image);
+  for (const auto& c : spec.launch->command) launch->add_command(c);
+  for (const auto& a : spec.launch->args) launch->add_args(a);
+  launch->mutable_env()->insert(spec.launch->env.begin(), spec.launch->env.end());
+  launch->mutable_labels()->insert(spec.launch->labels.begin(), spec.launch->labels.end());
+  launch->mutable_annotations()->insert(spec.launch->annotations.begin(), spec.launch->annotations.end());
   out->mutable_driver()->set_url(spec.driver.url);
   if (spec.driver.pod) {
     auto* pod = out->mutable_driver()->mutable_pod();
@@ -154,12 +156,14 @@ AppSpec from_proto(const v1::RegisterApplicationRequest& request) {
     spec.profiles.push_back(std::move(profile));
   }
   const auto& launch = request.launch();
-  spec.launch.image = launch.image();
-  spec.launch.command.assign(launch.command().begin(), launch.command().end());
-  spec.launch.args.assign(launch.args().begin(), launch.args().end());
-  spec.launch.env.insert(launch.env().begin(), launch.env().end());
-  spec.launch.labels.insert(launch.labels().begin(), launch.labels().end());
-  spec.launch.annotations.insert(launch.annotations().begin(), launch.annotations().end());
+  LaunchSpec spec_launch;
+  spec_launch.image = launch.image();
+  spec_launch.command.assign(launch.command().begin(), launch.command().end());
+  spec_launch.args.assign(launch.args().begin(), launch.args().end());
+  spec_launch.env.insert(launch.env().begin(), launch.env().end());
+  spec_launch.labels.insert(launch.labels().begin(), launch.labels().end());
+  spec_launch.annotations.insert(launch.annotations().begin(), launch.annotations().end());
+  spec.launch = std::move(spec_launch);
   spec.driver.url = request.driver().url();
   if (request.driver().has_pod()) {
     const auto& pod = request.driver().pod();

@@ -5,7 +5,9 @@
 #include <deque>
 #include <mutex>
 
+#include "core/app_key.h"
 #include "daemon/convert.h"
+#include "daemon/request_parsing.h"
 #include "daemon/validate.h"
 
 namespace berth {
@@ -92,10 +94,32 @@ class UnaryCall {
   bool finished_ = false;
 };
 
+// The key of tenant's application `name`, registered or not.
+AppId tenant_app_key(const Engine& engine, const ServiceContext& context, const TenantName& tenant,
+                     const std::string& name) {
+  const AppId key = app_key(tenant, name, context.default_tenant);
+  if (key != name && engine.find_app(key) == nullptr) {
+    // An application registered before ids were scoped by tenant keeps its plain key.
+    const Application* earlier = engine.find_app(name);
+    if (earlier != nullptr && earlier->spec.tenant == tenant) return name;
+  }
+  return key;
+}
+
+// The key of the application that `app_id` names for `caller` (core/app_key.h). A driver names
+// its tenant's applications by their ids, so its ids never meet another tenant's; an operator,
+// or anyone when no tokens are configured, names the default tenant's applications by their ids
+// and another tenant's by their keys, "<tenant>.<id>".
+AppId resolve_app(const Engine& engine, const ServiceContext& context, const Caller& caller, const std::string& app_id) {
+  if (caller.is_operator || caller.anonymous) return app_id;
+  return tenant_app_key(engine, context, caller.tenant, app_id);
+}
+
 // Looks up an application the caller may see. Another tenant's application is reported exactly
-// like a missing one, so tenants cannot probe each other's app ids.
-StatusOr<const Application*> visible_app(Engine& engine, const Caller& caller, const AppId& app_id) {
-  const Application* app = engine.find_app(app_id);
+// like a missing one.
+StatusOr<const Application*> visible_app(Engine& engine, const ServiceContext& context, const Caller& caller,
+                                         const std::string& app_id) {
+  const Application* app = engine.find_app(resolve_app(engine, context, caller, app_id));
   if (app == nullptr || !caller.may_access(app->spec.tenant)) {
     return berth::Status::NotFound("application " + app_id + " is not registered");
   }
@@ -108,7 +132,7 @@ template <typename Work>
 void on_app(const ServiceContext& context, std::shared_ptr<UnaryCall> call, AppId app_id, Work work) {
   context.runtime.post([&context, call, app_id = std::move(app_id), work = std::move(work)]() mutable {
     Engine& engine = context.runtime.engine();
-    auto app = visible_app(engine, call->caller(), app_id);
+    auto app = visible_app(engine, context, call->caller(), app_id);
     if (!app.ok()) {
       call->finish(app.status());
       return;
@@ -135,6 +159,60 @@ void finish_when_durable(Engine& engine, std::shared_ptr<UnaryCall> call) {
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
+// Registration: every method parses its request itself (request_parsing.h)
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+
+template <typename Service, typename Request, typename Response>
+grpc::internal::MethodHandler* parsing(Service* service, Metrics& metrics, const char* name,
+                                       grpc::ServerUnaryReactor* (Service::*method)(grpc::CallbackServerContext*,
+                                                                                    const Request*, Response*)) {
+  return parsing_unary_handler<Request, Response>(
+      [service, method](grpc::CallbackServerContext* ctx, const Request* request, Response* response) {
+        return (service->*method)(ctx, request, response);
+      },
+      [&metrics, name] { metrics.record_grpc(name, "INVALID_ARGUMENT"); });
+}
+
+template <typename Service, typename Request, typename Response>
+grpc::internal::MethodHandler* parsing(Service* service, Metrics& metrics, const char* name,
+                                       grpc::ServerWriteReactor<Response>* (Service::*method)(grpc::CallbackServerContext*,
+                                                                                              const Request*)) {
+  return parsing_server_streaming_handler<Request, Response>(
+      [service, method](grpc::CallbackServerContext* ctx, const Request* request) { return (service->*method)(ctx, request); },
+      [&metrics, name] { metrics.record_grpc(name, "INVALID_ARGUMENT"); });
+}
+
+}  // namespace
+
+// Replaces the handler gRPC registered for Method with one that parses the request itself.
+#define BERTH_PARSE_REQUESTS(ServiceName, Method)                                                    \
+  MarkMethodCallback(method_index("berth.v1." #ServiceName, #Method),                               \
+                     parsing(this, context_.metrics, #Method, &ServiceName##Service::Method))
+
+ExecutorsService::ExecutorsService(ServiceContext context) : context_(std::move(context)) {
+  BERTH_PARSE_REQUESTS(Executors, RegisterApplication);
+  BERTH_PARSE_REQUESTS(Executors, RequestTotalExecutors);
+  BERTH_PARSE_REQUESTS(Executors, KillExecutors);
+  BERTH_PARSE_REQUESTS(Executors, DecommissionExecutors);
+  BERTH_PARSE_REQUESTS(Executors, GetApplication);
+  BERTH_PARSE_REQUESTS(Executors, ListExecutors);
+  BERTH_PARSE_REQUESTS(Executors, WatchEvents);
+  BERTH_PARSE_REQUESTS(Executors, KeepAlive);
+  BERTH_PARSE_REQUESTS(Executors, UnregisterApplication);
+}
+
+AdminService::AdminService(ServiceContext context) : context_(std::move(context)) {
+  BERTH_PARSE_REQUESTS(Admin, ListPools);
+  BERTH_PARSE_REQUESTS(Admin, ListApplications);
+  BERTH_PARSE_REQUESTS(Admin, DrainPool);
+  BERTH_PARSE_REQUESTS(Admin, Status);
+}
+
+#undef BERTH_PARSE_REQUESTS
+
+// ---------------------------------------------------------------------------------------------
 // Executors
 // ---------------------------------------------------------------------------------------------
 
@@ -154,6 +232,7 @@ grpc::ServerUnaryReactor* ExecutorsService::RegisterApplication(grpc::CallbackSe
   if (spec.tenant.empty()) spec.tenant = context_.default_tenant;
   context_.runtime.post([this, call, response, spec = std::move(spec)]() mutable {
     Engine& engine = context_.runtime.engine();
+    spec.id = tenant_app_key(engine, context_, spec.tenant, spec.id);
     auto app = engine.register_app(std::move(spec));
     if (!app.ok()) {
       call->finish(app.status());
@@ -301,6 +380,20 @@ void OpenStreams::add(std::weak_ptr<void> owner, std::function<void()> end) {
   streams_.emplace_back(std::move(owner), std::move(end));
 }
 
+bool OpenStreams::watch_opened(const TenantName& tenant, std::int32_t limit) {
+  std::lock_guard lock(mutex_);
+  std::int32_t& open = watches_[tenant];
+  if (limit > 0 && open >= limit) return false;
+  ++open;
+  return true;
+}
+
+void OpenStreams::watch_closed(const TenantName& tenant) {
+  std::lock_guard lock(mutex_);
+  auto it = watches_.find(tenant);
+  if (it != watches_.end() && --it->second <= 0) watches_.erase(it);
+}
+
 void OpenStreams::end_all() {
   std::vector<std::pair<std::weak_ptr<void>, std::function<void()>>> streams;
   {
@@ -338,6 +431,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
     Caller caller;
     std::optional<std::string> authorization;  // what the caller authenticated with
     const Engine* engine = nullptr;
+    std::optional<TenantName> counted_tenant;  // the tenant whose max_watchers counts this stream
 
     // The daemon stops: the stream ends now, telling the client where to resume (on another
     // berthd, or this one restarted).
@@ -423,9 +517,10 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
     }
     auto shared = shared_;
     Runtime& runtime = context_.runtime;
-    runtime.post([&runtime, shared] {
+    runtime.post([&runtime, shared, streams = context_.streams] {
       runtime.engine().remove_listener(shared.get());
       if (shared->keeps_lease) runtime.watch_ended(shared->app_filter);
+      if (shared->counted_tenant) streams->watch_closed(*shared->counted_tenant);
     });
     delete this;
   }
@@ -438,11 +533,23 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
     if (shared->stream == nullptr) return;
     WatchStream& stream = *shared->stream;
     if (!shared->app_filter.empty()) {
-      const Application* app = engine.find_app(shared->app_filter);
-      if (app == nullptr || !shared->caller.may_access(app->spec.tenant)) {
-        stream.finish_locked(to_grpc(berth::Status::NotFound("application " + shared->app_filter + " is not registered")));
+      auto app = visible_app(engine, context, shared->caller, shared->app_filter);
+      if (!app.ok()) {
+        stream.finish_locked(to_grpc(app.status()));
         return;
       }
+      shared->app_filter = (*app)->spec.id;  // its key, as events name it
+    }
+    if (!shared->caller.is_operator) {
+      const TenantName tenant = shared->caller.tenant.empty() ? context.default_tenant : shared->caller.tenant;
+      const TenantPolicy* policy = engine.tenant(tenant);
+      const std::int32_t limit = policy == nullptr ? 0 : policy->limits.max_watchers;
+      if (!context.streams->watch_opened(tenant, limit)) {
+        stream.finish_locked(to_grpc(berth::Status::ResourceExhausted(
+            "tenant " + tenant + " has " + std::to_string(limit) + " watches open, its max_watchers limit")));
+        return;
+      }
+      shared->counted_tenant = tenant;
     }
     const WatchStart start = engine.watch_start(
         from, [&shared](const AppId& app, const TenantName& tenant) { return shared->wants(app, tenant); });

@@ -6,6 +6,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <map>
 #include <memory>
 #include <vector>
 #include <mutex>
@@ -29,8 +30,14 @@ class OpenStreams {
   void add(std::weak_ptr<void> owner, std::function<void()> end);
   void end_all();
 
+  // Counts a tenant's open watches against its limit (0 = none): false, counting nothing, when
+  // `tenant` already has `limit` open. Every true is matched by one watch_closed().
+  bool watch_opened(const TenantName& tenant, std::int32_t limit);
+  void watch_closed(const TenantName& tenant);
+
  private:
   std::mutex mutex_;
+  std::map<TenantName, std::int32_t> watches_;
   std::vector<std::pair<std::weak_ptr<void>, std::function<void()>>> streams_;
 };
 
@@ -49,7 +56,9 @@ struct ServiceContext {
 
 class ExecutorsService final : public v1::Executors::CallbackService {
  public:
-  explicit ExecutorsService(ServiceContext context) : context_(std::move(context)) {}
+  // Registers every method so that a request that is not valid protobuf gets INVALID_ARGUMENT
+  // (request_parsing.h).
+  explicit ExecutorsService(ServiceContext context);
 
   grpc::ServerUnaryReactor* RegisterApplication(grpc::CallbackServerContext* ctx,
                                                 const v1::RegisterApplicationRequest* request,
@@ -83,7 +92,7 @@ class ExecutorsService final : public v1::Executors::CallbackService {
 
 class AdminService final : public v1::Admin::CallbackService {
  public:
-  explicit AdminService(ServiceContext context) : context_(std::move(context)) {}
+  explicit AdminService(ServiceContext context);  // as ExecutorsService's
 
   grpc::ServerUnaryReactor* ListPools(grpc::CallbackServerContext* ctx, const v1::ListPoolsRequest* request,
                                       v1::ListPoolsResponse* response) override;

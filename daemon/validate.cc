@@ -187,6 +187,16 @@ Status validate_app_id(const std::string& value, const char* field) {
   return validate_name(value, field, L::kMaxIdLength);
 }
 
+Status validate_app_ref(const std::string& value, const char* field) {
+  const auto dot = value.rfind('.');
+  if (dot == std::string::npos) return validate_app_id(value, field);
+  const std::string tenant = value.substr(0, dot);
+  if (tenant.empty() || !validate_tenant(tenant).ok()) {
+    return invalid(field, "is an application id, or <tenant>.<application id>; \"" + tenant + "\" is not a tenant name");
+  }
+  return validate_app_id(value.substr(dot + 1), field);
+}
+
 Status validate(const v1::RegisterApplicationRequest& request) {
   RETURN_IF_ERROR(validate_app_id(request.app_id()));
   if (!request.tenant().empty()) RETURN_IF_ERROR(validate_tenant(request.tenant()));
@@ -217,7 +227,7 @@ Status validate(const v1::RegisterApplicationRequest& request) {
 }
 
 Status validate(const v1::RequestTotalExecutorsRequest& request) {
-  RETURN_IF_ERROR(validate_app_id(request.app_id()));
+  RETURN_IF_ERROR(validate_app_ref(request.app_id()));
   if (request.totals().empty()) return invalid("totals", "is required (profile id -> total)");
   if (request.totals().size() > static_cast<std::size_t>(L::kMaxProfiles)) return invalid("totals", "at most 32 entries");
   for (const auto& [profile, total] : request.totals()) {
@@ -238,20 +248,20 @@ Status validate(const v1::RequestTotalExecutorsRequest& request) {
 }
 
 Status validate(const v1::KillExecutorsRequest& request) {
-  RETURN_IF_ERROR(validate_app_id(request.app_id()));
+  RETURN_IF_ERROR(validate_app_ref(request.app_id()));
   return validate_executor_ids(request.executor_ids());
 }
 
 Status validate(const v1::DecommissionExecutorsRequest& request) {
-  RETURN_IF_ERROR(validate_app_id(request.app_id()));
+  RETURN_IF_ERROR(validate_app_ref(request.app_id()));
   RETURN_IF_ERROR(validate_executor_ids(request.executor_ids()));
   return check_range(request.grace_seconds(), 0, L::kMaxGraceSeconds, "grace_seconds");
 }
 
-Status validate(const v1::GetApplicationRequest& request) { return validate_app_id(request.app_id()); }
+Status validate(const v1::GetApplicationRequest& request) { return validate_app_ref(request.app_id()); }
 
 Status validate(const v1::ListExecutorsRequest& request) {
-  RETURN_IF_ERROR(validate_app_id(request.app_id()));
+  RETURN_IF_ERROR(validate_app_ref(request.app_id()));
   for (int i = 0; i < request.states_size(); ++i) {
     const int state = request.states(i);
     if (state <= v1::EXECUTOR_STATE_UNSPECIFIED || state > v1::CANCELLED) {
@@ -262,14 +272,14 @@ Status validate(const v1::ListExecutorsRequest& request) {
 }
 
 Status validate(const v1::WatchEventsRequest& request) {
-  if (!request.app_id().empty()) return validate_app_id(request.app_id());
+  if (!request.app_id().empty()) return validate_app_ref(request.app_id());
   return Status::Ok();
 }
 
-Status validate(const v1::KeepAliveRequest& request) { return validate_app_id(request.app_id()); }
+Status validate(const v1::KeepAliveRequest& request) { return validate_app_ref(request.app_id()); }
 
 Status validate(const v1::UnregisterApplicationRequest& request) {
-  RETURN_IF_ERROR(validate_app_id(request.app_id()));
+  RETURN_IF_ERROR(validate_app_ref(request.app_id()));
   return check_length(request.reason(), 1024, "reason");
 }
 

@@ -33,6 +33,9 @@ struct RequestLimits {
 // Application ids become part of backend object names and label values: lower-case letters,
 // digits and '-', starting and ending with a letter or digit, at most 48 characters.
 Status validate_app_id(const std::string& value, const char* field = "app_id");
+// An application a request refers to: its id, or (for operators) its key "<tenant>.<id>"
+// (core/app_key.h).
+Status validate_app_ref(const std::string& value, const char* field = "app_id");
 
 Status validate(const v1::RegisterApplicationRequest& request);
 Status validate(const v1::RequestTotalExecutorsRequest& request);

@@ -177,12 +177,12 @@ std::string encode_spec(const AppSpec& spec) {
     });
   }
   json::object launch{
-      {"image", spec.launch.image},
-      {"command", to_array(spec.launch.command)},
-      {"args", to_array(spec.launch.args)},
-      {"env", to_object(spec.launch.env)},
-      {"labels", to_object(spec.launch.labels)},
-      {"annotations", to_object(spec.launch.annotations)},
+      {"image", spec.launch->image},
+      {"command", to_array(spec.launch->command)},
+      {"args", to_array(spec.launch->args)},
+      {"env", to_object(spec.launch->env)},
+      {"labels", to_object(spec.launch->labels)},
+      {"annotations", to_object(spec.launch->annotations)},
   };
   json::value pod = nullptr;
   if (spec.driver.pod) {
@@ -247,12 +247,14 @@ Status decode_spec(const std::string& text, AppSpec& spec) {
     }
   }
   if (const json::object* launch = r.object(*o, "launch")) {
-    r.read(*launch, "image", spec.launch.image);
-    r.read(*launch, "command", spec.launch.command);
-    r.read(*launch, "args", spec.launch.args);
-    r.read(*launch, "env", spec.launch.env);
-    r.read(*launch, "labels", spec.launch.labels);
-    r.read(*launch, "annotations", spec.launch.annotations);
+    LaunchSpec read;
+    r.read(*launch, "image", read.image);
+    r.read(*launch, "command", read.command);
+    r.read(*launch, "args", read.args);
+    r.read(*launch, "env", read.env);
+    r.read(*launch, "labels", read.labels);
+    r.read(*launch, "annotations", read.annotations);
+    spec.launch = std::move(read);
   }
   if (const json::object* driver = r.object(*o, "driver")) {
     r.read(*driver, "url", spec.driver.url);

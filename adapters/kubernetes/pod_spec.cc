@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <set>
 
+#include "core/app_key.h"
+
 namespace berth::kubernetes {
 namespace {
 
@@ -158,7 +160,7 @@ StatusOr<boost::json::object> build_pod(const LaunchRequest& request, const Kube
   json::object& annotations = metadata.at("annotations").as_object();
   for (const auto& [key, value] : config.labels) labels[key] = value;
   for (const auto& [key, value] : request.spec.labels) labels[key] = value;
-  labels[kSparkAppSelector] = label_value(request.app);
+  labels[kSparkAppSelector] = label_value(std::string(app_name(request.app)));
   labels[kSparkRole] = "executor";
   labels[kSparkExecId] = std::to_string(request.executor);
   labels[kSparkProfileId] = std::to_string(request.profile.id);

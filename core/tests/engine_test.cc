@@ -73,7 +73,7 @@ struct Fixture {
     s.id = id;
     s.tenant = "team-a";
     s.profiles = {ResourceProfile{0, 2, 1024, 0, 0, 0, 0, {}}};
-    s.launch.command = {"executor"};
+    s.launch = LaunchSpec{.command = {"executor"}};
     s.driver.url = "spark://CoarseGrainedScheduler@driver:7078";
     s.lease_ttl = lease;
     return s;
@@ -621,6 +621,58 @@ TEST_CASE("event log is bounded in bytes as well: large events push the oldest o
   CHECK(log.since(10)->size() == 1);
 }
 
+TEST_CASE("event log counts a launch spec its events share once, until the last of them leaves") {
+  LaunchSpec launch;
+  launch.env["BIG"] = std::string(100'000, 'x');
+  auto app = std::make_shared<Application>();
+  app->spec.launch = launch;
+  const std::size_t spec_bytes = approximate_bytes(*app->spec.launch);
+  EventLog log(3, 1'000'000);
+  log.reset(0);
+  for (Revision r = 1; r <= 3; ++r) {
+    Event e;
+    e.type = Event::Type::kApplication;
+    e.revision = r;
+    e.bytes = 100;
+    auto copy = std::make_shared<Application>(*app);  // a record of one application: shares the spec
+    copy->revision = r;
+    e.app = copy;
+    log.append(e);
+  }
+  CHECK(log.bytes() == 300 + spec_bytes);
+  Event executor_event;
+  executor_event.revision = 4;
+  executor_event.bytes = 100;
+  log.append(executor_event);  // the window holds 3: the first application event leaves
+  CHECK(log.bytes() == 300 + spec_bytes);
+  for (Revision r = 5; r <= 6; ++r) {
+    executor_event.revision = r;
+    log.append(executor_event);
+  }
+  CHECK(log.bytes() == 300);  // the last event holding the spec left, and its bytes with it
+}
+
+TEST_CASE_METHOD(Fixture, "an application's events share its launch spec rather than copy it") {
+  start();
+  Recorder recorder;
+  engine->add_listener(&recorder);
+  AppSpec big = spec();
+  big.launch = LaunchSpec{.command = {"executor"}, .env = {{"BLOB", std::string(1 << 20, 'x')}}};
+  REQUIRE(engine->register_app(big).ok());
+  for (int i = 1; i <= 200; ++i) target(i % 2);
+  std::vector<const Event*> app_events;
+  for (const Event& event : recorder.events) {
+    if (event.type == Event::Type::kApplication) app_events.push_back(&event);
+  }
+  REQUIRE(app_events.size() >= 200);
+  for (const Event* event : app_events) {
+    CHECK(event->app->spec.launch.shares_with(engine->find_app("app-1")->spec.launch));
+  }
+  // 200 events of a 1 MiB spec: the window holds the spec once, not 200 times.
+  CHECK(engine->event_log().bytes() < 2u * (1 << 20));
+  engine->remove_listener(&recorder);
+}
+
 TEST_CASE_METHOD(Fixture, "every change is an event with a strictly increasing revision") {
   start();
   Recorder recorder;
@@ -1135,7 +1187,7 @@ TEST_CASE_METHOD(Fixture, "a forgotten application's history never replays to an
   options.ended_retention = 1min;
   start();
   AppSpec secret = spec("shared-id");
-  secret.launch.env["DB_PASSWORD"] = "hunter2";
+  secret.launch = LaunchSpec{.command = {"executor"}, .env = {{"DB_PASSWORD", "hunter2"}}};
   REQUIRE(engine->register_app(secret).ok());
   target(1, "shared-id");
   REQUIRE(engine->unregister_app("shared-id", "done").ok());
@@ -1154,7 +1206,7 @@ TEST_CASE_METHOD(Fixture, "a forgotten application's history never replays to an
   REQUIRE_FALSE(replay.events.empty());
   for (const Event& event : replay.events) {
     CHECK(event.tenant == "team-b");
-    if (event.type == Event::Type::kApplication) CHECK(event.app->spec.launch.env.count("DB_PASSWORD") == 0);
+    if (event.type == Event::Type::kApplication) CHECK(event.app->spec.launch->env.count("DB_PASSWORD") == 0);
   }
 }
 

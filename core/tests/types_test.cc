@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "core/app_key.h"
 #include "core/types.h"
 
 using namespace berth;
@@ -28,4 +29,16 @@ TEST_CASE("terminal and pending states") {
     auto s = static_cast<ExecutorState>(i);
     CHECK(executor_state_from_string(to_string(s)) == s);
   }
+}
+
+TEST_CASE("application keys scope names by tenant, and give the name back") {
+  CHECK(app_key("default", "etl", "default") == "etl");
+  CHECK(app_key("", "etl", "default") == "etl");
+  CHECK(app_key("team-b", "etl", "default") == "team-b.etl");
+  CHECK(app_key("org.team_B", "etl", "default") == "org.team_B.etl");  // tenant names may hold dots
+  CHECK(app_name("etl") == "etl");
+  CHECK(app_name("team-b.etl") == "etl");
+  CHECK(app_name("org.team_B.etl") == "etl");
+  // Two tenants' applications of one name have two keys.
+  CHECK(app_key("team-a", "etl", "default") != app_key("team-b", "etl", "default"));
 }

@@ -113,7 +113,7 @@ TEST_CASE("registration converts to the core spec field by field") {
   REQUIRE(spec.profiles.size() == 1);
   CHECK(spec.profiles[0].cores == 2);
   CHECK(spec.profiles[0].resources[0] == CustomResource{"gpu", "nvidia.com", 1});
-  CHECK(spec.launch.env.at("SPARK_LOCAL_DIRS") == "/tmp");
+  CHECK(spec.launch->env.at("SPARK_LOCAL_DIRS") == "/tmp");
   CHECK(spec.lease_ttl == std::chrono::seconds(30));
   CHECK_FALSE(spec.driver.pod.has_value());
 }

@@ -83,13 +83,15 @@ Application full_app(const std::string& id) {
   p1.pyspark_mib = 0;
   p1.resources = {{"gpu", "nvidia.com", 2}, {"fpga", "xilinx.com", std::numeric_limits<std::int64_t>::min()}};
   app.spec.profiles = {p0, p1};
-  app.spec.launch.image = "apache/spark:3.5.1";
-  app.spec.launch.command = {"/opt/entrypoint.sh", "executor"};
-  app.spec.launch.args = {"--verbose", "", "a b\tc"};
-  app.spec.launch.env = {{"SPARK_USER", "alice"}, {"EMPTY", ""}, {"JSON", "{\"a\":[1,2]}"},
-                            {"BYTES", std::string("\xff\xfe\0nul", 6)}};
-  app.spec.launch.labels = {{"team", "data"}, {"spark-app-selector", id}};
-  app.spec.launch.annotations = {{"example.com/note", "line1\nline2"}};
+  LaunchSpec launch;
+  launch.image = "apache/spark:3.5.1";
+  launch.command = {"/opt/entrypoint.sh", "executor"};
+  launch.args = {"--verbose", "", "a b\tc"};
+  launch.env = {{"SPARK_USER", "alice"}, {"EMPTY", ""}, {"JSON", "{\"a\":[1,2]}"},
+                {"BYTES", std::string("\xff\xfe\0nul", 6)}};
+  launch.labels = {{"team", "data"}, {"spark-app-selector", id}};
+  launch.annotations = {{"example.com/note", "line1\nline2"}};
+  app.spec.launch = std::move(launch);
   app.spec.driver.url = "spark://CoarseGrainedScheduler@10.0.0.5:7078";
   app.spec.driver.pod = DriverPod{"spark-jobs", "driver-0", "6f1b1c8e-uid"};
   app.spec.lease_ttl = Duration(45'000);

@@ -54,12 +54,30 @@ class SecuredDaemonCase(BerthTestCase):
         self.tokens_path = tokens_path
         self.daemon = self.new_daemon(
             tls=tls, tokens_file=tokens_path,
-            tenants=[{"name": "team-a", "default_pools": ["local"]},
-                     {"name": "team-b", "default_pools": ["local"]}],
-            **self.daemon_overrides())
+            tenants=self.tenants(), **self.daemon_overrides())
+
+    def tenants(self):
+        return [{"name": "team-a", "default_pools": ["local"]},
+                {"name": "team-b", "default_pools": ["local"]}]
 
     def daemon_overrides(self):
         return {}
+
+    def open_watch(self, who, *args):
+        """A `berthctl watch` as `who` left running; returns once its first event arrived."""
+        argv = ([BERTHCTL, "--addr", self.daemon.grpc, "-o", "json"] + self.tls_options() +
+                ["--token-file", self.token_files[who], "watch"] + [str(a) for a in args])
+        watch = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+
+        def cleanup():
+            if watch.poll() is None:
+                watch.kill()
+            watch.communicate(timeout=20)
+        self.addCleanup(cleanup)
+        ready, _, _ = select.select([watch.stdout], [], [], 20)
+        self.assertTrue(ready and watch.stdout.readline(), "the watch started")
+        return watch
 
     def tls_options(self, client_cert=True):
         options = ["--ca-file", self.cert("ca.pem")]
@@ -156,6 +174,48 @@ class TlsTokensTenantsTest(SecuredDaemonCase):
             self.assertIn(app, (None, app_b), event)
 
 
+class TenantScopedIdsTest(SecuredDaemonCase):
+    """Application ids are scoped by tenant: two tenants run an application of one id side by
+    side, and neither learns from RegisterApplication that the other's exists."""
+
+    def test_two_tenants_run_applications_of_one_id_independently(self):
+        app = self.app_id("shared")
+        self.assertEqual(self.assert_ok(self.register_as("team-a", app))["tenant"], "team-a")
+        self.assert_ok(self.as_("team-a", "target", app, 1))
+        # team-b registers the same id: OK, its own application (it was ALREADY_EXISTS).
+        registered = self.assert_ok(self.register_as("team-b", app))
+        self.assertEqual((registered["appId"], registered["tenant"]), (app, "team-b"))
+        self.assert_ok(self.as_("team-b", "target", app, 2))
+        self.wait_until(lambda: len(self.live_executors(app)) == 3, 20, "both tenants' executors run")
+        names = sorted(p["env"]["BERTH_BACKEND_NAME"] for p in self.live_executors(app))
+        self.assertEqual(len(set(names)), 3, names)  # one backend object each, no collision
+        # Spark sees the id the driver registered, whichever the tenant.
+        for process in self.live_executors(app):
+            self.assertEqual(process["env"]["SPARK_APPLICATION_ID"], app)
+
+        # Each tenant sees and touches only its own application of that id.
+        got_a = self.assert_ok(self.as_("team-a", "app", "get", app))
+        got_b = self.assert_ok(self.as_("team-b", "app", "get", app))
+        self.assertEqual((got_a["tenant"], got_a["profileStatus"][0]["target"]), ("team-a", 1))
+        self.assertEqual((got_b["tenant"], got_b["profileStatus"][0]["target"]), ("team-b", 2))
+        self.assert_ok(self.as_("team-b", "kill", app, 1))
+        self.wait_until(lambda: len(self.live_executors(app)) == 2, 20, "team-b's executor 1 killed")
+        executors_a = self.assert_ok(self.as_("team-a", "executors", app))["executors"]
+        self.assertEqual([(e["executorId"], e["state"]) for e in executors_a], [("1", "RUNNING")])
+
+        # The operator sees both, and names team-b's by its key "<tenant>.<id>".
+        apps = self.assert_ok(self.as_("operator", "apps"))["applications"]
+        self.assertEqual(sorted((a["appId"], a["tenant"]) for a in apps), [(app, "team-a"), (app, "team-b")])
+        self.assertEqual(self.assert_ok(self.as_("operator", "app", "get", "team-b." + app))["tenant"], "team-b")
+        # A driver cannot reach another tenant's application through its key either.
+        self.assert_fails(self.as_("team-a", "app", "get", "team-b." + app), "NOT_FOUND")
+
+        # Unregistering team-a's leaves team-b's running.
+        self.assert_ok(self.as_("team-a", "app", "unregister", app))
+        self.wait_until(lambda: len(self.live_executors(app)) == 1, 20, "team-a's executor stopped")
+        self.assertEqual(self.assert_ok(self.as_("team-b", "app", "get", app))["phase"], "ACTIVE")
+
+
 class SecretsAndRevocationTest(SecuredDaemonCase):
     """Secrets in launch env are never shown; a forgotten application's history never replays to
     another tenant that registers its id; a revoked token ends an open watch."""
@@ -190,19 +250,8 @@ class SecretsAndRevocationTest(SecuredDaemonCase):
     def test_a_revoked_token_ends_an_open_watch(self):
         app = self.app_id("revoked")
         self.assert_ok(self.register_as("team-a", app))
-        argv = ([BERTHCTL, "--addr", self.daemon.grpc, "-o", "json"] + self.tls_options() +
-                ["--token-file", self.token_files["team-a"], "watch", app])
-        watch = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True)
-
-        def cleanup():
-            if watch.poll() is None:
-                watch.kill()
-            watch.communicate(timeout=20)
-        self.addCleanup(cleanup)
         # The watch is open once its snapshot arrives; then team-a's token is removed.
-        ready, _, _ = select.select([watch.stdout], [], [], 20)
-        self.assertTrue(ready and watch.stdout.readline(), "the watch started")
+        watch = self.open_watch("team-a", app)
         with open(self.tokens_path, "w") as f:
             f.write(render_yaml({"tokens": [
                 {"token": "b" * 8 + "-team-b-driver-token-0002", "tenant": "team-b", "role": "driver"},
@@ -215,6 +264,32 @@ class SecretsAndRevocationTest(SecuredDaemonCase):
         self.assertIn("UNAUTHENTICATED", stderr)
         self.assertIn("revoked", stderr)
         self.assert_fails(self.as_("team-a", "app", "get", app), "UNAUTHENTICATED")
+
+
+class WatcherLimitTest(SecuredDaemonCase):
+    """A tenant's max_watchers bounds the watches it holds open (each may buffer up to 16 MiB of
+    unread events); other tenants are not affected, and a closed watch frees its place."""
+
+    def tenants(self):
+        return [{"name": "team-a", "default_pools": ["local"], "limits": {"max_watchers": 2}},
+                {"name": "team-b", "default_pools": ["local"]}]
+
+    def test_max_watchers_bounds_a_tenants_open_watches(self):
+        app = self.app_id("watched")
+        self.assert_ok(self.register_as("team-a", app))
+        first = self.open_watch("team-a", app)
+        self.open_watch("team-a")
+        self.assert_fails(self.as_("team-a", "watch", app, "--count", 1), "RESOURCE_EXHAUSTED",
+                          "team-a", "max_watchers")
+        app_b = self.app_id("other")
+        self.assert_ok(self.register_as("team-b", app_b))
+        watched = self.as_("team-b", "watch", app_b, "--count", 1)
+        self.assertEqual(watched.returncode, 0, watched)
+        # Closing one watch frees its place (the daemon notices the stream end on its own time).
+        first.kill()
+        first.communicate(timeout=20)
+        self.wait_until(lambda: self.as_("team-a", "watch", app, "--count", 1).returncode == 0, 20,
+                        "a new watch of team-a once one closed")
 
 
 class MutualTlsTest(SecuredDaemonCase):
