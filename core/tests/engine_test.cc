@@ -599,6 +599,27 @@ TEST_CASE("event log resumes from a revision and asks for a resync past its wind
   CHECK(log.since(15)->empty());
 }
 
+TEST_CASE("event log visits what follows a revision, and the newest events first, without copying the window") {
+  EventLog log(3);
+  log.reset(10);
+  for (Revision r = 11; r <= 15; ++r) {
+    Event e;
+    e.revision = r;
+    log.append(e);
+  }
+  std::vector<Revision> seen;
+  CHECK_FALSE(log.visit_since(11, [&](const Event& e) { seen.push_back(e.revision); return true; }));
+  CHECK(seen.empty());
+  CHECK(log.visit_since(13, [&](const Event& e) { seen.push_back(e.revision); return true; }));
+  CHECK(seen == std::vector<Revision>{14, 15});
+  seen.clear();
+  CHECK(log.visit_since(12, [&](const Event& e) { seen.push_back(e.revision); return seen.size() < 2; }));
+  CHECK(seen == std::vector<Revision>{13, 14});
+  seen.clear();
+  log.visit_newest([&](const Event& e) { seen.push_back(e.revision); return seen.size() < 2; });
+  CHECK(seen == std::vector<Revision>{15, 14});
+}
+
 TEST_CASE("event log is bounded in bytes as well: large events push the oldest out") {
   EventLog log(100, 1000);
   log.reset(0);
