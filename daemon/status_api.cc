@@ -5,8 +5,12 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <limits>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "daemon/convert.h"
 
@@ -163,6 +167,32 @@ std::string events_document(const Engine& engine, const Caller& caller,
 }
 
 }  // namespace
+
+bool is_address_host(const std::string& host_header) {
+  std::string host;
+  if (!host_header.empty() && host_header.front() == '[') {
+    const auto close = host_header.find(']');
+    if (close == std::string::npos) return false;
+    const std::string rest = host_header.substr(close + 1);
+    if (!rest.empty() && rest.front() != ':') return false;
+    host = host_header.substr(1, close - 1);
+    in6_addr v6{};
+    return inet_pton(AF_INET6, host.c_str(), &v6) == 1;
+  }
+  const auto colon = host_header.find(':');
+  host = host_header.substr(0, colon);
+  if (colon != std::string::npos && host_header.find(':', colon + 1) != std::string::npos) return false;
+  std::string lower;
+  for (char c : host) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (!lower.empty() && lower.back() == '.') lower.pop_back();
+  constexpr std::string_view kLocalhost = ".localhost";
+  if (lower == "localhost" ||
+      (lower.size() > kLocalhost.size() && lower.compare(lower.size() - kLocalhost.size(), kLocalhost.size(), kLocalhost) == 0)) {
+    return true;
+  }
+  in_addr v4{};
+  return inet_pton(AF_INET, host.c_str(), &v4) == 1;
+}
 
 StatusOr<StatusQuery> parse_status_query(const std::string& path,
                                          const std::vector<std::pair<std::string, std::string>>& query) {

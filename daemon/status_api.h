@@ -51,6 +51,12 @@ inline constexpr std::size_t kMaxEventLimit = 1000;
 StatusOr<StatusQuery> parse_status_query(const std::string& path,
                                          const std::vector<std::pair<std::string, std::string>>& query);
 
+// Whether an HTTP Host header names this host by address: an IPv4 or [IPv6] literal, or
+// localhost (or a name under .localhost), with or without a port. Without tokens, a loopback
+// status server answers its API only to such requests, so that a web page the operator visits
+// cannot read it through a name it rebinds to 127.0.0.1 (DNS rebinding).
+bool is_address_host(const std::string& host_header);
+
 struct DaemonInfo {
   std::string daemon_id;
   std::string version;

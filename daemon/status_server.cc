@@ -1,12 +1,11 @@
 #include "daemon/status_server.h"
 
-#include <spdlog/spdlog.h>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 #include <thread>
 
+#include "config/config.h"
 #include "daemon/status_page.h"
 #include "net/http_server.h"
 
@@ -94,6 +93,15 @@ class StatusServer::Impl {
       writer->respond(std::move(response));
       return;
     }
+    if (caller->anonymous && loopback_) {
+      const std::string host = request.header("host").value_or("");
+      if (!is_address_host(host)) {
+        writer->respond(json_error(403, "Host \"" + host.substr(0, 100) +
+                                            "\" is not an address of this host: without tokens, the API answers only "
+                                            "requests to localhost or an IP address (a guard against DNS rebinding)"));
+        return;
+      }
+    }
     auto query = parse_status_query(request.path.substr(kApiPrefix.size()), request.query);
     if (!query.ok()) {
       writer->respond(json_error(http_status(query.status().code()), query.status().message()));
@@ -116,6 +124,7 @@ class StatusServer::Impl {
   const Authenticator& auth_;
   const Metrics& metrics_;
   std::shared_ptr<const DaemonInfo> info_;
+  bool loopback_ = false;  // listening on a loopback address
   boost::asio::io_context io_;
   std::unique_ptr<net::HttpServer> server_;
   std::thread thread_;
@@ -128,6 +137,7 @@ StatusServer::~StatusServer() { stop(); }
 
 StatusOr<std::string> StatusServer::start(const std::string& address) {
   Impl& impl = *impl_;
+  impl.loopback_ = config::is_loopback_listen(address);
   net::HttpServerOptions options;
   options.listen = address;
   options.max_body_bytes = 0;  // GET only

@@ -6,6 +6,8 @@
 //   GET /api/v1/...         the JSON API of daemon/status_api.h
 // The API authenticates as the gRPC API does: with tokens configured, every call needs
 // `Authorization: Bearer <token>` (401 otherwise) and a tenant sees only its own applications.
+// Without tokens, a loopback server answers the API only to requests whose Host is localhost or
+// an IP address (403 otherwise; see is_address_host).
 // Requests are bounded (headers 64 KiB, no body, a fixed number of connections); anything but
 // GET or HEAD gets 405, an unknown path 404, a bad parameter 400, each with a JSON error body
 // on the API.

@@ -133,6 +133,19 @@ TEST_CASE("the status API's paths and parameters: unknown ones are refused by na
   CHECK(parse_status_query("status", {{"from", "1"}}).status().code() == StatusCode::kInvalidArgument);
 }
 
+TEST_CASE("a Host header that names this host by address, not a name a page could rebind") {
+  for (const char* host : {"127.0.0.1:7434", "127.0.0.1", "[::1]:7434", "[::1]", "localhost:7434", "LOCALHOST",
+                           "localhost.", "status.localhost:80", "10.0.0.5:7434"}) {
+    INFO(host);
+    CHECK(is_address_host(host));
+  }
+  for (const char* host : {"", "evil.example:7434", "evil.example", "127.0.0.1.evil.example", "localhost.evil.example",
+                           "[::1", "[::1]x", "[evil]:1", "::1", "localhostx:1", "a:b:c"}) {
+    INFO(host);
+    CHECK_FALSE(is_address_host(host));
+  }
+}
+
 TEST_CASE("an operator sees pools and every application; a tenant only its own, and no pools") {
   Daemon d;
   d.add_app("app-a", "team-a", 2);

@@ -48,6 +48,7 @@ class Browser:
         self._next_id = 0
         self._buffer = b""
         self._session = None
+        self._events = []  # methods of the protocol events received, in order
 
     # Life cycle -------------------------------------------------------------------------------
 
@@ -154,6 +155,8 @@ class Browser:
     def _on_event(self, event):
         method = event.get("method")
         params = event.get("params", {})
+        if method and method.startswith("Page."):
+            self._events.append(method)
         if method == "Runtime.exceptionThrown":
             details = params.get("exceptionDetails", {})
             self.errors.append("exception: %s" % (details.get("exception", {}).get("description")
@@ -164,16 +167,28 @@ class Browser:
 
     # Page -------------------------------------------------------------------------------------
 
-    def navigate(self, url):
+    def wait_event(self, method, timeout):
+        """Until the protocol event `method` arrives (or has arrived since the last wait)."""
+        deadline = time.monotonic() + timeout
+        while method not in self._events:
+            self._on_event(self._read(deadline, method))
+        del self._events[:self._events.index(method) + 1]
+
+    def navigate(self, url, timeout=30):
+        """Opens `url` and waits for its load event (the page's scripts have run)."""
+        self._events.clear()
         result = self.call("Page.navigate", {"url": url}, session=True)
         if result.get("errorText"):
             raise BrowserError("navigating to %s: %s" % (url, result["errorText"]))
+        self.wait_event("Page.loadEventFired", timeout)
 
     def evaluate(self, expression):
         """The value of a JavaScript expression in the page (JSON-serialisable values only)."""
         result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=True)
         if "exceptionDetails" in result:
-            raise BrowserError("evaluating %s: %s" % (expression, result["exceptionDetails"].get("text")))
+            details = result["exceptionDetails"]
+            raise BrowserError("evaluating %s: %s" % (expression, details.get("exception", {}).get("description")
+                                                      or details.get("text")))
         return result.get("result", {}).get("value")
 
     def wait_for(self, expression, timeout, message, interval=0.1):

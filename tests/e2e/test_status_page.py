@@ -114,6 +114,12 @@ class StatusApiTest(StatusPageCase):
             status, body, _ = get(daemon.metrics, path)
             self.assertEqual(status, code, (path, body))
             self.assertIn(fragment, body["error"], path)
+        # Without tokens, only requests to an address of this host: not to a name a web page
+        # could rebind to 127.0.0.1.
+        status, body, _ = get(daemon.metrics, "/api/v1/status", headers={"Host": "evil.example:80"})
+        self.assertEqual(status, 403, body)
+        self.assertIn("DNS rebinding", body["error"])
+        self.assertEqual(get(daemon.metrics, "/api/v1/status", headers={"Host": "localhost"})[0], 200)
         status, body, headers = get(daemon.metrics, "/api/v1/status", method="POST")
         self.assertEqual((status, headers["Allow"]), (405, "GET"), body)
         status, body, _ = get(daemon.metrics, "/nothing-here")
@@ -196,7 +202,9 @@ class StatusTokenTest(StatusPageCase):
         about = {e.get("executor", e.get("application", {})).get("appId") for e in events["events"]}
         self.assertEqual(about, {self.apps["team-a"]})
 
-        status, body, _ = get(address, "/api/v1/status", token=TOKENS["operator"])
+        status, body, _ = get(address, "/api/v1/status", token=TOKENS["operator"],
+                              headers={"Host": "berth.example.org:7434"})  # a token needs no Host guard
+        self.assertEqual(status, 200, body)
         self.assertEqual(app_ids(body), sorted(self.apps.values()))
         self.assertEqual([p["name"] for p in body["pools"]], ["local"])
         # The page itself and /metrics need no token: the page asks for one.
