@@ -7,7 +7,8 @@
 (function () {
   const TOKEN_KEY = "berth.token";
   const EVENT_POLL_MS = 1000;
-  const STATUS_REFRESH_MS = 5000;
+  const STATUS_REFRESH_MS = 5000;  // at least this often
+  const STATUS_MIN_INTERVAL_MS = 1500;  // at most this often, however busy the event stream
   const MAX_EVENTS_SHOWN = 200;
   const PENDING = ["REQUESTED", "LAUNCHING", "PENDING"];
   const RUNNING = ["RUNNING", "DECOMMISSIONING"];
@@ -17,6 +18,7 @@
   const $ = (id) => document.getElementById(id);
   let lastRevision = null;     // the newest event revision shown
   let lastStatusAt = 0;
+  let statusDirty = true;    // events arrived since the tables were last refreshed
   let selectedApp = null;
   let pollTimer = null;
   let failures = 0;
@@ -229,7 +231,8 @@
   async function pollEvents() {
     let changed = false;
     for (let pages = 0; pages < 10; pages++) {
-      const page = await api("events?limit=500" + (lastRevision === null ? "" : "&from=" + lastRevision));
+      const page = await api("events?limit=" + (lastRevision === null ? MAX_EVENTS_SHOWN : 500) +
+                             (lastRevision === null ? "" : "&from=" + lastRevision));
       const reset = lastRevision === null || page.resync;
       if (page.events.length || reset) changed = true;
       addEvents(page.events, reset);
@@ -244,8 +247,12 @@
     pollTimer = null;
     if (document.hidden) { schedule(EVENT_POLL_MS); return; }
     try {
-      const changed = await pollEvents();
-      if (changed || Date.now() - lastStatusAt > STATUS_REFRESH_MS) await refreshStatus();
+      if (await pollEvents()) statusDirty = true;
+      const since = Date.now() - lastStatusAt;
+      if ((statusDirty && since >= STATUS_MIN_INTERVAL_MS) || since >= STATUS_REFRESH_MS) {
+        statusDirty = false;
+        await refreshStatus();
+      }
       failures = 0;
       showBanner("");
       $("token-section").hidden = true;
@@ -255,6 +262,7 @@
       document.body.dataset.revision = String(lastRevision || 0);
       schedule(EVENT_POLL_MS);
     } catch (error) {
+      statusDirty = true;
       $("events-live").classList.add("stale");
       if (error instanceof Unauthorized) {
         document.body.dataset.state = "token";
@@ -278,6 +286,7 @@
   function restart() {
     lastRevision = null;
     lastStatusAt = 0;
+    statusDirty = true;
     schedule(0);
   }
 
