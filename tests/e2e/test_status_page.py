@@ -16,6 +16,7 @@ from browser import Browser
 
 ARTIFACTS = os.environ.get("BERTH_ARTIFACTS_DIR", os.path.join(SOURCE_DIR, "build", "tests"))
 DASHBOARD = os.path.join(SOURCE_DIR, "deploy", "grafana", "berth.json")
+README = os.path.join(SOURCE_DIR, "README.md")
 
 TOKENS = {
     "team-a": "a" * 8 + "-team-a-status-token-0001",
@@ -326,6 +327,16 @@ class AppMetricsTest(StatusPageCase):
         self.assertTrue({"berth_app_target_executors", "berth_app_running_executors", "berth_app_pending_executors",
                          "berth_app_launch_failures", "berth_launches_total"} <= queried, queried)
         self.assertEqual(queried - exposed, set(), "queried by the dashboard but not exposed by berthd")
+
+        # So does every series the README lists.
+        with open(README) as f:
+            readme = f.read()
+        section = readme[readme.index("## Status page and metrics"):]
+        section = section[:section.index("\n## ", 1)]
+        documented = set(re.findall(r"`(berth_\w+)[`{]", section))
+        self.assertGreaterEqual(len(documented), 10, "the README's list of series")
+        typed = set(re.findall(r"^# TYPE (berth_\w+) ", text, re.M))
+        self.assertEqual(documented - typed, set(), "listed in the README but not exposed by berthd")
 
         # An application that ended leaves the gauges.
         daemon.ctl_ok("app", "unregister", app)
