@@ -300,6 +300,7 @@ TEST_CASE_METHOD(Fixture, "retryable launch errors back off per pool, then the s
   CHECK(backend.launches[1].backend_name == backend.launches[0].backend_name);
   CHECK(count(S::kLaunching) == 1);
   CHECK(executor(1).attempt == 2);
+  CHECK(engine->pools().front().launches_sent == 2);  // every call counted, the retry included
 }
 
 TEST_CASE_METHOD(Fixture, "non-retryable launch errors reach the driver and exhaust the failure budget") {
