@@ -79,6 +79,7 @@ struct PoolStatus {
   std::uint64_t list_errors = 0;
   std::uint64_t lists = 0;        // full lists that succeeded
   std::uint64_t kills_sent = 0;   // kill calls sent, bulk calls counted once
+  std::uint64_t launches_sent = 0;  // launch calls sent, retries included
   std::size_t kills_tracked = 0;  // kills waiting for their object to go
   std::size_t launch_queue = 0;   // durable executors waiting for a launch slot
 };

@@ -356,6 +356,7 @@ std::vector<PoolStatus> Engine::pools() const {
     status.list_errors = pool->sync.list_errors();
     status.removed = pool->removed;
     status.kills_sent = pool->kills_sent;
+    status.launches_sent = pool->launches_sent;
     status.lists = pool->sync.lists();
     status.kills_tracked = pool->kills.size();
     status.launch_queue = pool->launch_queue.size();

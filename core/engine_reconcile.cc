@@ -193,6 +193,7 @@ void Engine::send_launch(AppState& app, Executor& executor, PoolState& pool) {
   commits_.executor_changed({executor.app, executor.id});
   app.launch_inflight.insert(executor.id);
   pool.launches_inflight++;
+  pool.launches_sent++;
   std::weak_ptr<bool> alive = alive_;
   ExecutorKey key{executor.app, executor.id};
   PoolName pool_name = pool.policy.name;

@@ -43,6 +43,7 @@ struct Engine::PoolState {
   LaunchQueue launch_queue;
   std::int32_t launches_inflight = 0;
   std::uint64_t kills_sent = 0;
+  std::uint64_t launches_sent = 0;
 };
 
 // A lifecycle event with only a type and a message (what core itself decides).

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <deque>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -80,6 +81,25 @@ class EventLog {
     auto first_after = std::partition_point(events_.begin(), events_.end(),
                                             [from](const Event& e) { return e.revision <= from; });
     return std::vector<Event>(first_after, events_.end());
+  }
+
+  // Calls `visit` with each event whose revision > from, oldest first, until it returns false.
+  // Returns false (visiting nothing) when some of those events are no longer in memory.
+  bool visit_since(Revision from, const std::function<bool(const Event&)>& visit) const {
+    if (from < oldest_known_) return false;
+    auto it = std::partition_point(events_.begin(), events_.end(),
+                                   [from](const Event& e) { return e.revision <= from; });
+    for (; it != events_.end(); ++it) {
+      if (!visit(*it)) break;
+    }
+    return true;
+  }
+
+  // Calls `visit` with each event in memory, newest first, until it returns false.
+  void visit_newest(const std::function<bool(const Event&)>& visit) const {
+    for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
+      if (!visit(*it)) return;
+    }
   }
 
   std::size_t size() const { return events_.size(); }

@@ -26,6 +26,7 @@
 #include "daemon/runtime.h"
 #include "daemon/service.h"
 #include "daemon/startup.h"
+#include "daemon/status_server.h"
 #include "store/sqlite_store.h"
 
 namespace {
@@ -248,9 +249,13 @@ int main(int argc, char** argv) {
           ? config.listen.substr(0, config.listen.rfind(':')) + ":" + std::to_string(bound_port)
           : config.listen;
 
+  // metrics_listen: /metrics, the status page and its JSON API.
+  berth::StatusServer status_server(runtime, auth, metrics,
+                                    berth::DaemonInfo{daemon_id, berth::kBerthVersion, context.started,
+                                                      context.redact_env});
   std::string metrics_address;
   if (!config.metrics_listen.empty()) {
-    auto served = metrics.serve(config.metrics_listen);
+    auto served = status_server.start(config.metrics_listen);
     if (!served.ok()) {
       spdlog::critical("{}", served.status().message());
       return 1;
@@ -266,7 +271,7 @@ int main(int argc, char** argv) {
   }
   spdlog::info("serving berth.v1 on {}{}{}", grpc_address,
                config.tls.enabled() ? " (TLS)" : socket_path.empty() ? "" : " (mode 0660)",
-               metrics_address.empty() ? "" : ", metrics on http://" + metrics_address + "/metrics");
+               metrics_address.empty() ? "" : ", status page on http://" + metrics_address + "/ and metrics on /metrics");
   sd_notify(0, "READY=1");
 
   for (;;) {
@@ -304,6 +309,7 @@ int main(int argc, char** argv) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - stopping).count();
   };
   context.streams->end_all();
+  status_server.stop();
   spdlog::info("stopping: watches ended; waiting up to 2 s for calls in progress");
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   spdlog::info("stopping: gRPC stopped after {} ms; flushing the state store", since_stopping());
@@ -313,9 +319,8 @@ int main(int argc, char** argv) {
   });
   runtime.shutdown();
   spdlog::info("stopped after {} ms; state flushed to {}", since_stopping(), db_path);
-  // Everything is saved and every thread of ours has stopped. The metrics server's threads
-  // notice a stop only on their next poll (up to 1.5 s), and nothing is left for destructors to
-  // do, so the process ends here rather than wait for them.
+  // Everything is saved and every thread of ours has stopped; nothing is left for destructors
+  // to do, so the process ends here.
   spdlog::shutdown();
   std::_Exit(0);
 }

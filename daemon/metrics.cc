@@ -1,10 +1,10 @@
 #include "daemon/metrics.h"
 
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
+#include <prometheus/text_serializer.h>
 
 #include <mutex>
 
@@ -20,6 +20,21 @@ struct Metrics::Series {
   prometheus::Family<prometheus::Gauge>& applications;
   prometheus::Family<prometheus::Counter>& kills;
   prometheus::Family<prometheus::Gauge>& kills_pending;
+  prometheus::Family<prometheus::Counter>& launches;
+  prometheus::Family<prometheus::Gauge>& app_target;
+  prometheus::Family<prometheus::Gauge>& app_running;
+  prometheus::Family<prometheus::Gauge>& app_pending;
+  prometheus::Family<prometheus::Gauge>& app_launch_failures;
+  // The per-application gauges set by the last refresh, by (app, profile), so that those of an
+  // application that ended (or a profile that went away) are removed.
+  struct AppGauges {
+    prometheus::Gauge* target;
+    prometheus::Gauge* running;
+    prometheus::Gauge* pending;
+    prometheus::Gauge* launch_failures;
+  };
+  std::map<std::pair<AppId, ProfileId>, AppGauges> app_gauges;
+  std::map<std::string, std::uint64_t> launches_seen;  // pool -> last total
   std::map<std::string, std::uint64_t> kills_seen;  // pool -> last total
   std::map<std::pair<std::string, std::string>, std::uint64_t> errors_seen;  // (pool, call) -> last total
   std::mutex grpc_mutex;  // Family::Add is thread-safe, but keep one lock for the lookups
@@ -46,6 +61,28 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
           .Name("berth_backend_kills_pending")
           .Help("Kills sent whose backend objects are not seen gone yet")
           .Register(r),
+      prometheus::BuildCounter()
+          .Name("berth_launches_total")
+          .Help("Launch calls sent to backends, retries included")
+          .Register(r),
+      prometheus::BuildGauge()
+          .Name("berth_app_target_executors")
+          .Help("The executors an application's driver asks for, by resource profile")
+          .Register(r),
+      prometheus::BuildGauge()
+          .Name("berth_app_running_executors")
+          .Help("An application's RUNNING and DECOMMISSIONING executors, by resource profile")
+          .Register(r),
+      prometheus::BuildGauge()
+          .Name("berth_app_pending_executors")
+          .Help("An application's executors not yet running (REQUESTED, LAUNCHING, PENDING), by resource profile")
+          .Register(r),
+      prometheus::BuildGauge()
+          .Name("berth_app_launch_failures")
+          .Help("An application's executors whose launch the backend refused (LAUNCH_FAILED), by resource profile")
+          .Register(r),
+      {},
+      {},
       {},
       {},
       {}});
@@ -53,19 +90,7 @@ Metrics::Metrics() : registry_(std::make_shared<prometheus::Registry>()) {
 
 Metrics::~Metrics() = default;
 
-StatusOr<std::string> Metrics::serve(const std::string& address) {
-  try {
-    exposer_ = std::make_unique<prometheus::Exposer>(address);
-  } catch (const std::exception& e) {
-    // CivetWeb binds without SO_REUSEPORT: a port taken by another process fails here.
-    return Status::Unavailable("metrics_listen " + address + ": cannot listen (the address is in use or cannot be bound): " +
-                               e.what());
-  }
-  exposer_->RegisterCollectable(registry_);
-  auto ports = exposer_->GetListeningPorts();
-  std::string host = address.substr(0, address.rfind(':'));
-  return host + ":" + std::to_string(ports.empty() ? 0 : ports.front());
-}
+std::string Metrics::scrape() const { return prometheus::TextSerializer().Serialize(registry_->Collect()); }
 
 void Metrics::on_event(const Event& event) {
   if (event.type != Event::Type::kExecutor) return;
@@ -102,9 +127,57 @@ void Metrics::refresh(const Engine& engine) {
     kills_seen = pool.kills_sent;
     series_->kills_pending.Add({{"pool", pool.policy.name}}).Set(static_cast<double>(pool.kills_tracked));
   }
+  for (const PoolStatus& pool : engine.pools()) {
+    std::uint64_t& seen = series_->launches_seen[pool.policy.name];
+    auto& launches = series_->launches.Add({{"pool", pool.policy.name}});
+    if (pool.launches_sent > seen) launches.Increment(static_cast<double>(pool.launches_sent - seen));
+    seen = pool.launches_sent;
+  }
   std::map<AppPhase, int> phases{{AppPhase::kActive, 0}, {AppPhase::kOrphaned, 0}, {AppPhase::kEnded, 0}};
   for (const Application* app : engine.apps()) phases[app->phase]++;
   for (const auto& [phase, n] : phases) series_->applications.Add({{"phase", to_string(phase)}}).Set(n);
+  refresh_apps(engine);
+}
+
+void Metrics::refresh_apps(const Engine& engine) {
+  Series& s = *series_;
+  std::map<std::pair<AppId, ProfileId>, Series::AppGauges> now;
+  for (const Application* app : engine.apps()) {
+    if (app->phase == AppPhase::kEnded) continue;
+    const ProfileCounts counts = engine.counts(app->spec.id);
+    for (const auto& entry : counts) {
+      const ProfileId profile = entry.first;
+      const std::map<ExecutorState, std::int32_t>& states = entry.second;
+      const auto count = [&states](ExecutorState state) {
+        auto it = states.find(state);
+        return it == states.end() ? 0 : it->second;
+      };
+      auto target = app->targets.find(profile);
+      const prometheus::Labels labels{
+          {"app", app->spec.id}, {"tenant", app->spec.tenant}, {"profile", std::to_string(profile)}};
+      const std::pair<AppId, ProfileId> key{app->spec.id, profile};
+      auto known = s.app_gauges.find(key);
+      Series::AppGauges gauges = known != s.app_gauges.end()
+                                     ? known->second
+                                     : Series::AppGauges{&s.app_target.Add(labels), &s.app_running.Add(labels),
+                                                         &s.app_pending.Add(labels),
+                                                         &s.app_launch_failures.Add(labels)};
+      gauges.target->Set(target == app->targets.end() ? 0 : target->second);
+      gauges.running->Set(count(ExecutorState::kRunning) + count(ExecutorState::kDecommissioning));
+      gauges.pending->Set(count(ExecutorState::kRequested) + count(ExecutorState::kLaunching) +
+                          count(ExecutorState::kPending));
+      gauges.launch_failures->Set(count(ExecutorState::kLaunchFailed));
+      now.emplace(key, gauges);
+    }
+  }
+  for (const auto& [key, gauges] : s.app_gauges) {
+    if (now.count(key) != 0) continue;
+    s.app_target.Remove(gauges.target);
+    s.app_running.Remove(gauges.running);
+    s.app_pending.Remove(gauges.pending);
+    s.app_launch_failures.Remove(gauges.launch_failures);
+  }
+  s.app_gauges = std::move(now);
 }
 
 void Metrics::record_grpc(const char* method, const char* code) {

@@ -1,5 +1,6 @@
 #pragma once
-// Metrics: Berth's Prometheus series, served on /metrics by prometheus-cpp's exposer.
+// Metrics: Berth's Prometheus series, in the text exposition format that StatusServer serves on
+// /metrics (daemon/status_server.h).
 //   berth_executors{pool,state}                 gauge, refreshed every tick
 //   berth_executor_transitions_total{pool,state} counter, every state change
 //   berth_launch_latency_seconds{pool}          histogram, requested -> accepted by the backend
@@ -9,8 +10,16 @@
 //   berth_backend_kills_pending{pool}           gauge, kills sent whose objects are not gone yet
 //   berth_grpc_requests_total{method,code}      counter
 //   berth_applications{phase}                   gauge
+//   berth_launches_total{pool}                  counter, launch calls sent (retries included)
+// Per application and resource profile, for dynamic allocation; an application's series are
+// removed once it has ended, so their number follows the live applications:
+//   berth_app_target_executors{app,tenant,profile}   gauge, the driver's requested total
+//   berth_app_running_executors{app,tenant,profile}  gauge, RUNNING and DECOMMISSIONING
+//   berth_app_pending_executors{app,tenant,profile}  gauge, REQUESTED, LAUNCHING and PENDING
+//   berth_app_launch_failures{app,tenant,profile}    gauge, executors whose launch was refused
 //
-// Thread-safety: record_grpc() is called from gRPC threads; everything else on the strand.
+// Thread-safety: record_grpc() is called from gRPC threads and scrape() from the HTTP server's;
+// on_event() and refresh() on the strand.
 
 #include <map>
 #include <memory>
@@ -19,7 +28,6 @@
 #include "core/engine.h"
 
 namespace prometheus {
-class Exposer;
 class Registry;
 }  // namespace prometheus
 
@@ -30,9 +38,8 @@ class Metrics final : public EngineListener {
   Metrics();
   ~Metrics() override;
 
-  // Serves /metrics on `address` ("127.0.0.1:0" picks a port). Returns the bound address.
-  // Errors: kUnavailable naming the address when it cannot be bound (a port in use included).
-  StatusOr<std::string> serve(const std::string& address);
+  // Every series in Prometheus' text exposition format (version 0.0.4). Any thread.
+  std::string scrape() const;
 
   void on_event(const Event& event) override;
   void refresh(const Engine& engine);  // gauges, on every tick
@@ -40,8 +47,8 @@ class Metrics final : public EngineListener {
 
  private:
   struct Series;
+  void refresh_apps(const Engine& engine);
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<Series> series_;
 };
 

@@ -16,6 +16,8 @@ packages=(
   libnetty-java libnetty-tcnative-java libnetty-tcnative-jni libperfmark-java libgoogle-gson-java
   libgeronimo-annotation-1.3-spec-java junit4
   python3-grpcio python3-protobuf python3-pytest python3-pip python3-setuptools
+  # the status page's browser test (headless, through the DevTools protocol on a pipe)
+  chromium fonts-dejavu-core
 )
 
 missing=()

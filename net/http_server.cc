@@ -402,6 +402,9 @@ void SessionCore::on_header(error_code ec) {
   if (ec) {
     if (ec == http::error::header_limit) {
       send_simple_error(431, "request header too large");
+    } else if (ec == http::error::body_limit) {
+      // A Content-Length over the limit is refused as soon as the header is read.
+      send_simple_error(413, "request body too large");
     } else {
       shut(false);
     }

@@ -300,6 +300,7 @@ TEST_CASE_METHOD(Fixture, "retryable launch errors back off per pool, then the s
   CHECK(backend.launches[1].backend_name == backend.launches[0].backend_name);
   CHECK(count(S::kLaunching) == 1);
   CHECK(executor(1).attempt == 2);
+  CHECK(engine->pools().front().launches_sent == 2);  // every call counted, the retry included
 }
 
 TEST_CASE_METHOD(Fixture, "non-retryable launch errors reach the driver and exhaust the failure budget") {
@@ -597,6 +598,27 @@ TEST_CASE("event log resumes from a revision and asks for a resync past its wind
   REQUIRE(tail->size() == 3);
   CHECK(tail->front().revision == 13);
   CHECK(log.since(15)->empty());
+}
+
+TEST_CASE("event log visits what follows a revision, and the newest events first, without copying the window") {
+  EventLog log(3);
+  log.reset(10);
+  for (Revision r = 11; r <= 15; ++r) {
+    Event e;
+    e.revision = r;
+    log.append(e);
+  }
+  std::vector<Revision> seen;
+  CHECK_FALSE(log.visit_since(11, [&](const Event& e) { seen.push_back(e.revision); return true; }));
+  CHECK(seen.empty());
+  CHECK(log.visit_since(13, [&](const Event& e) { seen.push_back(e.revision); return true; }));
+  CHECK(seen == std::vector<Revision>{14, 15});
+  seen.clear();
+  CHECK(log.visit_since(12, [&](const Event& e) { seen.push_back(e.revision); return seen.size() < 2; }));
+  CHECK(seen == std::vector<Revision>{13, 14});
+  seen.clear();
+  log.visit_newest([&](const Event& e) { seen.push_back(e.revision); return seen.size() < 2; });
+  CHECK(seen == std::vector<Revision>{15, 14});
 }
 
 TEST_CASE("event log is bounded in bytes as well: large events push the oldest out") {

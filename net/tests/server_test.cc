@@ -340,6 +340,21 @@ TEST_CASE("per-client connection limit: the connection over it gets a raw 429 an
   CHECK(fixture.seen.size() == 4);  // the refused request never reached the handler
 }
 
+TEST_CASE("a body over max_body_bytes is refused with 413 as soon as its length is known") {
+  HttpServerOptions options;
+  options.max_body_bytes = 10;
+  ServerFixture fixture(options);
+  asio::io_context io;
+  auto fits = connect(io, fixture.port());
+  CHECK(roundtrip(fits, "/small", http::verb::post, "0123456789").result_int() == 200);
+  auto over = connect(io, fixture.port());
+  over.expires_after(10s);
+  auto refused = roundtrip(over, "/large", http::verb::post, std::string(11, 'x'));
+  CHECK(refused.result_int() == 413);
+  std::lock_guard lock(fixture.mutex);
+  CHECK(fixture.seen.size() == 1);  // the refused request never reached the handler
+}
+
 TEST_CASE("a handler that drops its writer answers 500") {
   asio::io_context io;
   HttpServer server(io.get_executor(), {}, [](HttpRequest, std::shared_ptr<ResponseWriter>) {});
