@@ -83,6 +83,7 @@ void to_proto(const Application& app,
               v1::Application* out) {
   const AppSpec& spec = app.spec;
   out->set_app_id(std::string(app_name(spec.id)));
+  out->set_key(spec.id);
   out->set_tenant(spec.tenant);
   for (const PoolName& pool : spec.pools) out->add_pools(pool);
   for (const ResourceProfile& profile : spec.profiles) to_proto(profile, out->add_profiles());

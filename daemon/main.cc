@@ -252,7 +252,7 @@ int main(int argc, char** argv) {
   // metrics_listen: /metrics, the status page and its JSON API.
   berth::StatusServer status_server(runtime, auth, metrics,
                                     berth::DaemonInfo{daemon_id, berth::kBerthVersion, context.started,
-                                                      context.redact_env});
+                                                      context.redact_env, default_tenant});
   std::string metrics_address;
   if (!config.metrics_listen.empty()) {
     auto served = status_server.start(config.metrics_listen);

@@ -5,7 +5,7 @@
 #include <deque>
 #include <mutex>
 
-#include "core/app_key.h"
+#include "daemon/app_lookup.h"
 #include "daemon/convert.h"
 #include "daemon/request_parsing.h"
 #include "daemon/validate.h"
@@ -94,45 +94,13 @@ class UnaryCall {
   bool finished_ = false;
 };
 
-// The key of tenant's application `name`, registered or not.
-AppId tenant_app_key(const Engine& engine, const ServiceContext& context, const TenantName& tenant,
-                     const std::string& name) {
-  const AppId key = app_key(tenant, name, context.default_tenant);
-  if (key != name && engine.find_app(key) == nullptr) {
-    // An application registered before ids were scoped by tenant keeps its plain key.
-    const Application* earlier = engine.find_app(name);
-    if (earlier != nullptr && earlier->spec.tenant == tenant) return name;
-  }
-  return key;
-}
-
-// The key of the application that `app_id` names for `caller` (core/app_key.h). A driver names
-// its tenant's applications by their ids, so its ids never meet another tenant's; an operator,
-// or anyone when no tokens are configured, names the default tenant's applications by their ids
-// and another tenant's by their keys, "<tenant>.<id>".
-AppId resolve_app(const Engine& engine, const ServiceContext& context, const Caller& caller, const std::string& app_id) {
-  if (caller.is_operator || caller.anonymous) return app_id;
-  return tenant_app_key(engine, context, caller.tenant, app_id);
-}
-
-// Looks up an application the caller may see. Another tenant's application is reported exactly
-// like a missing one.
-StatusOr<const Application*> visible_app(Engine& engine, const ServiceContext& context, const Caller& caller,
-                                         const std::string& app_id) {
-  const Application* app = engine.find_app(resolve_app(engine, context, caller, app_id));
-  if (app == nullptr || !caller.may_access(app->spec.tenant)) {
-    return berth::Status::NotFound("application " + app_id + " is not registered");
-  }
-  return app;
-}
-
 // Runs `work` on the strand with the caller's access to `app_id` checked; `work` returns the
 // status to finish with, or nullopt when it finishes the call itself (after durability).
 template <typename Work>
 void on_app(const ServiceContext& context, std::shared_ptr<UnaryCall> call, AppId app_id, Work work) {
   context.runtime.post([&context, call, app_id = std::move(app_id), work = std::move(work)]() mutable {
     Engine& engine = context.runtime.engine();
-    auto app = visible_app(engine, context, call->caller(), app_id);
+    auto app = visible_app(engine, context.default_tenant, call->caller(), app_id);
     if (!app.ok()) {
       call->finish(app.status());
       return;
@@ -232,7 +200,7 @@ grpc::ServerUnaryReactor* ExecutorsService::RegisterApplication(grpc::CallbackSe
   if (spec.tenant.empty()) spec.tenant = context_.default_tenant;
   context_.runtime.post([this, call, response, spec = std::move(spec)]() mutable {
     Engine& engine = context_.runtime.engine();
-    spec.id = tenant_app_key(engine, context_, spec.tenant, spec.id);
+    spec.id = tenant_app_key(engine, context_.default_tenant, spec.tenant, spec.id);
     auto app = engine.register_app(std::move(spec));
     if (!app.ok()) {
       call->finish(app.status());
@@ -533,7 +501,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
     if (shared->stream == nullptr) return;
     WatchStream& stream = *shared->stream;
     if (!shared->app_filter.empty()) {
-      auto app = visible_app(engine, context, shared->caller, shared->app_filter);
+      auto app = visible_app(engine, context.default_tenant, shared->caller, shared->app_filter);
       if (!app.ok()) {
         stream.finish_locked(to_grpc(app.status()));
         return;

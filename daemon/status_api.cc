@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "daemon/app_lookup.h"
 #include "daemon/convert.h"
 
 namespace berth {
@@ -101,10 +102,9 @@ std::string status_document(const Engine& engine, const DaemonInfo& info, const 
 
 StatusOr<std::string> app_document(const Engine& engine, const DaemonInfo& info, const Caller& caller,
                                    const StatusQuery& query) {
-  const Application* app = engine.find_app(query.app);
-  if (app == nullptr || !caller.may_access(app->spec.tenant)) {
-    return Status::NotFound("application " + query.app + " is not registered");
-  }
+  auto found = visible_app(engine, info.default_tenant, caller, query.app);
+  if (!found.ok()) return found.status();
+  const Application* app = *found;
   v1::Application application;
   to_proto(*app, engine.counts(app->spec.id), &application);
   if (info.redact_env) redact_env(*info.redact_env, &application);
@@ -124,8 +124,9 @@ StatusOr<std::string> app_document(const Engine& engine, const DaemonInfo& info,
   return out;
 }
 
-std::string events_document(const Engine& engine, const Caller& caller,
-                            const StatusQuery& query) {
+std::string events_document(const Engine& engine, const DaemonInfo& info, const Caller& caller,
+                            StatusQuery query) {
+  if (!query.app.empty()) query.app = resolve_app(engine, info.default_tenant, caller, query.app);
   std::vector<const Event*> events;
   bool more = false;
   bool resync = false;
@@ -246,7 +247,7 @@ StatusOr<std::string> answer(const Engine& engine, const DaemonInfo& info, const
   switch (query.kind) {
     case StatusQuery::Kind::kStatus: return status_document(engine, info, caller);
     case StatusQuery::Kind::kApp: return app_document(engine, info, caller, query);
-    case StatusQuery::Kind::kEvents: return events_document(engine, caller, query);
+    case StatusQuery::Kind::kEvents: return events_document(engine, info, caller, query);
   }
   return Status::Internal("unknown query");
 }

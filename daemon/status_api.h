@@ -8,7 +8,7 @@
 //   GET /api/v1/status
 //       {"daemon": StatusResponse, "caller": {"tenant", "operator", "anonymous"},
 //        "pools": [Pool] (operators only), "applications": [Application without its launch spec]}
-//   GET /api/v1/apps/<app id>[?limit=N]
+//   GET /api/v1/apps/<app id or key>[?limit=N]
 //       {"application": Application, "executors": [Executor], "truncated": bool}
 //       the newest N executors (default 500, at most 5000), in id order
 //   GET /api/v1/events[?from=REV][&limit=N][&app=ID]
@@ -17,6 +17,7 @@
 //       `from`, the newest N. `more`: ask again from the last event's revision. `resync`: REV is
 //       no longer (or not yet) in the event window, the newest N follow instead.
 //
+// Applications are named as in the gRPC API (daemon/app_lookup.h): operators by Application.key.
 // A caller sees what the gRPC API lets it see: operators and anonymous callers (no tokens
 // configured) everything, a tenant its own applications and their events, and no pools.
 //
@@ -62,6 +63,7 @@ struct DaemonInfo {
   std::string version;
   Timestamp started;
   std::shared_ptr<const std::regex> redact_env;  // launch env names whose values are hidden
+  TenantName default_tenant;                     // whose applications are named by id alone
 };
 
 // The JSON document answering `query` for `caller`. On the strand.

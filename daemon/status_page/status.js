@@ -148,10 +148,12 @@
         badge(phase, phase === "ACTIVE" ? "ok" : phase === "ORPHANED" ? "warn" : ""),
         targets.join(", "), running, pending, failed, (app.pools || []).join(" → "),
         { node: conditions, className: "wrap" }]);
+      const key = app.key || app.appId;  // what the API names it by (another tenant's: "<tenant>.<id>")
       tr.dataset.app = app.appId;
+      tr.dataset.key = key;
       tr.dataset.running = String(running);
-      if (app.appId === selectedApp) tr.classList.add("selected");
-      tr.addEventListener("click", () => selectApp(app.appId));
+      if (key === selectedApp) tr.classList.add("selected");
+      tr.addEventListener("click", () => selectApp(key));
       apps.appendChild(tr);
     }
   }
@@ -295,7 +297,7 @@
     const hash = app ? "#app=" + encodeURIComponent(app) : "";
     if (location.hash !== hash) history.replaceState(null, "", hash || location.pathname);
     $("app-section").hidden = !app;
-    for (const tr of $("apps").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.app === app);
+    for (const tr of $("apps").tBodies[0].rows) tr.classList.toggle("selected", tr.dataset.key === app);
     if (app) {
       api("apps/" + encodeURIComponent(app)).then(renderApp).catch((error) => showBanner(error.message));
     }

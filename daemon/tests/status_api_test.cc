@@ -23,7 +23,7 @@ struct Daemon {
   FakeStore store;
   FakeBackend backend{"pool-a", scheduler};
   std::unique_ptr<Engine> engine;
-  DaemonInfo info{"d1", "0.test", Timestamp(1'700'000'000'000ms), nullptr};
+  DaemonInfo info{"d1", "0.test", Timestamp(1'700'000'000'000ms), nullptr, "team-a"};
 
   explicit Daemon(std::size_t event_window = 1000) {
     EngineOptions options;
@@ -41,8 +41,7 @@ struct Daemon {
     spec.id = id;
     spec.tenant = tenant;
     spec.profiles = {ResourceProfile{0, 1, 1024, 0, 0, 0, 0, {}}};
-    spec.launch.command = {"executor"};
-    spec.launch.env = {{"SECRET_TOKEN", "hunter2"}, {"MODE", "batch"}};
+    spec.launch = LaunchSpec{.command = {"executor"}, .env = {{"SECRET_TOKEN", "hunter2"}, {"MODE", "batch"}}};
     REQUIRE(engine->register_app(spec).ok());
     REQUIRE(engine->set_targets(id, {{0, executors}}).ok());
     scheduler.run_all();
@@ -258,6 +257,41 @@ TEST_CASE("per-application gauges follow the targets and vanish when the applica
   text = metrics.scrape();
   CHECK_THAT(text, !Catch::Contains("app=\"app-a\""));
   CHECK_THAT(text, Catch::Contains("berth_launches_total{pool=\"pool-a\"} 5"));
+}
+
+TEST_CASE("the status API names applications as the gRPC API does: tenants by id, operators by key") {
+  Daemon daemon;
+  daemon.add_app("etl", "team-a", 1);         // the default tenant's: keyed by its id
+  daemon.add_app("team-b.etl", "team-b", 2);  // team-b's application "etl"
+  const auto status = daemon.get(operator_caller(), query(StatusQuery::Kind::kStatus));
+  std::vector<std::pair<std::string, std::string>> named;
+  for (const auto& app : status.at("applications").as_array()) {
+    named.emplace_back(app.at("appId").as_string(), app.at("key").as_string());
+  }
+  std::sort(named.begin(), named.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
+  CHECK(named == std::vector<std::pair<std::string, std::string>>{{"etl", "etl"}, {"etl", "team-b.etl"}});
+
+  const auto by_key = daemon.get(operator_caller(), query(StatusQuery::Kind::kApp, "team-b.etl"));
+  CHECK(by_key.at("application").at("tenant").as_string() == "team-b");
+  CHECK(by_key.at("executors").as_array().size() == 2);
+  const auto by_id = daemon.get(tenant_caller("team-b"), query(StatusQuery::Kind::kApp, "etl"));
+  CHECK(by_id.at("application").at("tenant").as_string() == "team-b");
+  const auto own_key = daemon.get(tenant_caller("team-b"), query(StatusQuery::Kind::kApp, "team-b.etl"));
+  CHECK(own_key.at("application").at("tenant").as_string() == "team-b");
+  const auto team_a = daemon.get(tenant_caller("team-a"), query(StatusQuery::Kind::kApp, "etl"));
+  CHECK(team_a.at("application").at("tenant").as_string() == "team-a");
+  // team-a cannot reach team-b's through its key.
+  CHECK(answer(*daemon.engine, daemon.info, tenant_caller("team-a"), query(StatusQuery::Kind::kApp, "team-b.etl"))
+            .status()
+            .code() == StatusCode::kNotFound);
+  // Events filtered by a tenant's id are that tenant's application's only.
+  const auto events = daemon.get(tenant_caller("team-b"), query(StatusQuery::Kind::kEvents, "etl", Revision{0}));
+  REQUIRE_FALSE(events.at("events").as_array().empty());
+  for (const auto& event : events.at("events").as_array()) {
+    const auto& object = event.as_object();
+    const auto* app = object.if_contains("application");
+    if (app != nullptr) CHECK(app->at("tenant").as_string() == "team-b");
+  }
 }
 
 }  // namespace berth
