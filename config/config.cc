@@ -287,6 +287,8 @@ void read_tenants(std::vector<Section>& sections, Config* config) {
     tenant.limits.max_apps = static_cast<std::int32_t>(limits.get_int("max_apps", 0, 0, INT32_MAX));
     tenant.limits.max_watchers =
         static_cast<std::int32_t>(limits.get_int("max_watchers", 0, 0, INT32_MAX));
+    tenant.limits.max_launch_spec_kib =
+        static_cast<std::int32_t>(limits.get_int("max_launch_spec_kib", 0, 0, 256));
     limits.finish();
     section.finish();
     config->tenants.push_back(std::move(tenant));

@@ -47,6 +47,14 @@ StatusOr<Application> Engine::register_app(AppSpec spec) {
                                       " may not use pool " + pool);
     }
   }
+  if (policy != nullptr && policy->limits.max_launch_spec_kib > 0) {
+    const std::size_t bytes = launch_spec_bytes(*spec.launch);
+    if (bytes > static_cast<std::size_t>(policy->limits.max_launch_spec_kib) * 1024) {
+      return Status::ResourceExhausted("launch: the launch spec holds " + std::to_string(bytes) + " bytes, more than tenant " +
+                                       spec.tenant + "'s max_launch_spec_kib of " +
+                                       std::to_string(policy->limits.max_launch_spec_kib) + " KiB");
+    }
+  }
   if (app_state(spec.id) == nullptr && policy != nullptr && policy->limits.max_apps > 0) {
     const auto live = std::count_if(apps_.begin(), apps_.end(), [&](const auto& entry) {
       const Application& app = entry.second->app;

@@ -17,6 +17,7 @@ struct TenantLimits {
   std::int32_t max_pending = 0;     // executors not yet running
   std::int32_t max_apps = 0;        // applications not ended, registered at once
   std::int32_t max_watchers = 0;    // WatchEvents streams open at once
+  std::int32_t max_launch_spec_kib = 0;  // one application's launch spec (launch_spec_bytes)
   bool operator==(const TenantLimits&) const = default;
 };
 

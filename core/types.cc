@@ -75,6 +75,17 @@ bool is_pending(ExecutorState state) {
          state == ExecutorState::kPending;
 }
 
+std::size_t launch_spec_bytes(const LaunchSpec& launch) {
+  std::size_t bytes = launch.image.size();
+  for (const auto* words : {&launch.command, &launch.args}) {
+    for (const auto& word : *words) bytes += word.size();
+  }
+  for (const auto* map : {&launch.env, &launch.labels, &launch.annotations}) {
+    for (const auto& [key, value] : *map) bytes += key.size() + value.size();
+  }
+  return bytes;
+}
+
 std::size_t approximate_bytes(const LaunchSpec& launch) {
   std::size_t bytes = sizeof(LaunchSpec) + launch.image.size();
   for (const auto& part : launch.command) bytes += part.size() + 32;

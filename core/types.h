@@ -168,6 +168,9 @@ struct Executor {
 
 // The approximate memory a record holds (strings and containers), for byte bounds.
 std::size_t approximate_bytes(const LaunchSpec& launch);
+// The bytes of a launch spec's strings (image, command, args, env, labels, annotations): what a
+// driver sent, as tenant limits count it.
+std::size_t launch_spec_bytes(const LaunchSpec& launch);
 // Without its launch spec, which copies of the record share (AppSpec::launch).
 std::size_t approximate_bytes(const Application& app);
 std::size_t approximate_bytes(const Executor& executor);

@@ -1241,6 +1241,21 @@ TEST_CASE_METHOD(Fixture, "a watch from a revision ahead of the engine's gets a 
   CHECK(ahead.events.size() == 1);
 }
 
+TEST_CASE_METHOD(Fixture, "a tenant's max_launch_spec_kib bounds the launch spec of its applications") {
+  tenants[0].limits.max_launch_spec_kib = 1;
+  start();
+  AppSpec small = spec("small");
+  small.launch = LaunchSpec{.command = {"executor"}, .env = {{"A", std::string(1000, 'a')}}};
+  CHECK(engine->register_app(small).ok());
+  AppSpec large = spec("large");
+  large.launch = LaunchSpec{.command = {"executor"}, .env = {{"A", std::string(1100, 'a')}}};
+  auto refused = engine->register_app(large);
+  REQUIRE(refused.status().code() == StatusCode::kResourceExhausted);
+  CHECK(refused.status().message() ==
+        "launch: the launch spec holds 1109 bytes, more than tenant team-a's max_launch_spec_kib of 1 KiB");
+  CHECK(engine->find_app("large") == nullptr);
+}
+
 TEST_CASE_METHOD(Fixture, "a tenant's max_apps bounds the applications it has registered at once") {
   tenants[0].limits.max_apps = 2;
   start();
