@@ -65,22 +65,24 @@ set(CPACK_DEBIAN_BERTH_PACKAGE_CONTROL_EXTRA
     ${debian_gen}/control/conffiles ${debian_gen}/control/postinst
     ${debian_gen}/control/prerm ${debian_gen}/control/postrm)
 set(CPACK_DEBIAN_BERTH_PACKAGE_CONTROL_STRICT_PERMISSION ON)
+# The first line is the synopsis; lintian wants the others at most 80 columns.
 set(CPACK_COMPONENT_BERTH_DESCRIPTION
     "executors for Apache Spark drivers on Kubernetes, Nomad, Mesos or this host
-berthd is a daemon that Spark drivers call over gRPC to get executors. It keeps one
-executor-lifecycle model (targets per resource profile, kills, decommissioning, leases,
-an event stream) and launches the executors as Kubernetes pods, Nomad jobs, Mesos tasks
-or local processes. This package holds berthd, its command-line client berthctl, the
-supervisor of local executors, a hardened systemd unit (not enabled on installation),
-and the commented default configuration in /etc/berth/berthd.yaml.")
+berthd is a daemon that Spark drivers call over gRPC to get executors. It
+keeps one executor-lifecycle model (targets per resource profile, kills,
+decommissioning, leases, an event stream) and launches the executors as
+Kubernetes pods, Nomad jobs, Mesos tasks or local processes. This package
+holds berthd, its command-line client berthctl, the supervisor of local
+executors, a hardened systemd unit (not enabled on installation) and the
+commented default configuration, /etc/berth/berthd.yaml.")
 
 set(CPACK_DEBIAN_BERTH-SIM_PACKAGE_NAME berth-sim)
 set(CPACK_DEBIAN_BERTH-SIM_PACKAGE_SECTION devel)
 set(CPACK_COMPONENT_BERTH-SIM_DESCRIPTION
     "simulators of the Kubernetes, Nomad and Mesos APIs for Berth
-berth-sim serves protocol-faithful simulations of the Kubernetes API server (pods), the
-Nomad HTTP API and the Mesos v1 scheduler API on loopback, with simulated nodes,
-scripted executors and fault injection, to try Berth or test against it without a
-cluster.")
+berth-sim serves protocol-faithful simulations of the Kubernetes API server
+(pods), the Nomad HTTP API and the Mesos v1 scheduler API on loopback, with
+simulated nodes, scripted executors and fault injection, to try Berth or to
+test against it without a cluster.")
 
 include(CPack)

@@ -103,6 +103,24 @@ grep -q 'libc6' <<<"$depends" || fail "no shared-library dependencies (dpkg-shli
 grep -q 'systemd | systemd-standalone-sysusers' <<<"$depends" || fail "no dependency providing systemd-sysusers"
 grep -q 'libc6' "$scratch/sim-control/control" || fail "berth-sim has no shared-library dependencies"
 
+# The maintainer scripts are valid sh, and postinst (run against the scratch root, as dpkg does
+# with DPKG_ROOT) creates the berth user from the packaged sysusers entry; systemctl is not
+# called where systemd does not run.
+for script in postinst prerm postrm; do
+  sh -n "$scratch/control/$script" || fail "$script is not valid sh"
+done
+if command -v systemd-sysusers >/dev/null; then
+  mkdir -p "$root/etc"
+  if DPKG_ROOT=$root sh "$scratch/control/postinst" configure >"$scratch/postinst.log" 2>&1; then
+    grep -q '^berth:x:[0-9]*:[0-9]*:Berth daemon:/var/lib/berth:' "$root/etc/passwd" ||
+      fail "postinst did not create the berth user: $(cat "$root/etc/passwd")"
+    grep -q '^berth:x:' "$root/etc/group" || fail "postinst did not create the berth group"
+  else
+    cat "$scratch/postinst.log"
+    fail "postinst configure failed"
+  fi
+fi
+
 # Binaries are stripped (no symbol table, no debug information) and still run.
 for binary in /usr/bin/berthd /usr/bin/berthctl /usr/bin/berth-local-exec; do
   [[ -f $root$binary ]] || continue
