@@ -13,11 +13,12 @@ set(debian_dir ${PROJECT_SOURCE_DIR}/deploy/debian)
 set(debian_gen ${CMAKE_BINARY_DIR}/debian)
 
 # Per package: its documentation directory (copyright, changelog) and lintian overrides, and the
-# berth package's control files, prepared here for CPack to pick up.
+# berth package's control files, prepared here for CPack to pick up. The documentation files are
+# for the packages only (EXCLUDE_FROM_ALL: CPack installs them, `cmake --install` does not).
 string(TIMESTAMP changelog_date "%a, %d %b %Y %H:%M:%S +0000" UTC)
 foreach(package berth berth-sim)
   install(FILES ${debian_dir}/copyright DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/${package}
-          COMPONENT ${package})
+          COMPONENT ${package} EXCLUDE_FROM_ALL)
   set(changelog ${debian_gen}/${package}/changelog.Debian)
   file(WRITE ${changelog}
        "${package} (${PROJECT_VERSION}-${BERTH_PACKAGE_RELEASE}) unstable; urgency=medium\n\n"
@@ -29,9 +30,11 @@ foreach(package berth berth-sim)
     DEPENDS ${changelog}
     VERBATIM)
   list(APPEND debian_docs ${changelog}.gz)
-  install(FILES ${changelog}.gz DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/${package} COMPONENT ${package})
-  install(FILES ${debian_dir}/${package}.lintian-overrides DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides
-          RENAME ${package} COMPONENT ${package})
+  install(FILES ${changelog}.gz DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/${package}
+          COMPONENT ${package} EXCLUDE_FROM_ALL)
+  install(FILES ${debian_dir}/${package}.lintian-overrides
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides RENAME ${package}
+          COMPONENT ${package} EXCLUDE_FROM_ALL)
 endforeach()
 add_custom_target(berth_debian_docs ALL DEPENDS ${debian_docs})
 # CPack copies the control files with their modes: maintainer scripts 0755, conffiles 0644.
