@@ -90,6 +90,11 @@ grep -qx 'ExecStart=/usr/bin/berthd --config /etc/berth/berthd.yaml' "$unit" ||
 grep -qx 'ExecStartPre=/usr/bin/berthd --check-config /etc/berth/berthd.yaml' "$unit" ||
   fail "ExecStartPre of the packaged unit: $(grep ^ExecStartPre= "$unit")"
 
+# Its hardening is the one make test checks on the build's unit.
+if command -v systemd-analyze >/dev/null; then
+  bash "$(dirname "$0")/systemd_security_test.sh" "$unit" 2.0 | tail -1 || fail "hardening of the packaged unit"
+fi
+
 # Control files: the configuration is a conffile, maintainer scripts are executable, dependencies
 # come from dpkg-shlibdeps.
 grep -qx '/etc/berth/berthd.yaml' "$scratch/control/conffiles" || fail "berthd.yaml is not a conffile"
