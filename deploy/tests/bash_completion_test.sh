@@ -61,7 +61,8 @@ expect_includes "kill's own option" --force berthctl kill --f
 expect_includes "a global option after the command" --addr berthctl kill --ad
 expect_includes "a global option" --token-file berthctl --tok
 expect_includes "command after an option and its value" apps berthctl --addr unix:/x ap
-expect "output formats" "json table" berthctl -o ""
+expect_includes "output format" table berthctl -o ""
+expect_includes "output format" json berthctl --output ""
 expect "nothing after --" "" berthctl app register demo -- ""
 
 # A *-file option completes file names.
