@@ -39,10 +39,11 @@ walk() {
     local names
     IFS=, read -r -a names <<<"$first"
     local rest=${line#  "$first"}
-    rest=${rest#"${rest%%[! ]*}"}
     local takes_value=0 choices=""
-    # A value's type follows the names (TEXT, INT, UINT, FLOAT, ...), possibly with choices.
-    if [[ $rest =~ ^[A-Z]+(:\{([^}]*)\})? ]]; then
+    # A value's type follows the names after one space (TEXT, INT, UINT, FLOAT, ... possibly with
+    # choices or a default: TEXT:{table,json}, TEXT=127.0.0.1:7433); the description follows
+    # the padding of the names column.
+    if [[ $rest =~ ^\ [A-Z]+(:\{([^}]*)\})?([:=][^ ]*)?(\ |$) ]]; then
       takes_value=1
       choices=${BASH_REMATCH[2]//,/ }
     fi

@@ -61,6 +61,8 @@ expect_includes "kill's own option" --force berthctl kill --f
 expect_includes "a global option after the command" --addr berthctl kill --ad
 expect_includes "a global option" --token-file berthctl --tok
 expect_includes "command after an option and its value" apps berthctl --addr unix:/x ap
+expect_includes "command after a flag (no value)" apps berthctl --tls ap
+expect_includes "app subcommand after a flag" register berthctl --tls app reg
 expect_includes "output format" table berthctl -o ""
 expect_includes "output format" json berthctl --output ""
 expect "nothing after --" "" berthctl app register demo -- ""
