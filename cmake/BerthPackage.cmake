@@ -1,10 +1,12 @@
 # Debian packages, built by CPack from this build tree (`cpack -G DEB` in the build directory, or
 # the `package` target):
-#   berth_<version>_<arch>.deb      the `berth` install component (deploy/CMakeLists.txt)
-#   berth-sim_<version>_<arch>.deb  the `berth-sim` component
+#   berth_<version>-<release>_<arch>.deb      the `berth` install component (deploy/CMakeLists.txt)
+#   berth-sim_<version>-<release>_<arch>.deb  the `berth-sim` component
+# (<version>-<release> is the Debian version: the project's, then the packaging revision),
 # installed under /usr whatever prefix the build was configured with (deploy/install_system.cmake.in
 # puts the configuration in /etc/berth), stripped, with dependencies from dpkg-shlibdeps and the
-# maintainer scripts and lintian overrides of deploy/debian/.
+# maintainer scripts and lintian overrides of deploy/debian/. SOURCE_DATE_EPOCH, when set, dates
+# the changelog.
 set(BERTH_PACKAGE_MAINTAINER "Berth maintainers <berth-maintainers@example.org>"
     CACHE STRING "Maintainer field of the Debian packages")
 set(BERTH_PACKAGE_RELEASE 1 CACHE STRING "Debian revision of the packages (<version>-<release>)")
