@@ -83,6 +83,21 @@ grep -q '\.jar$' <<<"$listing" && fail "jars in the main package"
 unexpected=$(grep -v -E "^(/usr/bin/|/usr/share/|/usr/lib/sysusers.d/|/etc/berth/|$unitdir/)" <<<"$listing")
 [[ -z $unexpected ]] || fail "unexpected files: $unexpected"
 
+# No text file (man pages, completion, unit) mentions the build or source tree; man pages are
+# compressed.
+build_tree=$(cd "$build" && pwd)
+source_tree=$(cd "$(dirname "$0")/../.." && pwd)
+while IFS= read -r -d '' file; do
+  if [[ $file == *.gz ]]; then
+    zcat "$file" | grep -q -F -e "$build_tree" -e "$source_tree" && fail "${file#"$root"} names the build or source tree"
+  else
+    grep -q -I -F -e "$build_tree" -e "$source_tree" "$file" && fail "${file#"$root"} names the build or source tree"
+  fi
+done < <(find "$root" -type f -print0)
+for page in "$root"/usr/share/man/man*/*; do
+  [[ $page == *.gz ]] || fail "man page $page is not compressed"
+done
+
 # The unit names the installed binaries and configuration.
 unit=$root$unitdir/berthd.service
 grep -qx 'ExecStart=/usr/bin/berthd --config /etc/berth/berthd.yaml' "$unit" ||
