@@ -10,6 +10,8 @@ packages=(
   libyaml-cpp-dev libspdlog-dev libfmt-dev catch2 libssl-dev libsqlite3-dev libsystemd-dev
   prometheus-cpp-dev libcli11-dev
   openssl procps
+  # the Debian packages (cpack -G DEB, dpkg-shlibdeps), their man pages and their check
+  dpkg-dev help2man lintian
   python3-kubernetes
   # clients: Java (grpc-java over netty, OpenSSL through netty-tcnative, JUnit 4) and Python
   openjdk-17-jdk-headless libgrpc-java libprotobuf-java protobuf-compiler-grpc-java-plugin
