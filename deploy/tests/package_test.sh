@@ -62,6 +62,7 @@ mode /usr/lib/sysusers.d/berth.conf 644
 mode /etc/berth/berthd.yaml 644
 mode /usr/share/berth/systemd/run-as.conf 644
 mode /usr/share/berth/kubernetes/rbac.yaml 644
+mode /usr/share/berth/grafana/berth.json 644
 mode /usr/share/doc/berth/examples/tokens.example.yaml 644
 mode /usr/share/doc/berth/copyright 644
 mode /usr/share/doc/berth/changelog.Debian.gz 644
