@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <malloc.h>
+
 #include <deque>
 #include <mutex>
 
@@ -387,6 +389,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
  public:
   static constexpr std::size_t kMaxQueued = 65'536;
   static constexpr std::size_t kMaxQueuedBytes = 16u << 20;
+  static constexpr std::size_t kReleaseAfterBytes = 1u << 20;
 
   // State shared with the engine's listener list; outlives the reactor until the strand has
   // removed the listener.
@@ -485,10 +488,14 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
     }
     auto shared = shared_;
     Runtime& runtime = context_.runtime;
-    runtime.post([&runtime, shared, streams = context_.streams] {
+    // A stream that held megabytes of events for a slow client gives them back to the system, not
+    // only to the allocator, so that RSS falls once such watchers are gone.
+    const bool held_much = peak_queued_bytes_ > kReleaseAfterBytes;
+    runtime.post([&runtime, shared, streams = context_.streams, held_much] {
       runtime.engine().remove_listener(shared.get());
       if (shared->keeps_lease) runtime.watch_ended(shared->app_filter);
       if (shared->counted_tenant) streams->watch_closed(*shared->counted_tenant);
+      if (held_much) ::malloc_trim(0);
     });
     delete this;
   }
@@ -573,6 +580,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
       return;
     }
     queued_bytes_ += bytes;
+    peak_queued_bytes_ = std::max(peak_queued_bytes_, queued_bytes_);
     queue_.push_back(std::move(event));
     write_next_locked();
   }
@@ -616,6 +624,7 @@ class WatchStream final : public grpc::ServerWriteReactor<v1::Event> {
   std::size_t backlog_ = 0;
   std::size_t queued_bytes_ = 0;
   std::size_t backlog_bytes_ = 0;
+  std::size_t peak_queued_bytes_ = 0;
   v1::Event current_;
   bool writing_ = false;
   bool finished_ = false;
