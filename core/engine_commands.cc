@@ -46,6 +46,11 @@ StatusOr<Application> Engine::register_app(AppSpec spec) {
       return Status::PermissionDenied("pools[" + std::to_string(i) + "]: tenant " + spec.tenant +
                                       " may not use pool " + pool);
     }
+    if (state->backend != nullptr) {
+      if (Status runnable = state->backend->check_launch(spec.launch); !runnable.ok()) {
+        return Status(runnable.code(), "pools[" + std::to_string(i) + "]: pool " + pool + ": " + runnable.message());
+      }
+    }
   }
   if (app_state(spec.id) == nullptr && policy != nullptr && policy->limits.max_apps > 0) {
     const auto live = std::count_if(apps_.begin(), apps_.end(), [&](const auto& entry) {
