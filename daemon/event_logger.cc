@@ -42,7 +42,10 @@ std::string ending_message(const Executor& e) {
   };
   if (e.exit_code) add("exit code " + std::to_string(*e.exit_code));
   add(e.loss.reason);
-  add(without_object_name(e.loss.message, e));
+  // A message that only says what the exit code said already is left out.
+  if (!e.exit_code || e.loss.message.find("code " + std::to_string(*e.exit_code)) == std::string::npos) {
+    add(without_object_name(e.loss.message, e));
+  }
   if (!e.host.empty()) add("host " + e.host);
   return text;
 }
@@ -197,6 +200,14 @@ void EventLogger::repeat(int level, const AppId& app, const std::string& what, c
   if (inserted && immediate) write_repeat(it->first, r, clock_.now());
 }
 
+void EventLogger::remember(const Application& app) {
+  AppMemory& memory = apps_[app.spec.id];
+  memory.targets = app.targets;
+  memory.phase = app.phase;
+  memory.conditions.clear();
+  for (const std::string& condition : app.conditions) memory.conditions.insert(condition_name(condition));
+}
+
 void EventLogger::on_pool_event(const PoolEvent& event) {
   PoolMemory& pool = pools_[event.pool];
   const Timestamp now = clock_.now();
@@ -254,7 +265,8 @@ void EventLogger::write_windows() {
       const std::string name = one_profile ? "target" : fmt::format("profile {} target", profile);
       clauses.push_back(from < 0 ? fmt::format("{} {}", name, to) : fmt::format("{} {} -> {}", name, from, to));
     }
-    for (const auto& [pool, a] : w.pools) {
+    for (const auto& [pool_name, a] : w.pools) {
+      const PoolName& pool = pool_name;  // a lambda cannot capture a structured binding in C++20
       auto add = [&](const char* format, const std::vector<ExecutorId>& ids) {
         if (ids.empty()) return;
         clauses.push_back(fmt::format(fmt::runtime(format), ids.size(), pool, format_id_ranges(ids)));

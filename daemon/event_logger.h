@@ -46,6 +46,10 @@ class EventLogger final : public EngineListener {
   void on_event(const Event& event) override;
   void on_pool_event(const PoolEvent& event) override;
 
+  // Remembers an application as it stands (at start-up, for the applications restored from the
+  // store), so that its next target change is told from its current target.
+  void remember(const Application& app);
+
   // Writes the summaries whose window has passed and the repeats whose interval has passed.
   void flush();
   // Writes everything held now (the daemon is stopping).

@@ -181,7 +181,10 @@ int main(int argc, char** argv) {
     spdlog::critical("cannot start: {}", status.message());
     return 1;
   }
-  runtime.post([&runtime, &metrics] { runtime.engine().add_listener(&metrics); });
+  runtime.post([&runtime, &metrics, &event_logger] {
+    runtime.engine().add_listener(&metrics);
+    for (const berth::Application* app : runtime.engine().apps()) event_logger.remember(*app);
+  });
   runtime.set_tick_hook([&runtime, &metrics, &event_logger, ticks = 0]() mutable {
     if (++ticks % 10 == 0) metrics.refresh(runtime.engine());
     event_logger.flush();

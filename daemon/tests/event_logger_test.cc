@@ -202,3 +202,15 @@ TEST_CASE("lease lapses, conditions and endings are told once") {
   CHECK(f.lines() == std::vector<std::string>{
                          "warning app demo: FAILURE_BUDGET_EXHAUSTED: 5 launches refused (once more in the last 60 s)"});
 }
+
+TEST_CASE("after a restart, a remembered application's target change is told from its target") {
+  Fixture f;
+  Application restored;
+  restored.spec.id = "demo";
+  restored.targets = {{0, 2}};
+  f.event_logger.remember(restored);
+  f.app("demo", {{0, 3}});
+  f.executor("demo", 4, ExecutorState::kRequested, "local");
+  f.advance(1s);
+  CHECK(f.lines() == std::vector<std::string>{"info app demo: target 2 -> 3, launching 1 on pool local (executors 4)"});
+}

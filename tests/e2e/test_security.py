@@ -149,7 +149,7 @@ class TlsTokensTenantsTest(SecuredDaemonCase):
         self.assertIn("daemonId", self.assert_ok(self.as_("operator", "status")))
 
         # A tenant's watch without an app shows only its own applications.
-        events = self.as_("team-b", "watch", "--count", 2)
+        events = self.as_("team-b", "watch", "--until-synced")
         self.assertEqual(events.returncode, 0, events)
         for event in events.json_lines():
             app = event.get("application", event.get("executor", {})).get("appId")
