@@ -95,9 +95,11 @@ void EventLogger::on_event(const Event& event) {
   }
 }
 
-EventLogger::AppWindow& EventLogger::window(const AppId& app) {
+EventLogger::Segment& EventLogger::window(const AppId& app) {
   if (windows_.empty()) window_started_ = clock_.now();
-  return windows_[app];
+  std::vector<Segment>& segments = windows_[app];
+  if (segments.empty()) segments.emplace_back();
+  return segments.back();
 }
 
 void EventLogger::on_application(const Event& event) {
@@ -110,15 +112,36 @@ void EventLogger::on_application(const Event& event) {
   auto [memory_it, first_seen] = apps_.try_emplace(id);
   AppMemory& memory = memory_it->second;
 
+  std::map<ProfileId, std::pair<std::int32_t, std::int32_t>> changes;
   for (const auto& [profile, to] : app.targets) {
     auto known = memory.targets.find(profile);
     // -1: not known before (the first event after a restart)
     const std::int32_t from = known != memory.targets.end() ? known->second : first_seen ? -1 : 0;
     if (from == to || (from == -1 && to == 0)) continue;
-    auto [change, inserted] = window(id).targets.try_emplace(profile, from, to);
-    change->second.second = to;  // the window keeps its first `from`
+    changes[profile] = {from, to};
   }
   memory.targets = app.targets;
+  if (!changes.empty()) {
+    if (!window(id).targets.empty()) {
+      // A second target change in the window: a line of its own, with the kills that lowered it.
+      std::vector<Segment>& segments = windows_[id];
+      Segment next;
+      auto recent = recent_kills_.find(id);
+      if (recent != recent_kills_.end() && recent->second.at == clock_.now()) {
+        for (const auto& [pool, reason, executor] : recent->second.kills) {
+          auto& killed = segments.back().pools[pool].killed[reason];
+          killed.erase(std::remove(killed.begin(), killed.end(), executor), killed.end());
+          next.pools[pool].killed[reason].push_back(executor);
+        }
+      }
+      segments.push_back(std::move(next));
+    }
+    for (const auto& [profile, change] : changes) {
+      auto [it, inserted] = window(id).targets.try_emplace(profile, change);
+      it->second.second = change.second;  // a segment keeps its first `from`
+    }
+  }
+  recent_kills_.erase(id);
 
   if (app.phase != memory.phase) {
     if (app.phase == AppPhase::kOrphaned) {
@@ -172,9 +195,13 @@ void EventLogger::on_executor(const Executor& e) {
     case ExecutorState::kSucceeded:
       window(e.app).pools[e.pool].succeeded.push_back(e.id);
       return;
-    case ExecutorState::kKilled:
+    case ExecutorState::kKilled: {
       window(e.app).pools[e.pool].killed[e.loss.reason].push_back(e.id);
+      RecentKills& recent = recent_kills_[e.app];
+      if (recent.at != clock_.now()) recent = RecentKills{clock_.now(), {}};
+      recent.kills.emplace_back(e.pool, e.loss.reason, e.id);
       return;
+    }
     case ExecutorState::kCancelled:
       window(e.app).pools[e.pool].cancelled.push_back(e.id);
       return;
@@ -255,35 +282,41 @@ void EventLogger::flush_all() {
 }
 
 void EventLogger::write_windows() {
-  for (const auto& [app, w] : windows_) {
-    std::vector<std::string> clauses;
-    const auto known = apps_.find(app);
-    const bool one_profile = known == apps_.end() || known->second.targets.size() <= 1;
-    for (const auto& [profile, change] : w.targets) {
-      const auto [from, to] = change;
-      if (from == to) continue;
-      const std::string name = one_profile ? "target" : fmt::format("profile {} target", profile);
-      clauses.push_back(from < 0 ? fmt::format("{} {}", name, to) : fmt::format("{} {} -> {}", name, from, to));
-    }
-    for (const auto& [pool_name, a] : w.pools) {
-      const PoolName& pool = pool_name;  // a lambda cannot capture a structured binding in C++20
-      auto add = [&](const char* format, const std::vector<ExecutorId>& ids) {
-        if (ids.empty()) return;
-        clauses.push_back(fmt::format(fmt::runtime(format), ids.size(), pool, format_id_ranges(ids)));
-      };
-      add("launching {} on pool {} (executors {})", a.launching);
-      add("{} running on pool {} (executors {})", a.running);
-      add("decommissioning {} on pool {} (executors {})", a.decommissioning);
-      for (const auto& [reason, ids] : a.killed) {
-        clauses.push_back(fmt::format("killed {} on pool {} ({}: executors {})", ids.size(), pool,
-                                      reason.empty() ? "killed" : reason, format_id_ranges(ids)));
-      }
-      add("cancelled {} not yet running on pool {} (executors {})", a.cancelled);
-      add("{} finished on pool {} (executors {})", a.succeeded);
-    }
-    if (!clauses.empty()) write(kInfo, fmt::format("app {}: {}", app, fmt::join(clauses, ", ")));
+  for (const auto& [app, segments] : windows_) {
+    for (const Segment& segment : segments) write_segment(app, segment);
   }
   windows_.clear();
+  recent_kills_.clear();
+}
+
+void EventLogger::write_segment(const AppId& app, const Segment& w) {
+  std::vector<std::string> clauses;
+  const auto known = apps_.find(app);
+  const bool one_profile = known == apps_.end() || known->second.targets.size() <= 1;
+  for (const auto& [profile, change] : w.targets) {
+    const auto [from, to] = change;
+    if (from == to) continue;
+    const std::string name = one_profile ? "target" : fmt::format("profile {} target", profile);
+    clauses.push_back(from < 0 ? fmt::format("{} {}", name, to) : fmt::format("{} {} -> {}", name, from, to));
+  }
+  for (const auto& [pool_name, a] : w.pools) {
+    const PoolName& pool = pool_name;  // a lambda cannot capture a structured binding in C++20
+    auto add = [&](const char* format, const std::vector<ExecutorId>& ids) {
+      if (ids.empty()) return;
+      clauses.push_back(fmt::format(fmt::runtime(format), ids.size(), pool, format_id_ranges(ids)));
+    };
+    add("launching {} on pool {} (executors {})", a.launching);
+    add("{} running on pool {} (executors {})", a.running);
+    add("decommissioning {} on pool {} (executors {})", a.decommissioning);
+    for (const auto& [reason, ids] : a.killed) {
+      if (ids.empty()) continue;
+      clauses.push_back(fmt::format("killed {} on pool {} ({}: executors {})", ids.size(), pool,
+                                    reason.empty() ? "killed" : reason, format_id_ranges(ids)));
+    }
+    add("cancelled {} not yet running on pool {} (executors {})", a.cancelled);
+    add("{} finished on pool {} (executors {})", a.succeeded);
+  }
+  if (!clauses.empty()) write(kInfo, fmt::format("app {}: {}", app, fmt::join(clauses, ", ")));
 }
 
 void EventLogger::write_repeats(bool all) {

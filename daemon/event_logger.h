@@ -61,9 +61,17 @@ class EventLogger final : public EngineListener {
     std::vector<ExecutorId> launching, running, cancelled, succeeded, decommissioning;
     std::map<std::string, std::vector<ExecutorId>> killed;  // by reason
   };
-  struct AppWindow {
+  // One line: a target change (or none) and what followed it within the window. A second target
+  // change within the window starts the next segment (the next line).
+  struct Segment {
     std::map<ProfileId, std::pair<std::int32_t, std::int32_t>> targets;  // from -> to
     std::map<PoolName, PoolActivity> pools;
+  };
+  // The kills of one instant: those of a driver's kill that lowered the target come just before
+  // the target change, and belong to its segment.
+  struct RecentKills {
+    Timestamp at{};
+    std::vector<std::tuple<PoolName, std::string, ExecutorId>> kills;  // pool, reason, id
   };
   // What the logger remembers of an application between events.
   struct AppMemory {
@@ -86,7 +94,8 @@ class EventLogger final : public EngineListener {
 
   void on_application(const Event& event);
   void on_executor(const Executor& executor);
-  AppWindow& window(const AppId& app);
+  Segment& window(const AppId& app);  // the app's current segment
+  void write_segment(const AppId& app, const Segment& segment);
   void repeat(int level, const AppId& app, const std::string& what, const PoolName& pool,
               const std::string& message, ExecutorId id, bool immediate = false);
   void write_repeat(const RepeatKey& key, Repeat& r, Timestamp now);
@@ -99,7 +108,8 @@ class EventLogger final : public EngineListener {
   Options options_;
   std::shared_ptr<spdlog::logger> logger_;
   std::map<AppId, AppMemory> apps_;
-  std::map<AppId, AppWindow> windows_;
+  std::map<AppId, std::vector<Segment>> windows_;
+  std::map<AppId, RecentKills> recent_kills_;
   Timestamp window_started_{};  // of the oldest change not written yet (when windows_ is not empty)
   std::map<RepeatKey, Repeat> repeats_;
   std::map<PoolName, PoolMemory> pools_;

@@ -105,12 +105,34 @@ TEST_CASE("a target change and the launches it causes are one info line per app 
 
   f.executor("demo", 2, ExecutorState::kKilled, "k8s", "killed_by_driver");
   f.app("demo", {{0, 4}});
-  f.app("demo", {{0, 1}});
   f.executor("demo", 5, ExecutorState::kCancelled);
   f.advance(1s);
   CHECK(f.lines() == std::vector<std::string>{
-                         "info app demo: target 5 -> 1, killed 1 on pool k8s (killed_by_driver: executors 2), "
+                         "info app demo: target 5 -> 4, killed 1 on pool k8s (killed_by_driver: executors 2), "
                          "cancelled 1 not yet running on pool k8s (executors 5)"});
+}
+
+TEST_CASE("each target change within a window is a line of its own, with the kills that lowered it") {
+  Fixture f;
+  f.app("demo", {});
+  f.app("demo", {{0, 3}});
+  for (ExecutorId id = 1; id <= 3; ++id) f.executor("demo", id, ExecutorState::kRequested, "local");
+  for (ExecutorId id = 1; id <= 3; ++id) f.executor("demo", id, ExecutorState::kRunning, "local");
+  f.clock.advance(100ms);
+  f.executor("demo", 2, ExecutorState::kKilled, "local", "killed_by_driver");  // kill 2, lowering the target
+  f.app("demo", {{0, 2}});
+  f.clock.advance(100ms);
+  f.executor("demo", 1, ExecutorState::kKilled, "local", "killed_by_driver");  // kill 1, target kept
+  f.executor("demo", 4, ExecutorState::kRequested, "local");
+  f.clock.advance(100ms);
+  f.app("demo", {{0, 1}});
+  f.advance(1s);
+  CHECK(f.lines() == std::vector<std::string>{
+                         "info app demo: target 0 -> 3, launching 3 on pool local (executors 1-3), "
+                         "3 running on pool local (executors 1-3)",
+                         "info app demo: target 3 -> 2, launching 1 on pool local (executors 4), "
+                         "killed 2 on pool local (killed_by_driver: executors 1, 2)",
+                         "info app demo: target 2 -> 1"});
   f.advance(10s);
   CHECK(f.lines().empty());
 }
