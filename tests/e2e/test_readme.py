@@ -184,8 +184,15 @@ class ReadmeTest(unittest.TestCase):
         if os.path.exists(make_run_log):
             with open(make_run_log) as f:
                 log = f.read()
+        if code != 0:
+            # The logs the section wrote in its own directories (berthd's, as the README names them).
+            for directory, _, files in os.walk(os.path.join(tmp, "tmp")):
+                for name in files:
+                    if name.endswith(".log") and "state" not in directory:
+                        with open(os.path.join(directory, name), errors="replace") as f:
+                            log += "\n---- %s ----\n%s" % (os.path.join(directory, name), f.read()[-4000:])
         self.assertEqual(code, 0, "README section %r failed: %s\n---- its script ----\n%s\n---- its output ----\n%s"
-                         "\n---- berthd's log ----\n%s" % (section, code, script, output[-6000:], log[-4000:]))
+                         "\n---- berthd's log ----\n%s" % (section, code, script, output[-6000:], log[-8000:]))
         if log:
             self.check_story(section, log)
 
