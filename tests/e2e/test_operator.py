@@ -54,6 +54,30 @@ class LogStoryTest(BerthTestCase):
                 self.assertNotIn("%s-exec-" % app, line)
 
 
+class PoolHealthTest(BerthTestCase):
+
+    def test_an_outage_is_one_line_when_it_starts_one_when_it_ends_and_its_error_is_cleared(self):
+        sim = self.new_kubernetes_sim({"nodes": [{"name": "node-a", "cpu": "8", "memory": "32Gi"}]})
+        kubeconfig = sim.write_kubeconfig(os.path.join(self.tmp, "kubeconfig"), "spark")
+        daemon = self.new_daemon(pools=[{"name": "k8s", "type": "kubernetes",
+                                         "kubernetes": {"kubeconfig": kubeconfig, "namespace": "spark"}}])
+        pool = lambda: next(p for p in daemon.ctl_ok("pools")["pools"] if p["name"] == "k8s")
+        self.wait_until(lambda: pool().get("healthy"), 10, "pool k8s healthy")
+
+        # The simulator stops listening (connections refused) for 4 s: several failed lists.
+        sim.faults(down_for_ms=4000)
+        self.wait_until(lambda: re.search(r"warning +pool k8s: unhealthy: .+; the pool is frozen", daemon.log_text()),
+                        10, "the pool turning unhealthy, logged")
+        self.assertTrue(pool().get("lastError"))
+        self.wait_until(lambda: re.search(r"info +pool k8s: healthy again after \d+ s", daemon.log_text()),
+                        20, "the pool's recovery, logged")
+        self.wait_until(lambda: pool().get("healthy") and not pool().get("lastError"), 10,
+                        "pool k8s healthy with its last error cleared")
+        log = daemon.log_text()
+        self.assertEqual(len(re.findall(r"pool k8s: unhealthy", log)), 1, log)
+        self.assertEqual(len(re.findall(r"pool k8s: healthy again", log)), 1, log)
+
+
 class CliTest(BerthTestCase):
 
     def ctl(self, *args, env=None):
