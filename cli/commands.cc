@@ -395,7 +395,11 @@ CommandLine::CommandLine() : values_(std::make_unique<Values>()), app_(std::make
 
   CLI::App* watch = add_command(app, "watch",
                                 "Stream lifecycle events, one line each, until interrupted "
-                                "(Ctrl-C) or --count events");
+                                "(Ctrl-C) or --count live events");
+  watch->footer(std::string("First a snapshot of now (ending with SYNCED), or with --from the events after that\n"
+                            "revision, then live changes. An APPLICATION line's running and pending counts are\n"
+                            "those at its revision.\n\n") +
+                kSubcommandFooter);
   watch->add_option("APP", v.app_id, "Only this application's events (default: all you may see)");
   watch->add_option("--from", v.from_revision,
                     "Replay events after this revision (default 0: a snapshot of now, then "
