@@ -107,6 +107,9 @@ class ReadmeTest(unittest.TestCase):
             self.assertIsNotNone(kind, "a ```sh block in %r has no <!-- readme: ... --> marker:\n%s" % (section, body))
 
     def test_each_section_has_ports_of_its_own(self):
+        for section, kind, body in self.blocks:
+            if "state_dir:" in body:  # a berthd config: its metrics port is 7434 unless it says
+                self.assertIn("metrics_listen:", body, "a berthd config in %r without metrics_listen" % section)
         owner = {}
         for section, kind, body in self.blocks:
             if kind is None or kind.startswith("skip"):

@@ -30,6 +30,7 @@ def test_the_readme_python_flow_works_as_written(tmp_path):
     python_path = os.environ["PYTHONPATH"]
     for old, new in (("127.0.0.1:6444", "127.0.0.1:%d" % free_port()),
                      ("127.0.0.1:7463", "127.0.0.1:%d" % free_port()),
+                     ("127.0.0.1:7464", "127.0.0.1:%d" % free_port()),
                      ('"$PWD/build/bin:', '"%s:' % bin_dir),
                      ("PYTHONPATH=build/python", "PYTHONPATH=" + python_path)):
         assert old in script, old
