@@ -1,6 +1,7 @@
 # The two commands a newcomer needs: `make run` and `make test`. Both install what is missing
-# (deploy/install-deps.sh), configure with Ninja and build; run starts berthd on the embedded
-# default (local backend, SQLite under ./var), test runs every test through CTest.
+# (deploy/install-deps.sh), configure with Ninja and build; run builds what the README's sections
+# use (berthd, berthctl, berth-local-exec, berth-sim) and starts berthd on the embedded default
+# (local backend, SQLite under ./var), test runs every test through CTest.
 BUILD_DIR ?= build
 BUILD_TYPE ?= RelWithDebInfo
 CONFIG ?= deploy/berthd.dev.yaml
@@ -24,7 +25,7 @@ build: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS)
 
 run: configure
-	cmake --build $(BUILD_DIR) -j $(JOBS) --target berthd berthctl berth-local-exec
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target berthd berthctl berth-local-exec berth-sim
 	mkdir -p var
 	$(BUILD_DIR)/bin/berthd --config $(CONFIG)
 

@@ -212,13 +212,26 @@ class Session {
     std::unique_ptr<grpc::ClientReader<v1::Event>> reader =
         executors_->WatchEvents(context.get(), watch.request);
     v1::Event event;
-    std::uint64_t printed = 0;
+    std::uint64_t counted = 0;
     bool enough = false;
+    // --count counts live events: those after the snapshot (which ends with SYNCED), or with
+    // --from those after that revision, unless the daemon answers RESYNC and sends a snapshot.
+    bool live = watch.request.from_revision() > 0;
     while (reader->Read(&event)) {
       out_ << (output_ == OutputFormat::kJson ? to_json(event, /*pretty=*/false)
                                               : render_event_line(event))
            << std::flush;
-      if (watch.max_events > 0 && ++printed >= watch.max_events) {
+      if (event.type() == v1::Event::RESYNC) live = false;
+      if (event.type() == v1::Event::SYNCED) {
+        live = true;
+        if (watch.until_synced) {
+          enough = true;
+          context->TryCancel();
+          break;
+        }
+      }
+      const bool change = event.type() == v1::Event::EXECUTOR || event.type() == v1::Event::APPLICATION;
+      if (live && change && watch.max_events > 0 && ++counted >= watch.max_events) {
         enough = true;
         context->TryCancel();
         break;
@@ -243,6 +256,11 @@ class Session {
 
   int fail(const grpc::Status& status) const {
     err_ << format_error(status.error_code(), status.error_message()) << '\n';
+    if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+        (channel_->GetState(false) == GRPC_CHANNEL_TRANSIENT_FAILURE ||
+         status.error_message().find("failed to connect") != std::string::npos)) {
+      err_ << unreachable_hint(connection_.address, connection_.address_source) << '\n';
+    }
     return 1;
   }
 

@@ -2,6 +2,11 @@
 
 #include <CLI/CLI.hpp>
 
+#include <charconv>
+#include <cstdlib>
+#include <string_view>
+#include <string>
+
 #ifndef BERTH_VERSION
 #define BERTH_VERSION "unknown"
 #endif
@@ -24,6 +29,7 @@ struct CommandLine::Values {
   bool undo = false;
   bool force = false;
   bool keep_target = false;
+  bool until_synced = false;
   std::vector<std::string> pools;
   std::vector<std::string> env;
   std::vector<std::string> labels;
@@ -55,6 +61,40 @@ const CLI::Validator& key_value_validator() {
       },
       "", "KEY=VALUE");
   return validator;
+}
+
+// A whole number of at least `min`, with a message that names `what` (an option, or what a
+// positional is): "--cores must be at least 1, got 0". CLI11's own range checks print their
+// bounds as doubles ("0.000000 to 1797693134862315708145...").
+CLI::Validator whole_number(std::int64_t min, const std::string& what) {
+  return CLI::Validator(
+      [min, what](std::string& text) -> std::string {
+        std::int64_t value = 0;
+        const char* end = text.data() + text.size();
+        auto [next, error] = std::from_chars(text.data(), end, value);
+        if (error == std::errc::result_out_of_range) return what + " is too large: " + text;
+        if (error != std::errc() || next != end) return what + " must be a whole number, got '" + text + "'";
+        if (value < min) return what + " must be at least " + std::to_string(min) + ", got " + text;
+        return {};
+      },
+      "", "INT>=" + std::to_string(min));
+}
+
+CLI::Validator non_negative_seconds(const std::string& what) {
+  return CLI::Validator(
+      [what](std::string& text) -> std::string {
+        double value = 0;
+        std::size_t used = 0;
+        try {
+          value = std::stod(text, &used);
+        } catch (const std::exception&) {
+          used = 0;
+        }
+        if (used == 0 || used != text.size()) return what + " must be a number of seconds, got '" + text + "'";
+        if (!(value >= 0)) return what + " must be at least 0, got " + text;
+        return {};
+      },
+      "", "SECONDS");
 }
 
 const CLI::Validator& executor_state_validator() {
@@ -103,7 +143,7 @@ CLI::Option* add_app_id(CLI::App& command, std::string& app_id) {
 CLI::Option* add_executor_ids(CLI::App& command, std::vector<std::int64_t>& ids) {
   return command.add_option("ID", ids, "Executor ids (1, 2, 3 ... per application)")
       ->required()
-      ->check(CLI::PositiveNumber);
+      ->check(whole_number(1, "executor ids"));
 }
 
 }  // namespace
@@ -117,6 +157,9 @@ CommandLine::CommandLine() : values_(std::make_unique<Values>()), app_(std::make
   app.description("Command-line client of berthd, the Berth executor daemon for Apache Spark.");
   app.set_version_flag("--version", BERTH_VERSION);
   app.require_subcommand(1);
+  app.failure_message([](const CLI::App* failed, const CLI::Error& error) {
+    return "berthctl: " + CLI::FailureMessage::simple(failed, error);
+  });
   app.fallthrough();  // global options are accepted after the command name too
   app.footer(
       "Environment: BERTH_ADDR sets --addr, BERTH_TOKEN_FILE sets --token-file.\n"
@@ -151,7 +194,7 @@ CommandLine::CommandLine() : values_(std::make_unique<Values>()), app_(std::make
       ->capture_default_str();
   app.add_option("--timeout", connection.timeout_seconds,
                  "Deadline of each call in seconds, 0 for none (watch has none)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(non_negative_seconds("--timeout"))
       ->capture_default_str();
 
   // Operator commands (Admin service).
@@ -207,17 +250,17 @@ CommandLine::CommandLine() : values_(std::make_unique<Values>()), app_(std::make
                "default pools)");
   reg->add_option("--tenant", v.tenant, "Tenant (default: the token's tenant)");
   reg->add_option("--cores", v.cores, "Cores per executor")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number(1, "--cores"))
       ->capture_default_str();
   reg->add_option("--memory", v.memory_mib, "Executor heap in MiB")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number(1, "--memory"))
       ->capture_default_str();
   reg->add_option("--overhead", v.overhead_mib,
                   "Memory overhead in MiB (default: max(10% of heap, 384))")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, "--overhead"));
   reg->add_option("--lease-ttl", v.lease_ttl_seconds,
                   "Lease in seconds, renewed by app keepalive (default 0: no lease)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, "--lease-ttl"));
   reg->add_option("--driver-url", v.driver_url,
                   "Driver endpoint, spark://CoarseGrainedScheduler@host:port");
   add_repeated(*reg, "--env", v.env, "Executor environment variable; repeatable")
@@ -287,9 +330,9 @@ CommandLine::CommandLine() : values_(std::make_unique<Values>()), app_(std::make
   add_app_id(*target, v.app_id);
   target->add_option("N", v.total, "Desired total of executors")
       ->required()
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, "the target (N)"));
   target->add_option("--profile", v.profile_id, "Resource profile id")
-      ->check(CLI::NonNegativeNumber)
+      ->check(whole_number(0, "--profile"))
       ->capture_default_str();
   target->callback([&v] {
     v1::RequestTotalExecutorsRequest request;
@@ -338,7 +381,7 @@ CommandLine::CommandLine() : values_(std::make_unique<Values>()), app_(std::make
   add_executor_ids(*decommission, v.executor_ids);
   decommission->add_option("--grace", v.grace_seconds,
                            "Seconds before a forced kill (default 0: the daemon's default)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, "--grace"));
   decommission->add_flag("--no-adjust-target", v.keep_target,
                          "Keep the target, so the executors are replaced (default: lower it)");
   decommission->callback([&v] {
@@ -352,17 +395,28 @@ CommandLine::CommandLine() : values_(std::make_unique<Values>()), app_(std::make
 
   CLI::App* watch = add_command(app, "watch",
                                 "Stream lifecycle events, one line each, until interrupted "
-                                "(Ctrl-C) or --count events");
+                                "(Ctrl-C) or --count live events");
+  watch->footer(std::string("First a snapshot of now (ending with SYNCED), or with --from the events after that\n"
+                            "revision, then live changes. An APPLICATION line's running and pending counts are\n"
+                            "those at its revision.\n\n") +
+                kSubcommandFooter);
   watch->add_option("APP", v.app_id, "Only this application's events (default: all you may see)");
   watch->add_option("--from", v.from_revision,
                     "Replay events after this revision (default 0: a snapshot of now, then "
-                    "changes)");
-  watch->add_option("--count", v.max_events, "Exit after this many events (default 0: no limit)");
+                    "changes)")
+      ->check(whole_number(0, "--from"));
+  watch->add_option("--count", v.max_events,
+                    "Exit after this many live events: those after the snapshot (with --from, "
+                    "those after that revision); default 0: no limit")
+      ->check(whole_number(0, "--count"));
+  watch->add_flag("--until-synced", v.until_synced,
+                  "Exit at the end of the snapshot (SYNCED): the current state as events");
   watch->callback([&v] {
     WatchEvents watch_events;
     watch_events.request.set_app_id(v.app_id);
     watch_events.request.set_from_revision(v.from_revision);
     watch_events.max_events = v.max_events;
+    watch_events.until_synced = v.until_synced;
     v.invocation.request = std::move(watch_events);
   });
 }
@@ -371,11 +425,81 @@ CommandLine::~CommandLine() = default;
 
 CLI::App& CommandLine::app() { return *app_; }
 
+namespace {
+
+// The commands `app` offers, as "a, b, c".
+std::string command_names(CLI::App& app) {
+  std::string names;
+  for (const CLI::App* command : app.get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + command->get_name();
+  }
+  return names;
+}
+
+// CLI11 says only "A subcommand is required" when the command word is unknown: find the first
+// word that is neither an option, an option's value nor a known command, and name it.
+void check_command_words(CLI::App& root, int argc, const char* const* argv) {
+  CLI::App* level = &root;
+  for (int i = 1; i < argc; ++i) {
+    const std::string word = argv[i];
+    if (word == "--") return;
+    if (word.size() > 1 && word[0] == '-') {
+      if (word.find('=') != std::string::npos) continue;
+      // An option that takes a value consumes the next word.
+      for (CLI::App* app = level; app != nullptr; app = app->get_parent()) {
+        const CLI::Option* option = app->get_option_no_throw(word);
+        if (option == nullptr) continue;
+        if (option->get_type_size_max() > 0) ++i;
+        break;
+      }
+      continue;
+    }
+    if (level->get_subcommands({}).empty()) return;  // a positional of the command
+    CLI::App* next = nullptr;
+    for (CLI::App* command : level->get_subcommands({})) {
+      if (command->check_name(word)) next = command;
+    }
+    if (next == nullptr) {
+      const std::string after = level == &root ? "" : " after '" + level->get_name() + "'";
+      throw CLI::ExtrasError("unknown command '" + word + "'" + after + "; the commands are: " + command_names(*level),
+                             CLI::ExitCodes::ExtrasError);
+    }
+    level = next;
+  }
+}
+
+// CLI11 puts the option's name before a validator's message; ours name it already.
+CLI::ValidationError tidy(const CLI::ValidationError& error) {
+  std::string message = error.what();
+  const std::size_t colon = message.find(": ");
+  if (colon != std::string::npos && (message.find(" must be ", colon) != std::string::npos ||
+                                     message.find(" is too large: ", colon) != std::string::npos)) {
+    message.erase(0, colon + 2);
+  }
+  return CLI::ValidationError(message);
+}
+
+}  // namespace
+
 Invocation CommandLine::parse(int argc, const char* const* argv) {
-  app_->parse(argc, argv);
+  check_command_words(*app_, argc, argv);
+  try {
+    app_->parse(argc, argv);
+  } catch (const CLI::ValidationError& error) {
+    throw tidy(error);
+  }
   values_->invocation.output =
       values_->output == "json" ? OutputFormat::kJson : OutputFormat::kTable;
   ConnectionOptions& connection = values_->invocation.connection;
+  connection.address_source = AddressSource::kDefault;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view word = argv[i];
+    if (word == "--") break;
+    if (word == "--addr" || word.rfind("--addr=", 0) == 0) connection.address_source = AddressSource::kOption;
+  }
+  if (connection.address_source == AddressSource::kDefault && std::getenv("BERTH_ADDR") != nullptr) {
+    connection.address_source = AddressSource::kEnvironment;
+  }
   connection.tls = values_->tls || !connection.ca_file.empty() || !connection.cert_file.empty();
   return values_->invocation;
 }

@@ -22,6 +22,7 @@ namespace berth::cli {
 // Where the daemon is and how to authenticate to it.
 struct ConnectionOptions {
   std::string address = "127.0.0.1:7433";
+  AddressSource address_source = AddressSource::kDefault;
   std::string token_file;   // empty = no bearer token
   bool tls = false;         // true when --tls, --ca-file or --cert-file is given
   std::string ca_file;      // empty with tls = the system's roots
@@ -36,10 +37,13 @@ struct HealthCheck {
   std::string service;
 };
 
-// `watch`: stream events until interrupted, or until max_events have been printed (0 = no limit).
+// `watch`: stream events until interrupted, until max_events live events have been printed (0 =
+// no limit; live: after the snapshot's SYNCED, or with from_revision after that revision), or,
+// with until_synced, until the snapshot's SYNCED.
 struct WatchEvents {
   v1::WatchEventsRequest request;
   std::uint64_t max_events = 0;
+  bool until_synced = false;
 };
 
 // What one command line asks for. Each alternative names one RPC.

@@ -219,6 +219,15 @@ std::string format_error(int code, std::string_view message) {
   return "berthctl: " + status_code_name(code) + ": " + one_line(std::string(message));
 }
 
+std::string unreachable_hint(const std::string& address, AddressSource source) {
+  const char* from = source == AddressSource::kOption        ? "from --addr"
+                     : source == AddressSource::kEnvironment ? "from BERTH_ADDR"
+                                                             : "the default";
+  return "berthctl: could not connect to berthd at " + address + " (" + from +
+         "): is berthd running and listening there? Give its address with --addr or BERTH_ADDR "
+         "(the packaged service listens on unix:/run/berthd/berthd.sock)";
+}
+
 std::string to_json(const google::protobuf::Message& message, bool pretty) {
   google::protobuf::util::JsonPrintOptions options;
   options.add_whitespace = pretty;
@@ -324,12 +333,14 @@ std::string render_table(const v1::RequestTotalExecutorsResponse& response) {
 }
 
 std::string render_table(const v1::ListExecutorsResponse& response) {
-  Table table({"ID", "PROFILE", "STATE", "POOL", "HOST", "EXIT", "REASON", "BACKEND NAME"});
+  // MESSAGE last: it has blanks, and every column before it stays one word.
+  Table table({"ID", "PROFILE", "STATE", "POOL", "HOST", "EXIT", "REASON", "BACKEND NAME", "MESSAGE"});
   for (const v1::Executor& executor : response.executors()) {
     table.add_row({std::to_string(executor.executor_id()), std::to_string(executor.profile_id()),
                    v1::ExecutorState_Name(executor.state()), executor.pool(), executor.host(),
                    executor.has_exit_code() ? std::to_string(executor.exit_code()) : "",
-                   one_line(executor.loss().reason()), executor.backend_name()});
+                   one_line(executor.loss().reason()), executor.backend_name(),
+                   one_line(executor.loss().message())});
   }
   return table.render();
 }

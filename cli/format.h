@@ -47,6 +47,13 @@ std::string status_code_name(int code);
 // The line berthctl prints to stderr for a failed call: "berthctl: <CODE>: <message>".
 std::string format_error(int code, std::string_view message);
 
+// Where berthctl took the daemon's address from.
+enum class AddressSource { kDefault, kOption, kEnvironment };
+
+// What berthctl adds after an UNAVAILABLE error when it could not connect at all: which address
+// it tried, where that came from, and how to give another one. One line, no newline.
+std::string unreachable_hint(const std::string& address, AddressSource source);
+
 // Protobuf's standard JSON mapping (lowerCamelCase names, enums by name, 64-bit integers as
 // strings). Pretty output spans several lines; compact output is exactly one line. Both end with
 // a newline.

@@ -160,6 +160,11 @@ class Backend {
   virtual std::string type() const = 0;
   virtual BackendCapabilities capabilities() const { return {}; }
 
+  // Whether this pool can launch executors of `spec` at all, checked when an application is
+  // registered so that a spec every launch would refuse is refused once, up front (kInvalidArgument
+  // with the reason). Default: anything goes; launches report their own errors.
+  virtual Status check_launch(const LaunchSpec& /*spec*/) const { return Status::Ok(); }
+
   // What the store holds for this pool (Nomad's RecoverTask). Called once, before start().
   virtual void recover(const BackendRecovery& /*recovery*/) {}
 

@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -57,11 +58,28 @@ inline constexpr const char* kReasonLeaseExpired = "lease_expired";
 inline constexpr const char* kReasonUnregistered = "app_unregistered";
 inline constexpr const char* kReasonDecommissionTimeout = "decommission_timeout";
 
+// A change of a pool's backend as a whole (not part of the event log: drivers never see it).
+struct PoolEvent {
+  enum class Type {
+    kSynced,     // the pool's first full list succeeded: `adopted` holds what it found alive
+    kUnhealthy,  // the backend cannot be reached (or its first list failed): the pool is frozen
+    kHealthy,    // reachable again after kUnhealthy
+  };
+  Type type = Type::kSynced;
+  PoolName pool;
+  std::string error;  // kUnhealthy: why
+  // kSynced: live executors of this daemon's applications present in the first list, per app
+  // (after a restart, the executors adopted).
+  std::map<AppId, std::vector<ExecutorId>> adopted;
+};
+
 class EngineListener {
  public:
   virtual ~EngineListener() = default;
   // Called on the strand for every change, in revision order.
   virtual void on_event(const Event& event) = 0;
+  // Called on the strand when a pool syncs for the first time or its health changes.
+  virtual void on_pool_event(const PoolEvent& /*event*/) {}
 };
 
 struct PoolStatus {
@@ -194,6 +212,10 @@ class Engine final : public BackendSink {
   PoolState* pool_state(const PoolName& pool);
   // Keeps a pool the store names but the configuration lacks (restore()).
   void add_removed_pool(const PoolName& pool);
+
+  // Tells the listeners of a pool's health change: `was_healthy` is its health before the change
+  // (nullopt before it ever answered).
+  void notify_pool_health(PoolState& pool, std::optional<bool> was_healthy);
 
   // Applies a lifecycle event; returns whether the executor changed.
   bool apply(AppState& app, Executor& executor, const LifecycleEvent& event, Duration kill_grace);

@@ -46,6 +46,11 @@ StatusOr<Application> Engine::register_app(AppSpec spec) {
       return Status::PermissionDenied("pools[" + std::to_string(i) + "]: tenant " + spec.tenant +
                                       " may not use pool " + pool);
     }
+    if (state->backend != nullptr) {
+      if (Status runnable = state->backend->check_launch(spec.launch); !runnable.ok()) {
+        return Status(runnable.code(), "pools[" + std::to_string(i) + "]: pool " + pool + ": " + runnable.message());
+      }
+    }
   }
   if (policy != nullptr && policy->limits.max_launch_spec_kib > 0) {
     const std::size_t bytes = launch_spec_bytes(*spec.launch);

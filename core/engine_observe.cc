@@ -37,9 +37,20 @@ void Engine::save_state(const PoolName& pool, const std::string& key, const std:
 void Engine::on_health(const PoolName& pool_name, const Status& status) {
   PoolState* pool = pool_state(pool_name);
   if (pool == nullptr) return;
+  const std::optional<bool> was_healthy =
+      pool->sync.answered() ? std::optional<bool>(pool->sync.healthy()) : std::nullopt;
   pool->sync.health(status);
+  notify_pool_health(*pool, was_healthy);
   reconcile_all_ = true;
   schedule_pass();
+}
+
+void Engine::notify_pool_health(PoolState& pool, std::optional<bool> was_healthy) {
+  const bool healthy = pool.sync.healthy();
+  if (was_healthy == healthy || (!was_healthy && healthy)) return;  // no change, or a first answer
+  PoolEvent event{healthy ? PoolEvent::Type::kHealthy : PoolEvent::Type::kUnhealthy, pool.policy.name,
+                  healthy ? std::string() : pool.sync.last_error(), {}};
+  for (EngineListener* listener : listeners_) listener->on_pool_event(event);
 }
 
 void Engine::observe(PoolState& pool, const BackendObject& object, bool from_list) {
@@ -132,13 +143,18 @@ void Engine::on_list_done(const PoolName& pool_name, Timestamp started,
   if (pool == nullptr) return;
   const Timestamp now = clock_.now();
   reconcile_all_ = true;
+  const std::optional<bool> was_healthy =
+      pool->sync.answered() ? std::optional<bool>(pool->sync.healthy()) : std::nullopt;
   if (!result.ok()) {
     // Frozen: nothing is declared lost while the backend cannot be listed.
     pool->sync.list_failed(result.status(), now);
+    notify_pool_health(*pool, was_healthy);
     schedule_pass();
     return;
   }
+  const bool was_synced = pool->sync.synced();
   pool->sync.list_succeeded(now);
+  if (was_synced) notify_pool_health(*pool, was_healthy);
 
   std::set<ExecutorKey> present;
   std::set<std::string> present_names;
@@ -149,6 +165,16 @@ void Engine::on_list_done(const PoolName& pool_name, Timestamp started,
       present_names.insert(object.backend_name);
     }
     observe(*pool, object, true);
+  }
+  if (!was_synced && !listeners_.empty()) {
+    PoolEvent synced{PoolEvent::Type::kSynced, pool_name, {}, {}};
+    for (const ExecutorKey& key : present) {
+      const AppState* app = app_state(key.app);
+      if (app == nullptr) continue;
+      auto it = app->executors.find(key.id);
+      if (it != app->executors.end() && !is_terminal(it->second.state)) synced.adopted[key.app].push_back(key.id);
+    }
+    for (EngineListener* listener : listeners_) listener->on_pool_event(synced);
   }
   pool->kills.retain_present(present_names, started);
   // Executors the backend should have but does not list: lost after the grace period. Only

@@ -12,6 +12,7 @@ bool PoolSync::begin_list() {
 
 void PoolSync::list_succeeded(Timestamp now) {
   list_in_flight_ = false;
+  if (!healthy_) last_error_.clear();  // recovered (or never failed): the old error is history
   answered_ = true;
   synced_ = true;
   healthy_ = true;
@@ -32,10 +33,12 @@ void PoolSync::health(const Status& status) {
   const bool was_healthy = healthy_;
   healthy_ = status.ok();
   if (!status.ok()) last_error_ = status.to_string();
+  if (healthy_ && !was_healthy) last_error_.clear();
   if (healthy_ && !was_healthy && synced_) next_list_ = Timestamp{};
 }
 
 void PoolSync::launch_accepted() {
+  if (backoff_.count() != 0) last_error_.clear();  // launches work again
   backoff_ = Duration(0);
   backoff_until_ = Timestamp{};
 }

@@ -33,6 +33,8 @@ class PoolSync {
   // Launches may be sent: synced, healthy, and past any launch backoff.
   bool launchable(Timestamp now) const { return !frozen() && now >= backoff_until_; }
   Timestamp backoff_until() const { return backoff_until_; }
+  // Why the pool last failed; cleared when it recovers (healthy again, or a launch accepted
+  // after a backoff).
   const std::string& last_error() const { return last_error_; }
 
   // --- full lists ---------------------------------------------------------------------------

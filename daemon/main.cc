@@ -174,8 +174,9 @@ int main(int argc, char** argv) {
 
   // Declared before the runtime so that they outlive it: the engine holds them as listeners.
   berth::Metrics metrics;
-  berth::EventLogger event_logger;
-  berth::Runtime::Options runtime_options{config, daemon_id, 2, std::chrono::milliseconds(100)};
+  berth::SystemClock log_clock;
+  berth::EventLogger event_logger(log_clock, berth::EventLogger::Options{});
+  berth::Runtime::Options runtime_options{config, daemon_id, 2, std::chrono::milliseconds(100), {&event_logger}};
   berth::Runtime runtime(runtime_options, std::move(*store));
   if (berth::Status status = runtime.start(*snapshot, std::chrono::seconds(30)); !status.ok()) {
     spdlog::critical("cannot start: {}", status.message());
@@ -183,10 +184,11 @@ int main(int argc, char** argv) {
   }
   runtime.post([&runtime, &metrics, &event_logger] {
     runtime.engine().add_listener(&metrics);
-    runtime.engine().add_listener(&event_logger);
+    for (const berth::Application* app : runtime.engine().apps()) event_logger.remember(*app);
   });
-  runtime.set_tick_hook([&runtime, &metrics, ticks = 0]() mutable {
+  runtime.set_tick_hook([&runtime, &metrics, &event_logger, ticks = 0]() mutable {
     if (++ticks % 10 == 0) metrics.refresh(runtime.engine());
+    event_logger.flush();
   });
 
   berth::Authenticator auth;
@@ -316,6 +318,7 @@ int main(int argc, char** argv) {
   runtime.post([&runtime, &metrics, &event_logger] {
     runtime.engine().remove_listener(&metrics);
     runtime.engine().remove_listener(&event_logger);
+    event_logger.flush_all();
   });
   runtime.shutdown();
   spdlog::info("stopped after {} ms; state flushed to {}", since_stopping(), db_path);

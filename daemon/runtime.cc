@@ -80,6 +80,7 @@ Status Runtime::start(const StoreSnapshot& snapshot, Duration timeout) {
   impl.engine_ = std::make_unique<Engine>(config.engine, impl.options_.daemon_id, impl.clock_,
                                           *impl.store_, impl.scheduler_);
   engine_ = impl.engine_.get();
+  for (EngineListener* listener : impl.options_.early_listeners) impl.engine_->add_listener(listener);
   BackendContext context;
   context.strand = impl.strand_;
   context.state_dir = config.state_dir;

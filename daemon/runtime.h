@@ -27,6 +27,9 @@ class Runtime {
     // 12,000 executors cost berthd 15% more CPU (a third more system time) at the same speed.
     int threads = 1;
     Duration tick_interval{std::chrono::milliseconds(100)};
+    // Listeners added before the engine starts, so that they see the first lists (adoption after
+    // a restart). They must outlive the Runtime or be removed on the strand before it ends.
+    std::vector<EngineListener*> early_listeners;
   };
 
   Runtime(Options options, std::unique_ptr<Store> store);

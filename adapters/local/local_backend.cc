@@ -853,10 +853,21 @@ class LocalBackend::Impl : public std::enable_shared_from_this<Impl> {
 
 LocalBackend::LocalBackend(boost::asio::any_io_executor executor, PoolName pool, LocalPoolConfig config,
                            std::string daemon_id)
-    : impl_(std::make_shared<Impl>(std::move(executor), std::move(pool), std::move(config),
+    : spark_home_(config.spark_home),
+      impl_(std::make_shared<Impl>(std::move(executor), std::move(pool), std::move(config),
                                    std::move(daemon_id))) {}
 
 LocalBackend::~LocalBackend() { impl_->stop(); }
+
+Status LocalBackend::check_launch(const LaunchSpec& spec) const {
+  if (!spec.command.empty()) return Status::Ok();
+  const std::string spark_class = spark_home_ + "/bin/spark-class";
+  if (::access(spark_class.c_str(), X_OK) == 0) return Status::Ok();
+  return Status::InvalidArgument("launch.command: empty, and Spark's executor is not installed here (" + spark_class +
+                                 " is not an executable file): give the executor's command (berthctl app register "
+                                 "APP -- COMMAND ...), or set the pool's spark_home (or SPARK_HOME) to a Spark "
+                                 "installation");
+}
 
 void LocalBackend::start(BackendSink* sink) { impl_->start(sink); }
 

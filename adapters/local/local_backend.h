@@ -42,6 +42,9 @@ class LocalBackend final : public Backend {
 
   std::string type() const override { return "local"; }
   BackendCapabilities capabilities() const override { return {.decommission = true}; }
+  // kInvalidArgument when the spec has no command and <spark_home>/bin/spark-class, which would
+  // run instead, is not an executable file on this host.
+  Status check_launch(const LaunchSpec& spec) const override;
 
   // Creates work_dir, adopts the running executors of this daemon id found there (watched by
   // polling), reports on_health(OK) (or the error creating work_dir) and starts watching. Its
@@ -72,6 +75,7 @@ class LocalBackend final : public Backend {
 
  private:
   class Impl;
+  std::string spark_home_;
   std::shared_ptr<Impl> impl_;
 };
 

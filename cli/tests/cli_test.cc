@@ -135,6 +135,22 @@ TEST_CASE("app register rejects non-positive cores and memory") {
   CHECK_THROWS_AS(parse({"app", "register", "a1", "--cores", "two"}), CLI::ParseError);
 }
 
+TEST_CASE("numbers out of range get a human message naming the option, not CLI11's bounds") {
+  CHECK_THROWS_WITH(parse({"app", "register", "a1", "--cores", "0"}), "--cores must be at least 1, got 0");
+  CHECK_THROWS_WITH(parse({"app", "register", "a1", "--cores", "two"}), "--cores must be a whole number, got 'two'");
+  CHECK_THROWS_WITH(parse({"app", "register", "a1", "--memory", "-1"}), "--memory must be at least 1, got -1");
+  CHECK_THROWS_WITH(parse({"target", "a1", "-1"}), "the target (N) must be at least 0, got -1");
+  CHECK_THROWS_WITH(parse({"kill", "a1", "x"}), "executor ids must be a whole number, got 'x'");
+  CHECK_THROWS_WITH(parse({"kill", "a1", "2", "0"}), "executor ids must be at least 1, got 0");
+  CHECK_THROWS_WITH(parse({"decommission", "a1", "1", "--grace", "-5"}), "--grace must be at least 0, got -5");
+  CHECK_THROWS_WITH(parse({"--timeout", "soon", "status"}), "--timeout must be a number of seconds, got 'soon'");
+  CHECK_THROWS_WITH(parse({"watch", "--count", "x"}), "--count must be a whole number, got 'x'");
+  CHECK_THROWS_WITH(parse({"target", "a1", "99999999999999999999"}), "the target (N) is too large: 99999999999999999999");
+  // Still accepted at the bounds.
+  CHECK(parse_request<v1::RequestTotalExecutorsRequest>({"target", "a1", "0"}).totals().at(0) == 0);
+  CHECK(parse_request<v1::KillExecutorsRequest>({"kill", "a1", "1"}).executor_ids(0) == 1);
+}
+
 TEST_CASE("app get, unregister and keepalive name the application") {
   CHECK(parse_request<v1::GetApplicationRequest>({"app", "get", "a1"}).app_id() == "a1");
   auto unregister =
@@ -226,6 +242,11 @@ TEST_CASE("watch takes an optional application, a start revision and a count") {
   CHECK(watch.max_events == 3);
 }
 
+TEST_CASE("watch --until-synced ends at the snapshot's end") {
+  CHECK(parse_request<WatchEvents>({"watch", "a1", "--until-synced"}).until_synced);
+  CHECK_FALSE(parse_request<WatchEvents>({"watch", "a1"}).until_synced);
+}
+
 TEST_CASE("global options before or after the command") {
   Invocation defaults = parse({"pools"});
   CHECK(defaults.connection.address == "127.0.0.1:7433");
@@ -249,8 +270,11 @@ TEST_CASE("global options before or after the command") {
 TEST_CASE("BERTH_ADDR sets the address unless --addr is given") {
   setenv("BERTH_ADDR", "env-host:9", 1);
   CHECK(parse({"status"}).connection.address == "env-host:9");
+  CHECK(parse({"status"}).connection.address_source == AddressSource::kEnvironment);
   CHECK(parse({"status", "--addr", "flag-host:1"}).connection.address == "flag-host:1");
+  CHECK(parse({"status", "--addr", "flag-host:1"}).connection.address_source == AddressSource::kOption);
   unsetenv("BERTH_ADDR");
+  CHECK(parse({"status"}).connection.address_source == AddressSource::kDefault);
 }
 
 TEST_CASE("TLS options") {
@@ -270,6 +294,15 @@ TEST_CASE("TLS options") {
 TEST_CASE("usage errors and help") {
   CHECK_THROWS_AS(parse({}), CLI::RequiredError);
   CHECK_THROWS_AS(parse({"frobnicate"}), CLI::ParseError);
+  CHECK_THROWS_WITH(parse({"frobnicate"}),
+                    "unknown command 'frobnicate'; the commands are: health, status, pools, apps, drain, app, "
+                    "target, executors, kill, decommission, watch");
+  CHECK_THROWS_WITH(parse({"--addr", "h:1", "-o", "json", "frobnicate", "x"}),
+                    Catch::StartsWith("unknown command 'frobnicate';"));
+  CHECK_THROWS_WITH(parse({"app", "frobnicate"}),
+                    "unknown command 'frobnicate' after 'app'; the commands are: register, get, unregister, keepalive");
+  // A command's own positionals and values are not commands.
+  CHECK(parse_request<v1::DrainPoolRequest>({"--addr", "h:1", "drain", "frobnicate"}).pool() == "frobnicate");
   CHECK_THROWS_AS(parse({"--help"}), CLI::CallForHelp);
   CHECK_THROWS_AS(parse({"kill", "--help"}), CLI::CallForHelp);
   CommandLine command_line;
@@ -308,9 +341,24 @@ TEST_CASE("executors table") {
   failed.mutable_loss()->set_reason("oom_killed");
   failed.set_backend_name("a1-exec-2");
   CHECK(render_table(response) ==
-        "ID   PROFILE   STATE     POOL    HOST   EXIT   REASON       BACKEND NAME\n"
-        "1    0         RUNNING   local   h1     -      -            a1-exec-1\n"
-        "2    1         FAILED    k8s     -      137    oom_killed   a1-exec-2\n");
+        "ID   PROFILE   STATE     POOL    HOST   EXIT   REASON       BACKEND NAME   MESSAGE\n"
+        "1    0         RUNNING   local   h1     -      -            a1-exec-1      -\n"
+        "2    1         FAILED    k8s     -      137    oom_killed   a1-exec-2      -\n");
+}
+
+TEST_CASE("executors table shows why a launch failed") {
+  v1::ListExecutorsResponse response;
+  v1::Executor& refused = *response.add_executors();
+  refused.set_executor_id(1);
+  refused.set_state(v1::LAUNCH_FAILED);
+  refused.set_pool("local");
+  refused.mutable_loss()->set_reason("launch_failed");
+  refused.mutable_loss()->set_message("cannot run /opt/spark/bin/spark-class:\nno such file");
+  refused.set_backend_name("berth-a1-exec-1");
+  CHECK(render_table(response) ==
+        "ID   PROFILE   STATE           POOL    HOST   EXIT   REASON          BACKEND NAME      MESSAGE\n"
+        "1    0         LAUNCH_FAILED   local   -      -      launch_failed   berth-a1-exec-1   "
+        "cannot run /opt/spark/bin/spark-class: no such file\n");
 }
 
 TEST_CASE("applications table sums targets and counts over profiles") {
@@ -426,6 +474,17 @@ TEST_CASE("watch lines: one per event, key=value, quoted when the value has blan
   app_event.mutable_application()->set_end_reason("unregistered");
   CHECK(render_event_line(app_event) ==
         "51 APPLICATION app=a1 phase=ENDED target=0 running=0 pending=0 end_reason=unregistered\n");
+}
+
+TEST_CASE("an unreachable daemon gets a hint: the address tried, where it came from, how to change it") {
+  const std::string hint = unreachable_hint("127.0.0.1:7433", AddressSource::kDefault);
+  CHECK_THAT(hint, Catch::StartsWith("berthctl: could not connect to berthd at 127.0.0.1:7433 (the default): "
+                                     "is berthd running"));
+  CHECK_THAT(hint, Catch::Contains("--addr") && Catch::Contains("BERTH_ADDR"));
+  CHECK_THAT(unreachable_hint("h:1", AddressSource::kOption), Catch::Contains("at h:1 (from --addr)"));
+  CHECK_THAT(unreachable_hint("h:1", AddressSource::kEnvironment), Catch::Contains("(from BERTH_ADDR)"));
+  CHECK(parse({"--addr", "h:1", "status"}).connection.address_source == AddressSource::kOption);
+  CHECK(parse({"status", "--addr=h:1"}).connection.address_source == AddressSource::kOption);
 }
 
 TEST_CASE("errors name the gRPC code") {

@@ -32,10 +32,12 @@ struct Fixture {
   }
 
   bool configure_pool_a = true;
+  EngineListener* early_listener = nullptr;  // added before start(): sees the first lists
   std::int32_t max_inflight_launches = 64;  // false: a restart whose configuration no longer has pool-a
 
   void start() {
     engine = std::make_unique<Engine>(options, "daemon-1", clock, store, scheduler);
+    if (early_listener != nullptr) engine->add_listener(early_listener);
     if (configure_pool_a) engine->add_pool(PoolPolicy{"pool-a", "fake", 1000, max_inflight_launches}, &backend);
     engine->set_tenants(tenants);
     auto snapshot = store.load();
@@ -127,7 +129,9 @@ struct Fixture {
 
 struct Recorder : EngineListener {
   std::vector<Event> events;
+  std::vector<PoolEvent> pool_events;
   void on_event(const Event& e) override { events.push_back(e); }
+  void on_pool_event(const PoolEvent& e) override { pool_events.push_back(e); }
 };
 
 }  // namespace
@@ -1269,4 +1273,36 @@ TEST_CASE_METHOD(Fixture, "a tenant's max_apps bounds the applications it has re
   REQUIRE(engine->unregister_app("one", "done").ok());
   settle();
   CHECK(engine->register_app(spec("three")).ok());
+}
+
+TEST_CASE_METHOD(Fixture, "pool events: the first list names what was adopted; health changes once each way") {
+  start();
+  register_app();
+  target(2);
+  backend.run_all_pending();
+  settle();
+  crash();
+
+  Recorder recorder;
+  early_listener = &recorder;
+  start();
+  REQUIRE(recorder.pool_events.size() == 1);
+  CHECK(recorder.pool_events[0].type == PoolEvent::Type::kSynced);
+  CHECK(recorder.pool_events[0].pool == "pool-a");
+  CHECK(recorder.pool_events[0].adopted == std::map<AppId, std::vector<ExecutorId>>{{"app-1", {1, 2}}});
+
+  backend.list_error = Status::Unavailable("connection refused");
+  for (int i = 0; i < 6; ++i) advance(10s);  // a minute of failed lists: one transition
+  REQUIRE(recorder.pool_events.size() == 2);
+  CHECK(recorder.pool_events[1].type == PoolEvent::Type::kUnhealthy);
+  CHECK(recorder.pool_events[1].error == "UNAVAILABLE: connection refused");
+  CHECK(engine->pools()[0].last_error == "UNAVAILABLE: connection refused");
+
+  backend.list_error.reset();
+  for (int i = 0; i < 2; ++i) advance(10s);
+  REQUIRE(recorder.pool_events.size() == 3);
+  CHECK(recorder.pool_events[2].type == PoolEvent::Type::kHealthy);
+  CHECK(engine->pools()[0].healthy);
+  CHECK(engine->pools()[0].last_error.empty());
+  engine->remove_listener(&recorder);
 }

@@ -68,3 +68,23 @@ TEST_CASE("retryable launch failures back off, doubling to the cap; an accepted 
   pool.launch_accepted();
   CHECK(pool.launchable(t0));
 }
+
+TEST_CASE("a pool's last error is cleared when it recovers") {
+  PoolSync pool(kPolicy);
+  REQUIRE(pool.begin_list());
+  pool.list_failed(Status::Unavailable("connection refused"), t0);
+  CHECK(pool.last_error() == "UNAVAILABLE: connection refused");
+  REQUIRE(pool.begin_list());
+  pool.list_succeeded(t0 + 8s);
+  CHECK(pool.last_error().empty());
+
+  pool.health(Status::Unavailable("watch dropped"));
+  CHECK(pool.last_error() == "UNAVAILABLE: watch dropped");
+  pool.health(Status::Ok());
+  CHECK(pool.last_error().empty());
+
+  pool.launch_failed(Status::Unavailable("429"), t0 + 9s);
+  CHECK_FALSE(pool.last_error().empty());
+  pool.launch_accepted();
+  CHECK(pool.last_error().empty());
+}

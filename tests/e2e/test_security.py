@@ -167,7 +167,7 @@ class TlsTokensTenantsTest(SecuredDaemonCase):
         self.assertIn("daemonId", self.assert_ok(self.as_("operator", "status")))
 
         # A tenant's watch without an app shows only its own applications.
-        events = self.as_("team-b", "watch", "--count", 2)
+        events = self.as_("team-b", "watch", "--until-synced")
         self.assertEqual(events.returncode, 0, events)
         for event in events.json_lines():
             app = event.get("application", event.get("executor", {})).get("appId")
@@ -283,12 +283,12 @@ class WatcherLimitTest(SecuredDaemonCase):
                           "team-a", "max_watchers")
         app_b = self.app_id("other")
         self.assert_ok(self.register_as("team-b", app_b))
-        watched = self.as_("team-b", "watch", app_b, "--count", 1)
+        watched = self.as_("team-b", "watch", app_b, "--until-synced")
         self.assertEqual(watched.returncode, 0, watched)
         # Closing one watch frees its place (the daemon notices the stream end on its own time).
         first.kill()
         first.communicate(timeout=20)
-        self.wait_until(lambda: self.as_("team-a", "watch", app, "--count", 1).returncode == 0, 20,
+        self.wait_until(lambda: self.as_("team-a", "watch", app, "--until-synced").returncode == 0, 20,
                         "a new watch of team-a once one closed")
 
 

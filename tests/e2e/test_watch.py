@@ -108,7 +108,7 @@ class WatchTest(BerthTestCase):
         self.assertGreater(int(daemon.ctl_ok("executors", app)["revision"]), 5 + 1, "the window is full")
 
         # Revision 1 left the 5-event window: RESYNC, a snapshot of now, SYNCED, then live changes.
-        events = daemon.ctl_watch(app, "--from", 1, "--count", len(executors) + 3)
+        events = daemon.ctl_watch(app, "--from", 1, "--until-synced")
         self.assertEqual(events[0]["type"], "RESYNC", events[0])
         self.assertIn("revision 1 is no longer available", events[0].get("message", ""))
         self.assertEqual(events[1]["type"], "APPLICATION")
@@ -145,7 +145,7 @@ class WatchTest(BerthTestCase):
         daemon.ctl_ok("target", app, 1)
         self.wait_running(daemon, app, 1)
         now = int(daemon.ctl_ok("executors", app)["revision"])
-        events = daemon.ctl_watch(app, "--from", now + 1000, "--count", 4)
+        events = daemon.ctl_watch(app, "--from", now + 1000, "--until-synced")
         self.assertEqual(events[0]["type"], "RESYNC", events[0])
         self.assertIn("is ahead of this daemon's revision", events[0].get("message", ""))
         self.assertEqual([e["type"] for e in events[1:]], ["APPLICATION", "EXECUTOR", "SYNCED"])

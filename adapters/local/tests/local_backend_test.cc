@@ -354,6 +354,31 @@ TEST_CASE_METHOD(Fixture, "an application that names no command runs Spark's exe
                      std::string(host) + "\n--cores\n3\n--app-id\napp-1\n--resourceProfileId\n2\n--extra-arg\n");
 }
 
+TEST_CASE_METHOD(Fixture, "an application with no command is refused up front when spark_home has no spark-class") {
+  const fs::path spark = tmp.path() / "no-spark";
+  fs::create_directories(spark / "bin");
+  backend.reset();
+  config.spark_home = spark.string();
+  backend = std::make_unique<LocalBackend>(io.get_executor(), kPool, config, kDaemon);
+
+  LaunchSpec spec;
+  const Status refused = backend->check_launch(spec);
+  CHECK(refused.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(refused.message(), Catch::Contains("launch.command: empty") &&
+                                    Catch::Contains((spark / "bin" / "spark-class").string()) &&
+                                    Catch::Contains("spark_home"));
+  spec.command = {"sleep"};
+  CHECK(backend->check_launch(spec).ok());
+
+  {
+    std::ofstream script(spark / "bin" / "spark-class");
+    script << "#!/bin/sh\n";
+  }
+  CHECK_FALSE(backend->check_launch(LaunchSpec{}).ok());  // not executable yet
+  fs::permissions(spark / "bin" / "spark-class", fs::perms::owner_all);
+  CHECK(backend->check_launch(LaunchSpec{}).ok());
+}
+
 TEST_CASE_METHOD(Fixture, "the log file captures stdout and stderr") {
   REQUIRE(launch(shell("exec-log", "echo to-stdout; echo to-stderr >&2; exit 0")).ok());
   CHECK(wait_exit("exec-log").exit_code == 0);

@@ -1,6 +1,6 @@
 """The README's "Using Berth from Spark" flow with the Python client, run as written: the block
-after <!-- readme-python-flow --> goes to bash with its fixed ports replaced by free ones, /tmp
-paths by a temporary directory and build/ by the build tree under test."""
+after <!-- readme-python-flow --> goes to bash with its fixed ports replaced by free ones, its
+temporary directory under the test's and build/ by the build tree under test."""
 
 import json
 import os
@@ -28,18 +28,20 @@ def test_the_readme_python_flow_works_as_written(tmp_path):
     script = readme_block()
     bin_dir = os.path.dirname(os.environ["BERTHD"])
     python_path = os.environ["PYTHONPATH"]
-    for old, new in (("127.0.0.1:6443", "127.0.0.1:%d" % free_port()),
-                     ("127.0.0.1:7433", "127.0.0.1:%d" % free_port()),
-                     ("/tmp/berth-demo", str(tmp_path / "berth-demo")),
-                     ("build/bin/", bin_dir + "/"),
+    for old, new in (("127.0.0.1:6444", "127.0.0.1:%d" % free_port()),
+                     ("127.0.0.1:7463", "127.0.0.1:%d" % free_port()),
+                     ("127.0.0.1:7464", "127.0.0.1:%d" % free_port()),
+                     ('"$PWD/build/bin:', '"%s:' % bin_dir),
                      ("PYTHONPATH=build/python", "PYTHONPATH=" + python_path)):
         assert old in script, old
         script = script.replace(old, new)
     # Output to a file: the daemons the block leaves in the background would hold a pipe open.
     log_path = tmp_path / "readme.log"
     with open(log_path, "w") as log:
+        # mktemp -d in the block makes its directory under the test's.
         process = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], cwd=ROOT, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+                                   stderr=subprocess.STDOUT, start_new_session=True,
+                                   env=dict(os.environ, TMPDIR=str(tmp_path)))
     try:
         process.wait(timeout=150)
     finally:
