@@ -47,7 +47,7 @@ StatusOr<Application> Engine::register_app(AppSpec spec) {
                                       " may not use pool " + pool);
     }
     if (state->backend != nullptr) {
-      if (Status runnable = state->backend->check_launch(spec.launch); !runnable.ok()) {
+      if (Status runnable = state->backend->check_launch(*spec.launch); !runnable.ok()) {
         return Status(runnable.code(), "pools[" + std::to_string(i) + "]: pool " + pool + ": " + runnable.message());
       }
     }
