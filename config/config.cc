@@ -162,6 +162,7 @@ void read_engine(Section& section, EngineOptions* engine) {
       section.get_int("failure_budget", engine->failure_budget, 1, kMaxPendingLimit));
   const std::pair<const char*, Duration*> durations[] = {
       {"failure_window", &engine->failure_window},
+      {"quick_failure", &engine->quick_failure},
       {"launch_timeout", &engine->launch_timeout},
       {"missing_grace", &engine->missing_grace},
       {"orphan_grace", &engine->orphan_grace},
@@ -637,6 +638,7 @@ ReloadPlan plan_reload(const Config& running, const Config& reloaded) {
                      b.max_pending_per_app);
   diff<std::int64_t>(restart, "reconciler.failure_budget", a.failure_budget, b.failure_budget);
   diff(restart, "reconciler.failure_window", a.failure_window, b.failure_window);
+  diff(restart, "reconciler.quick_failure", a.quick_failure, b.quick_failure);
   diff(restart, "reconciler.launch_timeout", a.launch_timeout, b.launch_timeout);
   diff(restart, "reconciler.missing_grace", a.missing_grace, b.missing_grace);
   diff(restart, "reconciler.orphan_grace", a.orphan_grace, b.orphan_grace);

@@ -312,6 +312,7 @@ bool Engine::apply(AppState& app, Executor& executor, const LifecycleEvent& even
     if (event.exit_code) executor.exit_code = event.exit_code;
   }
   account(app, executor, +1);
+  if (t.next == ExecutorState::kFailed && t.loss->caused_by_app) count_quick_failure(app, executor, now);
 
   if (executor.state != ExecutorState::kRequested) {
     if (PoolState* pool = pool_state(executor.pool)) pool->launch_queue.erase({executor.app, executor.id});

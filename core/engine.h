@@ -246,6 +246,9 @@ class Engine final : public BackendSink {
   // A launch refused (or an executor that can never start): counts against the failure budget.
   void count_launch_failure(AppState& app, const Status& status);
   std::int32_t recent_failures(AppState& app);  // within failure_window, pruning older ones
+  // An executor of `app` failed by its own doing: against the failure budget if it failed within
+  // quick_failure of starting.
+  void count_quick_failure(AppState& app, const Executor& executor, Timestamp now);
   // A kill of `backend_name` is wanted: sent unless the pool's kill tracker already covers it.
   void request_kill(PoolState& pool, const std::string& backend_name, Duration grace);
   // The object is alive although its kill was sent: sent again only when the tracker says so.

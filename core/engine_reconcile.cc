@@ -248,11 +248,19 @@ void Engine::count_launch_failure(AppState& app, const Status& status) {
   }
   if (options_.failure_budget > 0 && recent_failures(app) >= options_.failure_budget) {
     set_condition(app, kConditionFailureBudget,
-                  std::to_string(recent_failures(app)) + " launches refused within " +
+                  std::to_string(recent_failures(app)) + " launches refused or executors failed at once within " +
                       std::to_string(std::chrono::duration_cast<std::chrono::seconds>(options_.failure_window).count()) +
                       "s; scale-up resumes when they age out or when the driver raises a target");
   }
   touch_app(app);
+}
+
+void Engine::count_quick_failure(AppState& app, const Executor& executor, Timestamp now) {
+  const Timestamp started = executor.running != Timestamp{} ? executor.running : executor.launched;
+  if (started == Timestamp{} || now - started >= options_.quick_failure) return;
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(now - started).count();
+  count_launch_failure(app, Status::FailedPrecondition("executor " + std::to_string(executor.id) + " failed " +
+                                            std::to_string(seconds) + "s after it started: " + executor.loss.message));
 }
 
 std::int32_t Engine::recent_failures(AppState& app) {

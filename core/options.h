@@ -42,9 +42,13 @@ struct PoolPolicy {
 struct EngineOptions {
   std::string name_prefix = "berth";          // backend names: <prefix>-<app>-exec-<id>
   std::int32_t max_pending_per_app = 100;     // executors not yet running, per application
-  std::int32_t failure_budget = 10;           // non-retryable launch failures within failure_window
-                                              // before an app stops scaling up
+  std::int32_t failure_budget = 10;           // non-retryable launch failures and quick failures
+                                              // within failure_window before an app stops scaling up
   Duration failure_window{std::chrono::minutes(10)};  // failures older than this no longer count
+  // An executor that fails (by its own doing: a non-zero exit, OOM) within this long of starting
+  // counts against the failure budget like a refused launch: a command that cannot start would
+  // otherwise be relaunched for ever, every launch accepted and every executor dead at once.
+  Duration quick_failure{std::chrono::minutes(1)};
   Duration launch_timeout{std::chrono::minutes(10)};  // requested but never observed
   Duration missing_grace{std::chrono::seconds(30)};   // absent from a full list this long = LOST
   Duration orphan_grace{std::chrono::seconds(30)};    // lease lapsed this long = executors killed

@@ -99,7 +99,7 @@ struct Application {
   Timestamp lease_deadline{};       // meaningful when spec.lease_ttl > 0
   Timestamp orphaned_at{};
   Timestamp ended_at{};
-  std::int32_t launch_failures = 0; // non-retryable launch failures, against the failure budget
+  std::int32_t launch_failures = 0; // refused launches and quick failures, against the failure budget
   std::vector<std::string> conditions;
   std::string end_reason;
   Revision revision = 0;

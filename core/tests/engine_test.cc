@@ -341,6 +341,57 @@ TEST_CASE_METHOD(Fixture, "non-retryable launch errors reach the driver and exha
   engine->remove_listener(&recorder);
 }
 
+TEST_CASE_METHOD(Fixture, "executors that fail at once exhaust the failure budget: a crash loop stops") {
+  options.failure_budget = 3;
+  options.quick_failure = 60s;
+  start();
+  register_app();
+  target(1);
+  // A command that cannot run: every launch is accepted, every executor exits 127 a second later.
+  for (int attempt = 1; attempt <= 3; ++attempt) {
+    backend.run_all_pending();
+    settle();
+    const std::string name = "berth-app-1-exec-" + std::to_string(attempt);
+    REQUIRE(backend.objects.count(name) == 1);
+    backend.set_phase(name, ObservedPhase::kRunning);
+    settle();
+    advance(1s);
+    backend.set_phase(name, ObservedPhase::kExited, 127);
+    settle();
+    CHECK(executor(attempt).state == S::kFailed);
+  }
+  const Application* app = engine->find_app("app-1");
+  CHECK(app->launch_failures == 3);
+  bool budget = false;
+  for (const auto& c : app->conditions) budget |= c.rfind("FAILURE_BUDGET_EXHAUSTED", 0) == 0;
+  CHECK(budget);
+  const std::size_t launched = backend.launches.size();
+  advance(10s);
+  advance(10s);
+  CHECK(backend.launches.size() == launched);  // no fourth executor
+  CHECK(count(S::kLaunching) + count(S::kRequested) == 0);
+}
+
+TEST_CASE_METHOD(Fixture, "an executor that fails after running a while is bad luck, not a crash loop") {
+  options.failure_budget = 1;
+  options.quick_failure = 60s;
+  start();
+  register_app();
+  target(1);
+  backend.run_all_pending();
+  settle();
+  backend.set_phase("berth-app-1-exec-1", ObservedPhase::kRunning);
+  settle();
+  advance(2min);
+  backend.set_phase("berth-app-1-exec-1", ObservedPhase::kExited, 1);
+  settle();
+  CHECK(executor(1).state == S::kFailed);
+  CHECK(engine->find_app("app-1")->launch_failures == 0);
+  backend.run_all_pending();
+  settle();
+  CHECK(backend.launches.size() == 2);  // replaced
+}
+
 TEST_CASE_METHOD(Fixture, "executors never observed within launch_timeout are cancelled and replaced") {
   start();
   register_app();

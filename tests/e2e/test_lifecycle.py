@@ -3,7 +3,7 @@
 import os
 import unittest
 
-from berth_harness import BerthTestCase, counts, executor_id, ids_in, parse_timestamp, read_text, target_of
+from berth_harness import FAST_RECONCILER, BerthTestCase, counts, executor_id, ids_in, parse_timestamp, read_text, target_of
 
 
 class TargetAndKillTest(BerthTestCase):
@@ -165,6 +165,29 @@ class ScaleDownTest(BerthTestCase):
             self.assertEqual(by_id[cancelled]["state"], "CANCELLED")
             self.assert_never_started(daemon, by_id[cancelled])
         self.assertEqual(target_of(daemon.app(app)), 3)
+
+
+class CrashLoopTest(BerthTestCase):
+
+    def test_executors_that_fail_at_once_stop_the_relaunching(self):
+        # A command that cannot do its work: every launch succeeds and every executor exits 3 at
+        # once. Each such quick failure counts against the failure budget, so after three the
+        # application stops scaling up and says why, instead of relaunching for ever.
+        daemon = self.new_daemon(reconciler=dict(FAST_RECONCILER, failure_budget=3, quick_failure="1m"))
+        app = self.app_id("crashloop")
+        self.register(daemon, app, command=["sh", "-c", "exit 3"])
+        daemon.ctl_ok("target", app, 2)
+
+        def exhausted():
+            got = daemon.app(app)
+            return any(c.startswith("FAILURE_BUDGET_EXHAUSTED") for c in got.get("conditions", [])) and got
+        got = self.wait_until(exhausted, 30, "the failure budget is exhausted")
+        self.assertGreaterEqual(got.get("launchFailures", 0), 3)
+        failed = [e for e in daemon.executors(app) if e["state"] == "FAILED"]
+        self.assertGreaterEqual(len(failed), 3)
+        self.assertTrue(all(e.get("exitCode") == 3 for e in failed), failed)
+        # At most what was in flight when the budget ran out: two at a time, three failures.
+        self.assertLessEqual(len(daemon.executors(app)), 4)
 
 
 if __name__ == "__main__":
