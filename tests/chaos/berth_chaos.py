@@ -104,32 +104,36 @@ class IdLedger:
     """What berthd has said about executor ids, to catch an id reused or issued twice."""
 
     def __init__(self):
-        self.names = {}      # (app, id) -> backend name
-        self.ended = set()   # (app, id) seen in a terminal state
+        self.identities = {}  # (app, id) -> (backend name, requested time) first seen
+        self.ended = {}       # (app, id) -> the terminal state it was seen in
         self.highest = {}    # app -> highest id seen
         self.reported = set()
 
     def observe(self, app, executors, next_id=None):
+        """`next_id`: the application's next_executor_id, read before `executors` (so it is
+        compared with the ids of earlier observations only)."""
         problems = []
+        if next_id is not None and next_id <= self.highest.get(app, 0):
+            problems.append(("id-reuse", "%s's next_executor_id is %d but id %d was issued already"
+                             % (app, next_id, self.highest[app])))
         ids = [harness.executor_id(e) for e in executors]
         if len(ids) != len(set(ids)):
             problems.append(("duplicate", "berthd lists an executor id of %s twice: %s" % (app, sorted(ids))))
         for executor in executors:
             key = (app, harness.executor_id(executor))
-            name = executor.get("backendName")
-            if name and self.names.setdefault(key, name) != name:
-                problems.append(("id-reuse", "executor %d of %s was %s and is now %s"
-                                 % (key[1], app, self.names[key], name)))
+            identity = (executor.get("backendName"), executor.get("times", {}).get("requested"))
+            seen = self.identities.setdefault(key, identity)
+            if seen != identity:
+                problems.append(("id-reuse", "executor %d of %s was issued twice: as %s requested at %s, then as %s "
+                                 "requested at %s (now %s)" % (key[1], app, seen[0], seen[1], identity[0],
+                                                               identity[1], executor["state"])))
             if executor["state"] in TERMINAL:
-                self.ended.add(key)
+                self.ended[key] = executor["state"]
             elif key in self.ended:
-                problems.append(("id-reuse", "executor %d of %s ended and is %s again"
-                                 % (key[1], app, executor["state"])))
+                problems.append(("id-reuse", "executor %d of %s was %s and is %s again"
+                                 % (key[1], app, self.ended[key], executor["state"])))
         if ids:
             self.highest[app] = max(self.highest.get(app, 0), max(ids))
-        if next_id is not None and next_id <= self.highest.get(app, 0):
-            problems.append(("id-reuse", "%s's next_executor_id is %d but id %d was issued already"
-                             % (app, next_id, self.highest[app])))
         fresh = [p for p in problems if p not in self.reported]
         self.reported.update(fresh)
         return fresh
