@@ -63,7 +63,7 @@ IN_FLIGHT = ("REQUESTED", "LAUNCHING", "PENDING")
 TERMINAL = ("SUCCEEDED", "FAILED", "KILLED", "LOST", "LAUNCH_FAILED", "CANCELLED")
 
 # Actions of a round and their weights.
-ACTIONS = (("target", 4), ("kill", 3), ("fault", 4), ("crash", 2), ("pause", 2), ("churn", 1))
+ACTIONS = (("target", 4), ("kill", 3), ("fault", 4), ("crash", 2), ("ramp_crash", 1), ("pause", 2), ("churn", 1))
 
 
 class HarnessError(Exception):
@@ -185,11 +185,6 @@ class Campaign:
                 self.backend.stop()
             except Exception:  # noqa: BLE001
                 pass
-            if self.kind != "local":
-                try:
-                    harness.kill_marked(self.backend.marker)
-                except Exception:  # noqa: BLE001
-                    pass
         self.daemon = self.backend = None
 
     def ensure_daemon(self):
@@ -255,17 +250,20 @@ class Campaign:
         print("%s round %d: %.1f s, kill -9s %d, faults %d, converged in %s, cleaned in %s, violations %d"
               % (self.kind, number, elapsed, round_.kills, round_.faults, seconds(round_.converge_time),
                  seconds(round_.clean_time), len(round_.violations)), flush=True)
-        for invariant, details in round_.violations:
-            self.report(number, invariant, details, round_)
+        if round_.violations:
+            self.report(number, round_)
         return not round_.violations
 
-    def report(self, number, invariant, details, round_):
+    def report(self, number, round_):
+        """Each violation of the round, then how to replay it, what the round did and where its
+        logs are (kept)."""
         replay = "%s %s --backends %s --seed %d --round %d" % (PYTHON, SCRIPT, self.kind, self.options.seed, number)
-        self.violations.append((self.kind, number, invariant, details, replay))
-        print("VIOLATION %s round %d: %s: %s" % (self.kind, number, invariant, details))
+        for invariant, details in round_.violations:
+            self.violations.append((self.kind, number, invariant, details, replay))
+            print("VIOLATION %s round %d: %s: %s" % (self.kind, number, invariant, details))
         print("  replay: %s" % replay)
-        print("  actions:\n    " + "\n    ".join(round_.log[-40:]))
-        print("  logs kept in %s" % self.directory, flush=True)
+        print("  actions:\n    " + "\n    ".join(round_.log[-60:]))
+        print("  berthd's and the backend's logs: %s" % self.directory, flush=True)
         self.options.keep_dirs = True
 
     def summary(self):
@@ -418,6 +416,20 @@ class Round:
         self.campaign.ensure_daemon()
         self.note("berthd restarted")
 
+    def act_ramp_crash(self):
+        """A ramp, berthd's list read while it creates the executors, and kill -9 at once: what
+        berthd showed must survive the crash (no id issued again)."""
+        app = self.rng.choice(self.live_apps())
+        target = min(max(app.targets) + self.rng.randint(1, 3), MAX_TARGET + 3)
+        ok, _ = self.campaign.try_ctl("target", app.app_id, target)
+        app.set_target(target, certain=ok)
+        self.observe()
+        self.daemon.kill9()
+        self.kills += 1
+        self.note("target %s %d, list, kill -9 berthd at once" % (app.app_id, target))
+        self.campaign.ensure_daemon()
+        self.note("berthd restarted")
+
     def act_pause(self):
         pause = self.rng.uniform(0.05, 0.8)
         time.sleep(pause)
@@ -513,6 +525,11 @@ class Round:
             problems.append(("pool", "pool %s: healthy %s, synced %s, last error %r"
                              % (self.backend.POOL, pool.get("healthy", False), pool.get("synced", False),
                                 pool.get("lastError", ""))))
+        if not self.live_apps():
+            # Everything ended and is gone: no kill still tracked, no launch still queued.
+            backlog = {key: int(pool.get(key, 0)) for key in ("killsPending", "launchQueue")}
+            if any(backlog.values()):
+                problems.append(("pool", "pool %s with no application left: %s" % (self.backend.POOL, backlog)))
         problems += self.backend.pool_problems(waiting)
         return problems
 
