@@ -187,12 +187,22 @@ class Campaign:
                 pass
         self.daemon = self.backend = None
 
-    def ensure_daemon(self):
+    def restart_daemon(self):
+        """Starts berthd again on its state dir after a kill -9."""
+        try:
+            self.daemon.start()
+        except AssertionError as error:
+            raise Finding("restart", "berthd did not start again on its state dir: %s" % error) from None
+
+    def expect_running(self):
+        """Raises Finding when berthd exited although nobody killed it."""
         if not self.daemon.running():
-            try:
-                self.daemon.start()
-            except AssertionError as error:
-                raise Finding("restart", "berthd did not start again on its state dir: %s" % error) from None
+            raise Finding("berthd-exit", "berthd exited by itself with %s; its log ends:\n%s"
+                          % (self.daemon.process.returncode, self.daemon.log_tail(30)))
+
+    def kill9(self):
+        self.expect_running()
+        self.daemon.kill9()
 
     # berthctl ----------------------------------------------------------------------------------
 
@@ -209,9 +219,7 @@ class Campaign:
         result = self.daemon.ctl(*[str(a) for a in args])
         if result.returncode == 0:
             return True, result.json()
-        if not self.daemon.running():
-            raise Finding("berthd-exit", "berthd exited by itself with %s; its log ends:\n%s"
-                          % (self.daemon.process.returncode, self.daemon.log_tail(30)))
+        self.expect_running()
         return False, result
 
     # Rounds ------------------------------------------------------------------------------------
@@ -323,14 +331,14 @@ class Round:
     # The round ---------------------------------------------------------------------------------
 
     def run(self):
-        self.campaign.ensure_daemon()
+        self.campaign.expect_running()
         for _ in range(self.rng.randint(2, 3)):
             self.register()
         for _ in range(self.rng.randint(6, 12)):
             self.act(weighted(self.rng, ACTIONS))
             self.observe()
         self.backend.heal()
-        self.campaign.ensure_daemon()
+        self.campaign.expect_running()
         self.note("healed; waiting for convergence")
         started = time.monotonic()
         if self.converge("converged"):
@@ -408,12 +416,12 @@ class Round:
             pause = self.rng.uniform(0, 1.0)
             self.note("crash in %.2f s" % pause)
             time.sleep(pause)
-        self.daemon.kill9()
+        self.campaign.kill9()
         self.kills += 1
         down = self.rng.choice((0.0, 0.0, self.rng.uniform(0.1, 1.5)))
         self.note("kill -9 berthd; down for %.2f s" % down)
         time.sleep(down)
-        self.campaign.ensure_daemon()
+        self.campaign.restart_daemon()
         self.note("berthd restarted")
 
     def act_ramp_crash(self):
@@ -424,10 +432,10 @@ class Round:
         ok, _ = self.campaign.try_ctl("target", app.app_id, target)
         app.set_target(target, certain=ok)
         self.observe()
-        self.daemon.kill9()
+        self.campaign.kill9()
         self.kills += 1
         self.note("target %s %d, list, kill -9 berthd at once" % (app.app_id, target))
-        self.campaign.ensure_daemon()
+        self.campaign.restart_daemon()
         self.note("berthd restarted")
 
     def act_pause(self):
