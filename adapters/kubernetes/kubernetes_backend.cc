@@ -228,7 +228,9 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
     if (!init_status_.ok()) return fail(std::move(done), init_status_);
     ToItem<BackendObject> to_object = [](Impl& self, json::object pod) -> std::optional<BackendObject> {
       if (!has_daemon_label(pod)) return std::nullopt;
-      return kubernetes::pod_to_object(pod, self.context(false, false));
+      Observation observation = self.observation_of(pod);
+      self.delete_if_ended(name_of(pod), observation);
+      return std::move(observation.object);
     };
     list_pods<BackendObject>(pool_selector_, std::move(to_object),
                              [done = std::move(done)](StatusOr<PodList<BackendObject>> pods) {
@@ -571,13 +573,7 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
     sink_->on_observed(pool_, object);
     if (object.phase == ObservedPhase::kExited || object.phase == ObservedPhase::kLost) {
       image_pull_deadlines_.erase(name);
-      // A pod in phase Unknown may come back with its node: leave it to the node lifecycle.
-      const bool ended = object.phase == ObservedPhase::kExited || observation.failed;
-      if (config_.delete_terminated_pods && ended && killed_.count(name) == 0) {
-        // Its end is reported: remove it, as Spark does, so that ended pods do not pile up and a
-        // pod that can never pull its image stops holding quota.
-        delete_pod(name, 0, [](Status) {});
-      }
+      delete_if_ended(name, observation);
       return;
     }
     if (const auto& deadline = observation.image_pull_deadline) {
@@ -585,6 +581,19 @@ class KubernetesBackend::Impl : public std::enable_shared_from_this<Impl> {
       arm_image_pull_check();
     } else {
       image_pull_deadlines_.erase(name);
+    }
+  }
+
+  // Removes a pod of this daemon whose end is reported (by a watch event, or in a list core
+  // gets), as Spark does, so that ended pods do not pile up and a pod that can never pull its
+  // image stops holding quota. A pod in phase Unknown may come back with its node: left to the
+  // node lifecycle. A delete that fails is tried again the next time the pod is listed (core's
+  // resync) or observed.
+  void delete_if_ended(const std::string& name, const Observation& observation) {
+    const BackendObject& object = observation.object;
+    const bool ended = object.phase == ObservedPhase::kExited || (object.phase == ObservedPhase::kLost && observation.failed);
+    if (config_.delete_terminated_pods && ended && object.daemon_id == daemon_id_ && killed_.count(name) == 0) {
+      delete_pod(name, 0, [](Status) {});
     }
   }
 

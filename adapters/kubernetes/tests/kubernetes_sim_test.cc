@@ -261,6 +261,37 @@ TEST_CASE("a scripted exit reports the executor's exit code; OOM reports 137; en
   }));
 }
 
+// Regression (chaos soak, tests/chaos: --backends kubernetes --seed 3 --round 24): the delete of
+// an ended pod failed with 429 and was never tried again, so the Failed pod stayed beside the
+// application's running executors for the application's whole life.
+TEST_CASE("an ended pod whose delete failed is deleted when the pool is next listed") {
+  Fixture f;
+  f.start_backend();
+  auto exits = f.request(6);
+  REQUIRE(f.launch(exits).ok());
+  REQUIRE(eventually([&] { return f.phase_is(exits.backend_name, ObservedPhase::kRunning); }));
+  CHECK(f.call("POST", "/sim/requests/reset").status == 200);
+  CHECK(f.call("POST", "/sim/faults", R"({"error_code":429,"fail_next":{"delete":1}})").status == 200);
+  CHECK(f.call("POST", "/sim/pods/default/" + exits.backend_name + "/exit", R"({"code":3})").status == 200);
+  REQUIRE(eventually([&] { return f.phase_is(exits.backend_name, ObservedPhase::kExited); }));
+  const auto deletes = [&] {
+    return conformance::executor_route_counts(f.call("GET", "/sim/requests").body, [](const std::string& method,
+                                                                                      const std::string&) {
+      return method == "DELETE";
+    });
+  };
+  REQUIRE(eventually([&] { return !deletes().empty(); }));  // the delete was tried, and refused
+  CHECK(f.call("GET", "/api/v1/namespaces/default/pods/" + exits.backend_name).status == 200);
+
+  auto listed = f.list();  // core's periodic resync
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().phase == ObservedPhase::kExited);  // its end is in the list core gets
+  REQUIRE(eventually([&] { return f.phase_is(exits.backend_name, ObservedPhase::kGone); }));
+  CHECK(f.call("GET", "/api/v1/namespaces/default/pods/" + exits.backend_name).status == 404);
+  CHECK(deletes() == std::map<std::string, int>{{"DELETE /api/v1/namespaces/{ns}/pods/{name}", 2}});
+}
+
 TEST_CASE("a pod deleted by someone else is reported as deleted externally") {
   Fixture f;
   f.start_backend();
