@@ -47,6 +47,7 @@ import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 
 import berth_harness as harness  # noqa: E402
 import chaos_backends  # noqa: E402
