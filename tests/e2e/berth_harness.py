@@ -184,6 +184,17 @@ def render_yaml(value, indent=0):
     return json.dumps(str(value))  # a double-quoted YAML string
 
 
+def write_token_files(directory, tokens):
+    """Writes each token of {who: token} to <directory>/<who>.token; {who: path}."""
+    paths = {}
+    for who, token in tokens.items():
+        path = os.path.join(directory, who + ".token")
+        with open(path, "w") as f:
+            f.write(token + "\n")
+        paths[who] = path
+    return paths
+
+
 def base_config(state_dir, **overrides):
     """A config for one test's berthd: loopback TCP on ephemeral ports without tokens (which needs
     allow_unauthenticated_loopback), and local pools that may run executors as root (the tests

@@ -8,7 +8,8 @@ import subprocess
 import tempfile
 import unittest
 
-from berth_harness import BERTHCTL, FAST_RECONCILER, BerthTestCase, make_certificates, render_yaml
+from berth_harness import (BERTHCTL, FAST_RECONCILER, BerthTestCase, make_certificates, render_yaml,
+                           write_token_files)
 
 TOKENS = {
     "team-a": "a" * 8 + "-team-a-driver-token-0001",
@@ -35,12 +36,7 @@ class SecuredDaemonCase(BerthTestCase):
 
     def setUp(self):
         super().setUp()
-        self.token_files = {}
-        for who, token in TOKENS.items():
-            path = os.path.join(self.tmp, who + ".token")
-            with open(path, "w") as f:
-                f.write(token + "\n")
-            self.token_files[who] = path
+        self.token_files = write_token_files(self.tmp, TOKENS)
         tokens_path = os.path.join(self.tmp, "tokens.yaml")
         with open(tokens_path, "w") as f:
             f.write(render_yaml({"tokens": [

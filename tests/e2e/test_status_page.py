@@ -11,7 +11,7 @@ import unittest
 import urllib.error
 import urllib.request
 
-from berth_harness import MARKER_VAR, SOURCE_DIR, BerthTestCase, render_yaml
+from berth_harness import MARKER_VAR, SOURCE_DIR, BerthTestCase, render_yaml, write_token_files
 from browser import Browser
 
 ARTIFACTS = os.environ.get("BERTH_ARTIFACTS_DIR", os.path.join(SOURCE_DIR, "build", "tests"))
@@ -165,12 +165,7 @@ class StatusTokenTest(StatusPageCase):
                 {"token": TOKENS["team-b"], "tenant": "team-b", "role": "driver"},
                 {"token": TOKENS["operator"], "tenant": "ops", "role": "operator"},
             ]}) + "\n")
-        self.token_files = {}
-        for who, token in TOKENS.items():
-            path = os.path.join(self.tmp, who + ".token")
-            with open(path, "w") as f:
-                f.write(token + "\n")
-            self.token_files[who] = path
+        self.token_files = write_token_files(self.tmp, TOKENS)
         self.daemon = self.new_daemon(
             allow_unauthenticated_loopback=False, tokens_file=tokens_path,
             tenants=[{"name": "team-a", "default_pools": ["local"]}, {"name": "team-b", "default_pools": ["local"]}])
