@@ -774,9 +774,12 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
     auto identity = nomad::identity_of(object);
     if (!identity || !ours(*identity)) return;
     const std::string id = identity->job_id;
-    // A job not (or no longer) in the cache that is being deregistered is nothing to report: the
-    // event of Berth's own purge can arrive after the purge was reported.
-    if (type == "JobDeregistered" && jobs_.count(id) == 0) return;
+    // Deregistered: stopped or purged by a client (JobDeregistered), or removed by Nomad's garbage
+    // collection (JobBatchDeregistered). A job not (or no longer) in the cache that is being
+    // deregistered is nothing to report: the event of Berth's own purge can arrive after the purge
+    // was reported, and the collector takes only what ended long ago.
+    const bool deregistered = type == "JobDeregistered" || type == "JobBatchDeregistered";
+    if (deregistered && jobs_.count(id) == 0) return;
     auto it = jobs_.find(id);
     const bool inserted = it == jobs_.end();
     if (inserted) {
@@ -794,7 +797,8 @@ class NomadBackend::Impl : public std::enable_shared_from_this<Impl> {
     job.modify_index = std::max(job.modify_index, modify);
     job.stopped = stop_of(object);
     job.dead = dead_of(object);
-    if (type == "JobDeregistered") {
+    if (type == "JobBatchDeregistered") return report_gone(id);  // collected: gone for good
+    if (deregistered) {
       job.stopped = true;
       if (killed_.count(id) > 0) {
         // Berth's own DELETE: whether it purged is known, and a stop changes nothing reported

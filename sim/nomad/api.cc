@@ -123,6 +123,7 @@ Status SimulatorImpl::start() {
   } catch (const std::exception& e) {
     return Status::InvalidArgument(e.what());
   }
+  asio::post(strand_, [self = shared_from_this()] { self->schedule_gc(); });
   return bring_up();
 }
 
@@ -203,7 +204,7 @@ namespace {
 std::string route_of(const std::string& path) {
   static const std::set<std::string> kFixed = {"/v1/jobs",       "/v1/allocations",   "/v1/evaluations",
                                                "/v1/nodes",      "/v1/namespaces",    "/v1/event/stream",
-                                               "/v1/status/leader", "/v1/agent/self"};
+                                               "/v1/status/leader", "/v1/agent/self",    "/v1/system/gc"};
   if (kFixed.count(path)) return path;
   const auto with_id = [&](const std::string& prefix, std::initializer_list<const char*> suffixes) -> std::string {
     if (!starts_with(path, prefix) || path.size() <= prefix.size()) return "";
@@ -633,6 +634,13 @@ void SimulatorImpl::serve(net::HttpRequest& request, std::shared_ptr<net::Respon
     if (!get) return reply(405, "Invalid method");
     verb = "stream";
     action = [&] { serve_stream(request, writer); };
+  } else if (path == "/v1/system/gc") {
+    if (method != "PUT") return reply(405, "Invalid method");
+    verb = "gc";
+    action = [&] {
+      collect_garbage(true);
+      writer->respond(text_response(200, ""));
+    };
   } else if (path == "/v1/status/leader") {
     if (!get) return reply(405, "Invalid method");
     verb = "get";

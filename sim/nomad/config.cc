@@ -44,7 +44,8 @@ StatusOr<SimulatorOptions> load_config(const std::string& path, SimulatorOptions
   if (!root.IsMap()) return Status::InvalidArgument(path + ": the top level must be a map");
   if (Status s = unknown_keys(path, root,
                               {"listen", "acl_token", "time_scale", "seed", "region", "namespaces", "event_buffer_size",
-                               "heartbeat_interval", "max_conns_per_client", "tls", "nodes", "behaviours"});
+                               "heartbeat_interval", "max_conns_per_client", "tls", "nodes", "behaviours", "gc_interval",
+                               "job_gc_threshold", "eval_gc_threshold"});
       !s.ok()) {
     return s;
   }
@@ -59,10 +60,14 @@ StatusOr<SimulatorOptions> load_config(const std::string& path, SimulatorOptions
     }
     if (root["event_buffer_size"]) base.event_buffer_size = root["event_buffer_size"].as<std::size_t>();
     if (root["max_conns_per_client"]) base.max_conns_per_client = root["max_conns_per_client"].as<std::size_t>();
-    if (root["heartbeat_interval"]) {
-      auto ns = parse_go_duration(root["heartbeat_interval"].as<std::string>());
-      if (!ns || *ns <= 0) return Status::InvalidArgument(where(path, root["heartbeat_interval"]) + ": bad duration");
-      base.heartbeat_interval = std::chrono::milliseconds(*ns / 1'000'000);
+    for (auto [key, field] : {std::pair{"heartbeat_interval", &base.heartbeat_interval},
+                              std::pair{"gc_interval", &base.gc_interval},
+                              std::pair{"job_gc_threshold", &base.job_gc_threshold},
+                              std::pair{"eval_gc_threshold", &base.eval_gc_threshold}}) {
+      if (!root[key]) continue;
+      auto ns = parse_go_duration(root[key].as<std::string>());
+      if (!ns || *ns <= 0) return Status::InvalidArgument(where(path, root[key]) + ": bad duration");
+      *field = std::chrono::milliseconds(*ns / 1'000'000);
     }
     if (const auto namespaces = root["namespaces"]) {
       for (const auto& ns : namespaces) base.namespaces.push_back(ns.as<std::string>());

@@ -107,6 +107,7 @@ struct Job {
   std::uint64_t summary_index = 0;  // ModifyIndex of the job's summary
   std::int64_t submit_time = 0;
   std::string status = "pending";
+  double dead_since = 0;  // simulated seconds; while status is "dead"
   std::map<std::string, int> queued;  // group -> allocations the last evaluation could not place
   std::uint64_t generation = 0;       // a job registered again after a purge starts afresh
 
@@ -216,6 +217,8 @@ struct Changes {
   std::vector<std::string> allocs;
   std::vector<std::string> nodes;         // node IDs
   std::vector<std::string> summaries;     // Job::key() whose summary changed
+  bool allocs_removed = false;            // garbage collected: the tables' indexes move
+  bool evals_removed = false;
 };
 
 struct StreamEvent {
@@ -322,6 +325,13 @@ class SimulatorImpl : public std::enable_shared_from_this<SimulatorImpl> {
   void schedule_eval(const std::string& eval_id);  // processes it soon, on the strand
   void process_eval(const std::string& eval_id);
   void unblock_evals();  // capacity changed: blocked evaluations run again
+
+  // ---- gc.cc ----
+  struct Collected {
+    std::size_t jobs = 0, evals = 0, allocs = 0;
+  };
+  void schedule_gc();                   // the periodic pass, every gc_interval
+  Collected collect_garbage(bool forced);  // forced: thresholds aside (PUT /v1/system/gc)
   void init_nodes();
   Status add_node(const NodeSpec& spec);
   Status set_node_status(const std::string& name, bool up);

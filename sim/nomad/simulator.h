@@ -66,6 +66,13 @@ struct SimulatorOptions {
   std::size_t max_conns_per_client = 100;                 // 0 = unlimited
   std::string region = "global";
   std::uint64_t seed = 1;
+  // Garbage collection as Nomad's servers run it, in simulated time: every `gc_interval`
+  // (job_gc_interval), a job dead for `job_gc_threshold` is removed with its evaluations and
+  // allocations, and what a purged job left (terminal allocations and evaluations) once older
+  // than `eval_gc_threshold`. Nomad's defaults; `PUT /v1/system/gc` collects now, thresholds aside.
+  std::chrono::milliseconds gc_interval{5 * 60'000};
+  std::chrono::milliseconds job_gc_threshold{4 * 3'600'000};
+  std::chrono::milliseconds eval_gc_threshold{3'600'000};
 };
 
 // Reads a YAML config file over `base` (keys: see README). Errors name the file, line and key.

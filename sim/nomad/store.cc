@@ -185,6 +185,7 @@ void SimulatorImpl::end_write(const std::string& type, Changes changes) {
     const std::string status = job_status(job);
     if (status != job.status) {
       job.status = status;
+      if (status == "dead") job.dead_since = now();
       job.modify_index = index;
       job_keys.insert(key);
     }
@@ -194,8 +195,8 @@ void SimulatorImpl::end_write(const std::string& type, Changes changes) {
     if (it != jobs_.end()) it->second.summary_index = index;
   }
   if (!job_keys.empty() || !changes.removed_jobs.empty()) table_index_["jobs"] = index;
-  if (!changes.evals.empty()) table_index_["evals"] = index;
-  if (!changes.allocs.empty()) table_index_["allocs"] = index;
+  if (!changes.evals.empty() || changes.evals_removed) table_index_["evals"] = index;
+  if (!changes.allocs.empty() || changes.allocs_removed) table_index_["allocs"] = index;
   if (!changes.nodes.empty()) table_index_["nodes"] = index;
   if (!changes.summaries.empty() || !changes.removed_jobs.empty()) table_index_["job_summary"] = index;
 

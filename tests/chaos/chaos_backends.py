@@ -360,7 +360,10 @@ class NomadBackend(Backend):
         self.down_nodes = set()
 
     def start(self):
-        config = {"time_scale": 10, "heartbeat_interval": "1s", "seed": self.seed, "nodes": self.NODES}
+        # Nomad's garbage collection, shortened (simulated time, 10x): a stopped job stays readable
+        # for about a minute, then goes, as on a cluster whose operators keep little history.
+        config = {"time_scale": 10, "heartbeat_interval": "1s", "seed": self.seed, "nodes": self.NODES,
+                  "gc_interval": "1m", "job_gc_threshold": "10m", "eval_gc_threshold": "10m"}
         self.sim = NomadSim(self.directory, config, name="nomad-sim").start()
 
     def pool_config(self):

@@ -478,6 +478,63 @@ TEST_CASE("nomad: a job stopped outside Berth is reported deleted externally") {
   CHECK(harness.sink().latest("berth-app-1-exec-1")->reason == "JobStopped");
 }
 
+TEST_CASE("nomad: jobs removed by Nomad's garbage collection: ended ones stay ended, one missed is reported once") {
+  NomadSim sim;
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  const LaunchRequest killed = target.request(1), missed = target.request(2), later = target.request(3);
+  auto reports = [&](const std::string& name) { return harness.sink().observed(name).size(); };
+  for (const auto* request : {&killed, &missed}) REQUIRE(harness.launch(*request).ok());
+  REQUIRE(eventually([&] {
+    return harness.phase_is(killed.backend_name, ObservedPhase::kRunning) &&
+           harness.phase_is(missed.backend_name, ObservedPhase::kRunning);
+  }));
+  REQUIRE(harness.kill(killed.backend_name, 0s).ok());
+  REQUIRE(eventually([&] { return harness.phase_is(killed.backend_name, ObservedPhase::kExited); }));
+
+  // While no stream is open, `missed` is stopped outside Berth and Nomad collects both jobs.
+  const std::string missed_alloc = sim.alloc_of(missed.backend_name);
+  sim.faults(json::object{{"fail_next", json::object{{"stream", 1000}, {"list", 1000}}}, {"drop_streams", true}});
+  sim.admin("DELETE", "/v1/job/" + missed.backend_name);
+  REQUIRE(eventually([&] { return sim.admin("GET", "/v1/allocation/" + missed_alloc).at("ClientStatus") == "complete"; }));
+  sim.admin("PUT", "/v1/system/gc");
+  REQUIRE(sim.call("GET", "/v1/job/" + missed.backend_name).status == 404);
+  REQUIRE(sim.call("GET", "/v1/job/" + killed.backend_name).status == 404);
+  const std::size_t killed_reports = reports(killed.backend_name);
+  sim.faults(json::object{{"reset", true}});
+
+  // The snapshot after the outage no longer holds `missed`: its end is reported, as gone.
+  REQUIRE(eventually([&] {
+    auto latest = harness.sink().latest(missed.backend_name);
+    return latest && latest->phase != ObservedPhase::kRunning;
+  }));
+  CHECK(harness.sink().latest(missed.backend_name)->deleted_externally);
+  CHECK(harness.sink().latest(missed.backend_name)->reason == "JobRemoved");
+  // A launch seen running: the stream is back; the collected jobs said nothing more.
+  REQUIRE(harness.launch(later).ok());
+  REQUIRE(eventually([&] { return harness.phase_is(later.backend_name, ObservedPhase::kRunning); }));
+  CHECK(reports(killed.backend_name) == killed_reports);
+  const std::size_t missed_reports = reports(missed.backend_name);
+  // A collection seen on the stream (JobBatchDeregistered) of a job whose end was reported: nothing.
+  REQUIRE(harness.kill(later.backend_name, 0s).ok());
+  REQUIRE(eventually([&] { return harness.phase_is(later.backend_name, ObservedPhase::kExited); }));
+  const std::string later_alloc = sim.alloc_of(later.backend_name);
+  REQUIRE(eventually([&] { return sim.admin("GET", "/v1/allocation/" + later_alloc).at("ClientStatus") == "complete"; }));
+  const std::size_t later_reports = reports(later.backend_name);
+  sim.admin("PUT", "/v1/system/gc");
+  REQUIRE(sim.call("GET", "/v1/job/" + later.backend_name).status == 404);
+  REQUIRE(harness.list().ok());
+  CHECK(reports(later.backend_name) == later_reports);
+  CHECK(reports(missed.backend_name) == missed_reports);
+  CHECK(harness.phase_is(later.backend_name, ObservedPhase::kExited));
+  REQUIRE(eventually([&] {
+    std::size_t jobs = 1;
+    harness.on_strand([&] { jobs = dynamic_cast<NomadBackend&>(harness.backend()).cached_jobs(); });
+    return jobs == 0;
+  }));
+}
+
 TEST_CASE("nomad: Nomad's validation errors are kInvalidArgument with its text; a second launch adopts") {
   NomadSim sim;
   auto target = sim.target();

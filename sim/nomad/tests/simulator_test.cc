@@ -881,3 +881,64 @@ TEST_CASE("request counts per route: job and allocation IDs become {id}; admin i
   CHECK(body.at("total").to_number<std::int64_t>() == 8);
   CHECK(f.call("GET", "/sim/requests").json().at("total").to_number<std::int64_t>() == 0);
 }
+
+TEST_CASE("garbage collection: dead jobs go after job_gc_threshold, a purged job's allocations after eval_gc_threshold") {
+  Fixture f;
+  auto count_allocs = [&](const std::string& job) {
+    std::size_t n = 0;
+    const auto allocs = f.call("GET", "/v1/allocations").json();
+    for (const auto& alloc : allocs.as_array()) {
+      if (str(alloc, {"JobID"}) == job) ++n;
+    }
+    return n;
+  };
+  auto advance = [&](int seconds) {
+    REQUIRE(f.call("POST", "/sim/advance", R"({"seconds":)" + std::to_string(seconds) + "}").status == 200);
+  };
+  for (const char* id : {"stopped", "purged", "live"}) {
+    f.register_job(job_json({.id = id, .type = "service", .meta = R"({"sim.berth.dev/run-for":"100h"})"}));
+    f.wait_alloc(id, [](const json::object& a) { return status_is(a, "running"); });
+  }
+  EventStream events(*f.client, "/v1/event/stream?topic=Job");
+  REQUIRE(f.call("DELETE", "/v1/job/stopped").status == 200);
+  f.wait_for("/v1/job/stopped", [](const Response& r) { return str(r.json(), {"Status"}) == "dead"; });
+  REQUIRE(f.call("DELETE", "/v1/job/purged?purge=true").status == 200);
+  f.wait_for("/v1/allocations", [&](const Response& r) {
+    const auto allocs = r.json();
+    for (const auto& alloc : allocs.as_array()) {
+      if (str(alloc, {"JobID"}) == "purged") return status_is(alloc.as_object(), "complete");
+    }
+    return false;
+  });
+
+  // Within the thresholds everything stays: Nomad keeps a stopped job readable until its GC.
+  advance(30 * 60);
+  CHECK(f.call("GET", "/v1/job/stopped").status == 200);
+  CHECK(count_allocs("purged") == 1);
+  // Past eval_gc_threshold (1h): the purged job's allocation goes; the stopped job stays (4h).
+  advance(45 * 60);
+  CHECK(count_allocs("purged") == 0);
+  CHECK(f.call("GET", "/v1/job/stopped").status == 200);
+  CHECK(count_allocs("stopped") == 1);
+  // Past job_gc_threshold: the stopped job goes with its allocation, as one JobBatchDeregistered.
+  advance(4 * 3600);
+  CHECK(f.call("GET", "/v1/job/stopped").status == 404);
+  CHECK(count_allocs("stopped") == 0);
+  auto collected = events.next_event([](const json::object& e) { return str(e, {"Type"}) == "JobBatchDeregistered"; });
+  REQUIRE(collected);
+  CHECK(str(*collected, {"Key"}) == "stopped");
+  CHECK(str(*collected, {"Payload", "Job", "Status"}) == "dead");
+  // A running job is never collected.
+  CHECK(str(f.call("GET", "/v1/job/live").json(), {"Status"}) == "running");
+  CHECK(count_allocs("live") == 1);
+
+  // PUT /v1/system/gc collects at once, thresholds aside; other methods are 405.
+  REQUIRE(f.call("DELETE", "/v1/job/live").status == 200);
+  f.wait_alloc("live", [](const json::object& a) { return status_is(a, "complete"); });
+  f.wait_for("/v1/job/live", [](const Response& r) { return str(r.json(), {"Status"}) == "dead"; });
+  CHECK(f.call("GET", "/v1/system/gc").status == 405);
+  REQUIRE(f.call("PUT", "/v1/system/gc").status == 200);
+  CHECK(f.call("GET", "/v1/job/live").status == 404);
+  CHECK(f.call("GET", "/v1/allocations").json().as_array().empty());
+  CHECK(f.call("GET", "/v1/evaluations").json().as_array().empty());
+}
