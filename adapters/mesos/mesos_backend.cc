@@ -104,7 +104,9 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
         backoff_(std::chrono::milliseconds(250), config_.retry_max_backoff, time_.uniform),
         offer_retry_timer_(executor_),
         revive_timer_(executor_),
-        offer_backoff_(std::chrono::milliseconds(250), config_.retry_max_backoff, time_.uniform) {
+        offer_backoff_(std::chrono::milliseconds(250), config_.retry_max_backoff, time_.uniform),
+        decline_retry_timer_(executor_),
+        decline_backoff_(std::chrono::milliseconds(250), config_.retry_max_backoff, time_.uniform) {
     auto constraints = mesos::parse_constraints(config_.constraints);
     if (constraints.ok()) {
       constraints_ = std::move(*constraints);
@@ -166,6 +168,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     list_timer_.cancel();
     offer_retry_timer_.cancel();
     revive_timer_.cancel();
+    decline_retry_timer_.cancel();
     for (auto& launch : pending_) {
       if (launch.done) launch.done(Status::Unavailable("pool " + pool_ + " is stopping"));
     }
@@ -364,6 +367,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     offer_call_in_flight_ = false;
     offer_retry_timer_.cancel();
     offer_retry_armed_ = false;
+    forget_undeclined_offers();  // a new subscription voids the offers of the last one
     subscribe_suppressed_ = pending_.empty();
     json::array suppressed_roles;
     if (subscribe_suppressed_) {
@@ -454,6 +458,7 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     reconcile_timer_.cancel();
     offer_retry_timer_.cancel();
     revive_timer_.cancel();
+    forget_undeclined_offers();
     set_health(why);
     if (stopped_) return;
     // A refused or broken connection may mean this master is gone: try the next one.
@@ -792,16 +797,57 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
   }
 
   void decline(const std::vector<mesos::Offer>& offers, const std::set<std::size_t>& used, Duration refuse) {
-    json::array ids;
+    std::vector<std::string> ids;
     for (std::size_t i = 0; i < offers.size(); ++i) {
-      if (used.count(i) == 0) ids.push_back(id(offers[i].id));
+      if (used.count(i) == 0) ids.push_back(offers[i].id);
     }
+    send_decline(std::move(ids), refuse);
+  }
+
+  // Every offer is answered: used in an ACCEPT or named in a DECLINE. Until then its resources
+  // stay the framework's at the master, offered to no one (Mesos has no offer timeout unless its
+  // operator sets one), so a DECLINE refused or lost is sent again after a backoff, for as long
+  // as the subscription lasts. Declining an offer the master already took is harmless: it
+  // ignores offer ids it does not know.
+  void send_decline(std::vector<std::string> ids, Duration refuse) {
     if (ids.empty()) return;
-    json::object decline{{"offer_ids", std::move(ids)},
+    json::array offer_ids;
+    for (const auto& offer_id : ids) offer_ids.push_back(id(offer_id));
+    json::object decline{{"offer_ids", std::move(offer_ids)},
                          {"filters", json::object{{"refuse_seconds", std::chrono::duration<double>(refuse).count()}}}};
-    call("DECLINE", "decline", std::move(decline), [weak = weak_from_this()](Status status) {
-      if (auto self = weak.lock()) self->ignore_errors(status);
+    const std::uint64_t generation = generation_;
+    call("DECLINE", "decline", std::move(decline),
+         [weak = weak_from_this(), generation, ids = std::move(ids), refuse](Status status) {
+           auto self = weak.lock();
+           if (!self || self->stopped_ || generation != self->generation_) return;
+           if (status.ok()) return self->decline_backoff_.reset();
+           self->last_error_ = status.message();
+           for (const auto& offer_id : ids) self->undeclined_offers_[offer_id] = refuse;
+           self->retry_declines();
+         });
+  }
+
+  void retry_declines() {
+    if (decline_retry_armed_) return;
+    decline_retry_armed_ = true;
+    decline_retry_timer_.expires_after(decline_backoff_.next());
+    const std::uint64_t generation = generation_;
+    decline_retry_timer_.async_wait([weak = weak_from_this(), generation](const boost::system::error_code& ec) {
+      auto self = weak.lock();
+      if (ec || !self || self->stopped_ || generation != self->generation_) return;
+      self->decline_retry_armed_ = false;
+      std::map<Duration, std::vector<std::string>> by_refuse;
+      for (const auto& [offer_id, refuse] : self->undeclined_offers_) by_refuse[refuse].push_back(offer_id);
+      self->undeclined_offers_.clear();
+      for (auto& [refuse, ids] : by_refuse) self->send_decline(std::move(ids), refuse);
     });
+  }
+
+  void forget_undeclined_offers() {
+    undeclined_offers_.clear();
+    decline_retry_timer_.cancel();
+    decline_retry_armed_ = false;
+    decline_backoff_.reset();
   }
 
   void accept(const mesos::Offer& offer, std::vector<std::pair<PendingLaunch, json::array>> launches) {
@@ -823,9 +869,16 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
     json::object accept{{"offer_ids", json::array{id(offer.id)}},
                         {"operations", json::array{std::move(operation)}},
                         {"filters", json::object{{"refuse_seconds", std::chrono::duration<double>(config_.refuse).count()}}}};
-    call_answered("ACCEPT", "accept", std::move(accept), [weak = weak_from_this(), accepted](Status status, bool answered) {
+    const std::uint64_t generation = generation_;
+    call_answered("ACCEPT", "accept", std::move(accept), [weak = weak_from_this(), accepted, generation,
+                                                          offer_id = offer.id](Status status, bool answered) {
       auto self = weak.lock();
       if (!self) return;
+      // Refused, the offer is still ours at the master; lost, it may be: decline it (in a newer
+      // subscription it is void already).
+      if (!status.ok() && !self->stopped_ && generation == self->generation_) {
+        self->send_decline({offer_id}, Duration::zero());
+      }
       if (status.ok() || !answered) {
         // Accepted, or lost on the way with no way to tell: the tasks may exist. Reconciliation
         // settles which (an unknown task comes back TASK_GONE or TASK_UNKNOWN). A refusal the
@@ -935,6 +988,12 @@ class MesosBackend::Impl : public std::enable_shared_from_this<Impl> {
   boost::asio::steady_timer offer_retry_timer_;
   boost::asio::steady_timer revive_timer_;
   adapters::Backoff offer_backoff_;    // of failed SUPPRESS and REVIVE calls
+
+  // Offers whose DECLINE failed, with their refuse filter (send_decline).
+  std::map<std::string, Duration> undeclined_offers_;
+  bool decline_retry_armed_ = false;
+  boost::asio::steady_timer decline_retry_timer_;
+  adapters::Backoff decline_backoff_;
 
   // Executors.
   std::deque<PendingLaunch> pending_;  // waiting for an offer, in launch order

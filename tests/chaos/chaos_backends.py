@@ -499,7 +499,8 @@ class MesosBackend(Backend):
         return found
 
     def pool_problems(self, waiting):
-        """One framework, subscribed; never suppressed while launches wait (a stuck pool)."""
+        """One framework, subscribed; never suppressed while launches wait (a stuck pool), and
+        holding no offer when none waits (an offer never answered keeps its agent from everyone)."""
         frameworks = [f for f in retrying(lambda: self.sim.state())["frameworks"] if not f.get("removed")]
         problems = []
         if len(frameworks) != 1:
@@ -511,11 +512,14 @@ class MesosBackend(Backend):
             if waiting and framework.get("suppressed_roles"):
                 problems.append(("stuck-pool", "framework %s is suppressed (%s) while berthd has launches waiting"
                                  % (framework["id"], framework["suppressed_roles"])))
+            if not waiting and framework.get("outstanding_offers", 0) > 0:
+                problems.append(("held-offers", "framework %s holds %d offers with no launch waiting"
+                                 % (framework["id"], framework["outstanding_offers"])))
         return problems
 
     def fault_menu(self):
         return super().fault_menu() + [
-            ("revive_failure", 2, self.revive_failure),
+            ("revive_failure", 2, self.revive_failure), ("answer_failure", 2, self.answer_failure),
             ("drop_streams", 1, lambda rng, running: self.action("drop subscriptions", drop_streams=True)),
             ("no_leader", 1, self.no_leader), ("failover", 1, self.failover),
             ("agent_loss", 1, self.agent_loss), ("exit", 2, self.task_exit)]
@@ -524,6 +528,12 @@ class MesosBackend(Backend):
         count = rng.randint(1, 2)
         self.faults(fail_next={"REVIVE": count})
         return "fail_next REVIVE=%d" % count
+
+    def answer_failure(self, rng, running):
+        """The next answers to offers refused: the offers stay the framework's until declined."""
+        counts = {"DECLINE": rng.randint(1, 3), "ACCEPT": rng.randint(0, 1)}
+        self.faults(fail_next=counts)
+        return "fail_next %s" % " ".join("%s=%d" % item for item in sorted(counts.items()))
 
     def no_leader(self, rng, running):
         """No leader for a moment (the tool waits it out: it is the fault's duration)."""

@@ -3,7 +3,8 @@
 // offers when idle, agent loss, redirects from a standby and a leader change, basic
 // authentication, a framework that survives a backend restart under its saved id, cancelling a
 // launch no offer fits, excluding an agent where executors keep failing, and suppression that
-// never leaves launches waiting (a refused REVIVE, a restart, a master that lost a REVIVE).
+// never leaves launches waiting (a refused REVIVE, a restart, a master that lost a REVIVE), nor
+// does an offer whose ACCEPT or DECLINE was refused.
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -612,6 +613,56 @@ TEST_CASE("mesos: issue 11: launches that see no offer revive again, as when the
   const int revives = sim.calls("REVIVE");
   CHECK(revives >= 1);
   CHECK(revives <= 1 + static_cast<int>((std::chrono::steady_clock::now() - lost) / 1s));
+}
+
+TEST_CASE("mesos: issue 11: the offer of an ACCEPT the master refused is declined, so the launch runs again") {
+  sim::mesos::SimulatorOptions options;
+  options.agents = 1;  // one offer at a time: an offer held by mistake stops every launch
+  MesosSim sim(options);
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  REQUIRE(eventually([&] { return sim.suppressed(); }));
+  // No leader for a moment: the ACCEPT is refused, and so is the first DECLINE of its offer.
+  sim.fault(R"({"fail_next":{"ACCEPT":1,"DECLINE":1},"error_code":503})");
+  const LaunchRequest request = target.request(1);
+  const Status refused = harness.launch(request);
+  INFO(refused.to_string());
+  REQUIRE(refused.retryable());
+  // The offer is still the framework's at the master until a DECLINE names it: sent again
+  // after a backoff, it goes through and the agent is offered anew.
+  auto launch = harness.launch_async(request);
+  REQUIRE(launch.wait_for(10s) == std::future_status::ready);
+  REQUIRE(launch.get().ok());
+  REQUIRE(eventually([&] { return harness.phase_is(request.backend_name, ObservedPhase::kRunning); }));
+  REQUIRE(eventually([&] { return sim.suppressed(); }));
+  CHECK(sim.calls("DECLINE") >= 2);
+  CHECK(sim.calls("ACCEPT") == 2);
+}
+
+TEST_CASE("mesos: issue 11: an offer whose DECLINE is refused is declined again, not held") {
+  sim::mesos::SimulatorOptions options;
+  options.agents = 1;
+  MesosSim sim(options);
+  auto target = sim.target();
+  BackendHarness harness;
+  harness.start_backend(target.make_backend);
+  REQUIRE(eventually([&] { return sim.suppressed(); }));
+  // A launch the agent does not fit: its offer is declined, and that DECLINE is refused.
+  sim.fault(R"({"fail_next":{"DECLINE":1},"error_code":503})");
+  LaunchRequest huge = target.request(1);
+  huge.profile.cores = 64;
+  auto waiting = harness.launch_async(huge);
+  REQUIRE(eventually([&] { return sim.calls("DECLINE") >= 1; }));
+  REQUIRE(harness.kill(huge.backend_name).ok());
+  CHECK_FALSE(BackendHarness::wait(waiting).ok());
+  // A launch that fits gets the agent: the refused DECLINE was sent again.
+  const LaunchRequest fits = target.request(2);
+  auto launch = harness.launch_async(fits);
+  REQUIRE(launch.wait_for(10s) == std::future_status::ready);
+  REQUIRE(launch.get().ok());
+  REQUIRE(eventually([&] { return harness.phase_is(fits.backend_name, ObservedPhase::kRunning); }));
+  CHECK(sim.calls("DECLINE") >= 2);
 }
 
 }  // namespace
